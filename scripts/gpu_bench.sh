@@ -3,8 +3,11 @@
 # on a machine with an NVIDIA GPU, and writes one JSON file named after the date and the device
 # under bench/results/ (or $ENVFORGE_RESULTS_DIR).
 #
-#   scripts/gpu_bench.sh [--bin-dir DIR] [--quick]
+#   scripts/gpu_bench.sh [--bin-dir DIR] [--quick] [--tests-only]
 #
+# --tests-only runs the GPU test suite alone (kernel parity and the GPU model against the CPU
+# model) and writes bench/results/gpu_tests_DATE_DEVICE.json with every case and the error
+# figures the tests print.
 # Without --bin-dir it configures and builds build-gpu/ (ENVFORGE_CUDA=ON) for the two targets;
 # with it, DIR holds ready-built engine_cuda_tests and dsa_gpu_bench. ENVFORGE_COMMIT names the
 # source commit in the results when the tree is not a git checkout.
@@ -12,11 +15,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin_dir=""
 quick=""
+tests_only=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --bin-dir) bin_dir="$2"; shift 2 ;;
     --quick) quick="--quick"; shift ;;
-    *) echo "usage: $0 [--bin-dir DIR] [--quick]" >&2; exit 2 ;;
+    --tests-only) tests_only=1; shift ;;
+    *) echo "usage: $0 [--bin-dir DIR] [--quick] [--tests-only]" >&2; exit 2 ;;
   esac
 done
 if ! nvidia-smi -L >/dev/null 2>&1; then
@@ -41,10 +46,46 @@ trap '[[ -n "${ENVFORGE_KEEP_RAW:-}" ]] && cp -r "$work"/. "$ENVFORGE_KEEP_RAW"/
 step_timeout="${ENVFORGE_STEP_TIMEOUT:-1800}"  # seconds per step; a hung kernel must not hang CI
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$work/smi.csv"
+# cuBLAS comes from the machine's CUDA toolkit
+if [[ -d /usr/local/cuda/lib64 ]]; then
+  export LD_LIBRARY_PATH="/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 set +e
 timeout "$step_timeout" "$tests_bin" --gtest_output="json:$work/tests.json" 2>&1 | tee "$work/tests.log"
 tests_rc=${PIPESTATUS[0]}
 set -e
+if [[ -n "$tests_only" ]]; then
+  python3 - "$work" "$results_dir" "$tests_rc" "$*" <<'PY'
+import datetime, json, os, re, subprocess, sys
+work, results_dir, tests_rc, args = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+tests = json.load(open(f"{work}/tests.json"))
+log = open(f"{work}/tests.log").read().splitlines()
+smi = open(f"{work}/smi.csv").read().splitlines()
+device = smi[1].split(",")[0].strip() if len(smi) > 1 else "unknown"
+commit = os.environ.get("ENVFORGE_COMMIT", "")
+if not commit:
+    r = subprocess.run(["git", "rev-parse", "--verify", "HEAD"], capture_output=True, text=True)
+    commit = r.stdout.strip() if r.returncode == 0 else "unknown"
+now = datetime.datetime.now(datetime.timezone.utc)
+cases = [{"name": s["name"] + "." + t["name"], "result": t.get("result", ""),
+          "failed": bool(t.get("failures")), "time": t.get("time")}
+         for s in tests["testsuites"] for t in s["testsuite"]]
+doc = {"date": now.isoformat(timespec="seconds"), "device": device, "commit": commit,
+       "command": "scripts/gpu_bench.sh " + args, "nvidia_smi": smi,
+       "tests": {"exit_code": tests_rc, "total": tests["tests"], "failures": tests["failures"],
+                 "cases": cases},
+       # the figures the tests print (error of the GPU model against the CPU model, ...)
+       "figures": [l for l in log if re.search(r"err|replays", l) and not l.startswith("[")]}
+slug = re.sub(r"[^A-Za-z0-9]+", "-", device).strip("-").lower()
+path = f"{results_dir}/gpu_tests_{now.strftime('%Y-%m-%d')}_{slug}.json"
+json.dump(doc, open(path, "w"), indent=2)
+print(f"\nwrote {path}")
+print(f"tests: {tests['tests']} run, {tests['failures']} failed (exit {tests_rc})")
+for f in doc["figures"]:
+    print(f)
+PY
+  exit "$tests_rc"
+fi
 PYTHONUNBUFFERED=1 timeout "$step_timeout" python3 bench/dsa_gpu_bench_torch.py --json "$work/torch.json" $quick
 timeout "$step_timeout" "$bench_bin" --ceilings "$work/torch.json" --json "$work/ours.json" $quick
 

@@ -1,0 +1,185 @@
+// One forward step of the GPU model, enqueued on the model's stream: embedding, the layers
+// (MLA with DSA, dense MLP or MoE), final norm and LM head of the asked-for rows. Everything
+// a step reads from the host is in the step-input block, so a step can be captured as a graph.
+#include <algorithm>
+
+#include "engine/cuda/dsa_kernels.h"
+#include "model/gpu/gpu_model_impl.h"
+
+namespace envforge::model::gpu {
+
+namespace eg = engine::gpu;
+using eg::OutType;
+
+void GpuModel::Impl::enqueue_step(const StepShape& s) {
+  const int n = s.n;
+  const GpuWeights& W = w;
+  eg::embed_rows(W.embed_f32 ? static_cast<const void*>(W.embed_f32_rows.get())
+                             : static_cast<const void*>(W.embed_bf16_rows.get()),
+                 W.embed_f32, tokens, n, d, h.get(), stream);
+  for (int li = 0; li < cfg.num_hidden_layers; ++li) {
+    enqueue_attention(li, s);
+    enqueue_feed_forward(li, s);
+  }
+  eg::gather_rows(h.get(), out_rows, s.rows, d, sel.get(), stream);
+  eg::rms_norm(sel.get(), d, W.final_norm.get(), s.rows, d, cfg.rms_norm_eps, nullptr,
+               sel_bf.get(), d, stream);
+  blas->linear(sel_bf.get(), d, W.lm_head.get(), s.rows, cfg.vocab_size, d, logits.get(),
+               OutType::kF32, cfg.vocab_size);
+}
+
+void GpuModel::Impl::enqueue_attention(int li, const StepShape& s) {
+  const GpuLayerWeights& L = w.layers[li];
+  const int n = s.n, ql = cfg.q_lora_rank;
+  eg::rms_norm(h.get(), d, L.input_norm.get(), n, d, cfg.rms_norm_eps, nullptr, xn_bf.get(), d,
+               stream);
+  // [q_a | kv_a | indexer k | indexer weights] of xn, then q_norm and [q_b | indexer q].
+  blas->linear(xn_bf.get(), d, L.w_a.get(), n, wa, d, a_out.get(), OutType::kF32, wa);
+  eg::rms_norm(a_out.get(), wa, L.q_a_norm.get(), n, ql, cfg.rms_norm_eps, nullptr, qr_bf.get(),
+               ql, stream);
+  blas->linear(qr_bf.get(), ql, L.w_b.get(), n, wb, ql, b_out.get(), OutType::kF32, wb);
+
+  // New rows of this step into the caches (latent + rope key; FP8 index key).
+  eg::KvWriteArgs kw;
+  kw.kv = a_out.get() + ql;
+  kw.ld = wa;
+  kw.rows = n;
+  kw.kvl = kvl;
+  kw.norm_w = L.kv_a_norm.get();
+  kw.eps = cfg.rms_norm_eps;
+  kw.pos = pos;
+  kw.seq = seq_of;
+  kw.table = rope_tab;
+  kw.table_pages = table;
+  kw.max_pages = max_pages;
+  kw.page_size = opt.page_size;
+  kw.kv_pages = kv_pages[li].get();
+  eg::write_latent_rows(kw, stream);
+  eg::IndexVectorArgs ik;
+  ik.x = a_out.get() + ql + kvl + rope;
+  ik.row_stride = wa;
+  ik.rows = n;
+  ik.heads = 1;
+  ik.dim = ID;
+  ik.ln_w = L.idx_k_norm_w.get();
+  ik.ln_b = L.idx_k_norm_b.get();
+  ik.pos = pos;
+  ik.table = rope_tab;
+  ik.out_codes = key_pages[li].get();
+  ik.out_scale = key_scales[li].get();
+  ik.out_heads = 1;
+  ik.out_dim = eg::kIndexDim;
+  ik.table_pages = table;
+  ik.seq = seq_of;
+  ik.max_pages = max_pages;
+  ik.page_size = opt.page_size;
+  eg::index_vectors(ik, stream);
+
+  // Absorbed query: rope part rotated into q_abs[.., 512..], q_nope through kv_b's key part.
+  eg::split_query(b_out.get(), wb, n, H, nope, kvl, pos, rope_tab, q_nope.get(), q_abs.get(), Hp,
+                  stream);
+  // per head h: q_abs[:, h, 0:kvl] (col-major kvl x n) = Wk_h^T-view (kvl x nope) * q_nope_h
+  blas->batched(false, false, kvl, n, nope, L.kv_b.get(), kvl, long(nope + vd) * kvl,
+                q_nope.get(), H * nope, nope, q_abs.get(), OutType::kBf16, Hp * eg::kQkDim,
+                eg::kQkDim, H);
+
+  eg::MlaArgs ma;
+  ma.q = q_abs.get();
+  ma.kv_pages = kv_pages[li].get();
+  ma.table = {table, max_pages, opt.page_size};
+  ma.q_seq = seq_of;
+  ma.q_len = qlen;
+  ma.T = n;
+  ma.Hq = Hp;
+  ma.softmax_scale = softmax_scale;
+  ma.out = olat.get();
+  ma.workspace = mla_ws.get();
+  ma.workspace_bytes = mla_ws_bytes;
+  if (s.sparse) {
+    eg::IndexVectorArgs iq;
+    iq.x = b_out.get() + H * qkd;
+    iq.row_stride = wb;
+    iq.rows = n;
+    iq.heads = IH;
+    iq.dim = ID;
+    iq.pos = pos;
+    iq.table = rope_tab;
+    iq.out_codes = q8.get();
+    iq.out_scale = q8_scale.get();
+    iq.out_heads = eg::kIndexHeads;
+    iq.out_dim = eg::kIndexDim;
+    eg::index_vectors(iq, stream);
+    eg::index_weights(a_out.get() + ql + kvl + rope + ID, wa, n, IH, index_weight_scale,
+                      eg::kIndexHeads, iwt.get(), stream);
+    eg::IndexerArgs ia;
+    ia.type = eg::IndexKeyType::kFp8E4M3;
+    ia.q = q8.get();
+    ia.q_scale = q8_scale.get();
+    ia.weights = iwt.get();
+    ia.key_pages = key_pages[li].get();
+    ia.key_scale = key_scales[li].get();
+    ia.table = {table, max_pages, opt.page_size};
+    ia.q_seq = seq_of;
+    ia.q_pos = pos;
+    ia.T = n;
+    ia.S = s.span;
+    ia.out = scores.get();
+    eg::indexer_scores(ia, stream);
+    eg::topk_indices(scores.get(), pos, n, s.span, cfg.index_topk, idx.get(), stream);
+    ma.idx = idx.get();
+    ma.k = cfg.index_topk;
+  } else {
+    ma.max_len = s.span;
+  }
+  eg::mla_attention(ma, stream);
+  // per head h: ocat[:, h, :] (col-major vd x n) = Wv_h (vd x kvl) * olat_h (kvl x n)
+  blas->batched(true, false, vd, n, kvl, L.kv_b.get() + size_t(nope) * kvl, kvl,
+                long(nope + vd) * kvl, olat.get(), Hp * eg::kVDim, eg::kVDim, ocat.get(),
+                OutType::kBf16, H * vd, vd, H);
+  // o_proj straight into the residual stream
+  blas->linear(ocat.get(), H * vd, L.o.get(), n, d, H * vd, h.get(), OutType::kF32, d, 1.f);
+}
+
+void GpuModel::Impl::enqueue_feed_forward(int li, const StepShape& s) {
+  const GpuLayerWeights& L = w.layers[li];
+  const int n = s.n;
+  eg::rms_norm(h.get(), d, L.post_attn_norm.get(), n, d, cfg.rms_norm_eps, xn.get(), xn_bf.get(),
+               d, stream);
+  auto mlp = [&](const Bf16Array& gate_up, const Bf16Array& down, int inter) {
+    blas->linear(xn_bf.get(), d, gate_up.get(), n, 2 * inter, d, gu.get(), OutType::kF32,
+                 2 * inter);
+    eg::silu_mul(gu.get(), 2 * inter, n, inter, act.get(), stream);
+    blas->linear(act.get(), inter, down.get(), n, d, inter, h.get(), OutType::kF32, d, 1.f);
+  };
+  if (!L.moe) {
+    mlp(L.gate_up, L.down, cfg.intermediate_size);
+    return;
+  }
+  eg::RouterArgs ra;
+  ra.x = xn.get();
+  ra.gate_w = L.router.get();
+  ra.bias = L.router_bias.get();
+  ra.n = n;
+  ra.d = d;
+  ra.E = E;
+  ra.K = K;
+  ra.n_group = cfg.n_group;
+  ra.topk_group = cfg.topk_group;
+  ra.normalize = cfg.norm_topk_prob;
+  ra.route_scale = static_cast<float>(cfg.routed_scaling_factor);
+  ra.ids = moe_ids.get();
+  ra.weights = moe_w.get();
+  eg::route(ra, stream);
+  const int assign = n * K;
+  eg::moe_dispatch(moe_ids.get(), n, K, dispatch, stream);
+  eg::moe_gather(xn_bf.get(), dispatch, assign, d, xs.get(), stream);
+  eg::moe_grouped_gemm(xs.get(), d, L.experts_gate_up.get(), long(2 * mi) * d, 2 * mi, dispatch,
+                       assign, gu_e.get(), stream);
+  eg::silu_mul(gu_e.get(), 2 * mi, assign, mi, act_e.get(), stream);
+  eg::moe_grouped_gemm(act_e.get(), mi, L.experts_down.get(), long(d) * mi, d, dispatch, assign,
+                       ye.get(), stream);
+  if (L.has_shared) mlp(L.shared_gate_up, L.shared_down, L.shared_inter);
+  eg::moe_combine(ye.get(), moe_w.get(), dispatch, n, K, d, h.get(), stream);
+}
+
+}  // namespace envforge::model::gpu

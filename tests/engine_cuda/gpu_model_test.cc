@@ -1,0 +1,249 @@
+// The whole GPU forward pass against the CPU engine on the three tiny checkpoints: batched
+// prefill of prompts of different lengths (chunked), then batched decode steps replayed from
+// CUDA graphs, with contexts past index_topk so the indexer, top-k and sparse attention run.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+#include "model/gpu/gpu_model.h"
+#include "model/transformer.h"
+#include "tests/engine_cuda/gpu_test_util.h"
+
+namespace envforge::model::gpu {
+namespace {
+
+using engine::gpu::testing::have_gpu;
+
+// The source tree can be named at run time (a binary built on one machine, run on a GPU one).
+std::string checkpoint_dir(const std::string& name) {
+  const char* env = std::getenv("ENVFORGE_SOURCE_DIR");
+  return std::string(env && *env ? env : ENVFORGE_SOURCE_DIR) + "/model/checkpoints/" + name;
+}
+
+// Bound on the largest per-row error, max|gpu - cpu| / max|cpu| over a row of logits. The GPU
+// runs bf16 weights and activations into every matrix product (f32 accumulation, f32
+// residual stream and norms) and a bf16 latent cache, where the CPU runs float32 throughout.
+constexpr double kBound = 5e-2;
+
+double row_err(const float* got, const float* want, int V) {
+  double diff = 0, mag = 0;
+  for (int i = 0; i < V; ++i) {
+    if (!std::isfinite(got[i])) return INFINITY;
+    diff = std::max(diff, double(std::fabs(got[i] - want[i])));
+    mag = std::max(mag, double(std::fabs(want[i])));
+  }
+  return diff / mag;
+}
+
+// Largest row error, and the smallest error against a different row (how far apart unrelated
+// rows are: the bound must be well below it for the comparison to mean anything).
+struct Errs {
+  double max = 0, min_other = INFINITY;
+};
+void compare(const std::vector<float>& got, const std::vector<float>& want, int V, Errs& e) {
+  ASSERT_EQ(got.size(), want.size());
+  const int rows = int(want.size() / V);
+  for (int r = 0; r < rows; ++r) {
+    e.max = std::max(e.max, row_err(got.data() + size_t(r) * V, want.data() + size_t(r) * V, V));
+    if (rows > 1) {
+      const int o = (r + 1) % rows;
+      e.min_other = std::min(
+          e.min_other, row_err(got.data() + size_t(r) * V, want.data() + size_t(o) * V, V));
+    }
+  }
+}
+
+std::vector<int32_t> random_tokens(std::mt19937& rng, int n, int vocab) {
+  std::uniform_int_distribution<int> tok(0, vocab - 1);
+  std::vector<int32_t> v(n);
+  for (int32_t& t : v) t = tok(rng);
+  return v;
+}
+
+class GpuModelTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine";
+  }
+};
+
+TEST_P(GpuModelTest, BatchedPrefillAndDecodeMatchCpu) {
+  auto cpu = Model::load(checkpoint_dir(GetParam()));
+  GpuModelOptions opt;
+  opt.max_seqs = 4;
+  opt.max_step_tokens = 48;  // prompts run in several chunks
+  auto gpu = GpuModel::load(checkpoint_dir(GetParam()), opt);
+  const ModelConfig& c = cpu->config();
+  const int V = c.vocab_size, k = c.index_topk;
+  std::mt19937 rng(31);
+  // one prompt past top-k (sparse in prefill), one short, one that crosses top-k in decode
+  const std::vector<int> lens = {k + 23, 7, k - 3};
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<KvCache> caches;
+  std::vector<int> seqs;
+  for (int len : lens) {
+    prompts.push_back(random_tokens(rng, len, V));
+    caches.push_back(cpu->new_cache());
+    seqs.push_back(gpu->new_sequence());
+  }
+  std::vector<BatchItem> cb;
+  std::vector<GpuBatchItem> gb;
+  for (size_t i = 0; i < lens.size(); ++i) {
+    cb.push_back({&caches[i], prompts[i]});
+    gb.push_back({seqs[i], prompts[i]});
+  }
+  ForwardOptions all;
+  all.all_logits = true;
+  const auto want = cpu->forward(cb, all);
+  const auto got = gpu->forward(gb, true);
+  Errs prefill;
+  compare(got, want, V, prefill);
+  EXPECT_LT(prefill.max, kBound);
+
+  Errs decode;
+  // Decode: each step feeds every sequence the CPU's greedy token.
+  std::vector<int32_t> next(lens.size());
+  {
+    size_t row = 0;
+    for (size_t i = 0; i < lens.size(); ++i) {
+      row += lens[i];
+      const float* r = want.data() + (row - 1) * V;
+      next[i] = int32_t(std::max_element(r, r + V) - r);
+    }
+  }
+  const int steps = 12;
+  for (int s = 0; s < steps; ++s) {
+    std::vector<BatchItem> cs;
+    std::vector<GpuBatchItem> gs;
+    for (size_t i = 0; i < lens.size(); ++i) {
+      cs.push_back({&caches[i], std::span<const int32_t>(&next[i], 1)});
+      gs.push_back({seqs[i], std::span<const int32_t>(&next[i], 1)});
+    }
+    const auto w = cpu->forward(cs, {});
+    const auto g = gpu->forward(gs);
+    compare(g, w, V, decode);
+    for (size_t i = 0; i < lens.size(); ++i) {
+      const float* r = w.data() + i * V;
+      next[i] = int32_t(std::max_element(r, r + V) - r);
+    }
+  }
+  EXPECT_LT(decode.max, kBound);
+  std::printf("%s: prefill max row err %.2e (other rows >= %.2e), decode max row err %.2e "
+              "(other rows >= %.2e); steps %ld, sparse %ld, graph replays %ld, graphs %d\n",
+              GetParam().c_str(), prefill.max, prefill.min_other, decode.max, decode.min_other,
+              gpu->stats().steps, gpu->stats().sparse_steps, gpu->stats().graph_replays,
+              gpu->stats().graphs_captured);
+  EXPECT_GT(prefill.min_other, 4 * kBound) << "unrelated rows must be told apart";
+  EXPECT_GT(gpu->stats().sparse_steps, 0);
+  EXPECT_GT(gpu->stats().graph_replays, 0);
+  for (size_t i = 0; i < lens.size(); ++i) EXPECT_EQ(gpu->length(seqs[i]), caches[i].length());
+}
+
+// Without top-k selection both sides attend to every row: a tighter check of the attention.
+TEST_P(GpuModelTest, ForcedDenseMatchesCpuForcedDense) {
+  auto cpu = Model::load(checkpoint_dir(GetParam()));
+  GpuModelOptions opt;
+  opt.max_seqs = 1;
+  opt.force_dense = true;
+  auto gpu = GpuModel::load(checkpoint_dir(GetParam()), opt);
+  std::mt19937 rng(32);
+  const auto prompt = random_tokens(rng, cpu->config().index_topk + 40, cpu->config().vocab_size);
+  KvCache cache = cpu->new_cache();
+  BatchItem item{&cache, prompt};
+  ForwardOptions o;
+  o.force_dense = true;
+  o.all_logits = true;
+  const auto want = cpu->forward({&item, 1}, o);
+  const int seq = gpu->new_sequence();
+  const GpuBatchItem gi{seq, prompt};
+  const auto got = gpu->forward({&gi, 1}, true);
+  Errs e;
+  compare(got, want, cpu->config().vocab_size, e);
+  std::printf("%s forced dense: max row err %.2e\n", GetParam().c_str(), e.max);
+  EXPECT_LT(e.max, kBound);
+  EXPECT_EQ(gpu->stats().sparse_steps, 0);
+}
+
+// Graph replays compute exactly what eager steps compute, and freed cache blocks are reused
+// without stale rows leaking into a new sequence.
+TEST_P(GpuModelTest, GraphReplayEqualsEagerAndBlocksAreReused) {
+  GpuModelOptions with, without;
+  with.max_seqs = without.max_seqs = 3;
+  without.cuda_graphs = false;
+  auto a = GpuModel::load(checkpoint_dir(GetParam()), with);
+  auto b = GpuModel::load(checkpoint_dir(GetParam()), without);
+  const ModelConfig& c = a->config();
+  std::mt19937 rng(33);
+  const auto p0 = random_tokens(rng, c.index_topk + 5, c.vocab_size);
+  const auto p1 = random_tokens(rng, 3, c.vocab_size);
+  std::vector<float> first_a;
+  for (int round = 0; round < 2; ++round) {
+    const int s0 = a->new_sequence(), s1 = a->new_sequence();
+    const int t0 = b->new_sequence(), t1 = b->new_sequence();
+    std::vector<GpuBatchItem> ga = {{s0, p0}, {s1, p1}}, gb = {{t0, p0}, {t1, p1}};
+    std::vector<float> la = a->forward(ga), lb = b->forward(gb);
+    for (int s = 0; s < 10; ++s) {
+      const int32_t tok = int32_t((s * 37 + 5) % c.vocab_size);
+      std::vector<GpuBatchItem> da = {{s0, {&tok, 1}}, {s1, {&tok, 1}}};
+      std::vector<GpuBatchItem> db = {{t0, {&tok, 1}}, {t1, {&tok, 1}}};
+      const auto xa = a->forward(da), xb = b->forward(db);
+      la.insert(la.end(), xa.begin(), xa.end());
+      lb.insert(lb.end(), xb.begin(), xb.end());
+    }
+    ASSERT_EQ(la.size(), lb.size());
+    for (size_t i = 0; i < la.size(); ++i)
+      ASSERT_NEAR(la[i], lb[i], 1e-5f * (1.f + std::fabs(lb[i]))) << "round " << round << " at " << i;
+    if (round == 0) {
+      first_a = la;
+      a->release_sequence(s0);
+      a->release_sequence(s1);
+      b->release_sequence(t0);
+      b->release_sequence(t1);
+    } else {
+      EXPECT_EQ(la, first_a) << "a reused block changed the result";
+    }
+  }
+  EXPECT_GT(a->stats().graph_replays, 0);
+  EXPECT_EQ(b->stats().graph_replays, 0);
+}
+
+TEST_P(GpuModelTest, BadInputsAreRejectedWithoutEffect) {
+  GpuModelOptions opt;
+  opt.max_seqs = 2;
+  opt.max_context = 64;
+  auto gpu = GpuModel::load(checkpoint_dir(GetParam()), opt);
+  const int V = gpu->config().vocab_size;
+  const int s = gpu->new_sequence();
+  const std::vector<int32_t> ok = {1, 2, 3}, bad_tok = {1, V}, empty, too_long(65, 1);
+  auto run = [&](int seq, const std::vector<int32_t>& t) {
+    const GpuBatchItem it{seq, t};
+    return gpu->forward({&it, 1});
+  };
+  EXPECT_THROW(run(s, bad_tok), std::invalid_argument);
+  EXPECT_THROW(run(s, empty), std::invalid_argument);
+  EXPECT_THROW(run(s, too_long), std::invalid_argument);
+  EXPECT_THROW(run(s + 1, ok), std::invalid_argument);  // not created
+  const std::vector<GpuBatchItem> twice = {{s, ok}, {s, ok}};
+  EXPECT_THROW(gpu->forward(twice), std::invalid_argument);
+  EXPECT_EQ(gpu->length(s), 0);
+  EXPECT_EQ(run(s, ok).size(), size_t(V));
+  EXPECT_EQ(gpu->length(s), 3);
+  gpu->new_sequence();
+  EXPECT_THROW(gpu->new_sequence(), std::runtime_error);
+  GpuModelOptions bad_opt;
+  bad_opt.page_size = 48;
+  EXPECT_THROW(GpuModel::load(checkpoint_dir(GetParam()), bad_opt), std::invalid_argument);
+}
+
+INSTANTIATE_TEST_SUITE_P(TinyCheckpoints, GpuModelTest,
+                         ::testing::Values("tiny-dense-f32", "tiny-moe-bf16", "tiny-moe-fp8"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace envforge::model::gpu
