@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (first == "--version") {
-    std::printf("envforge %s\n", envforge::kVersion);
+    std::printf("envforge %s (%s)\n", envforge::kVersion, envforge::git_revision());
     return 0;
   }
   for (const auto& sub : kSubcommands) {

@@ -45,3 +45,15 @@ TEST(Cli, NoArgumentsIsAUsageError) {
 }
 
 }  // namespace
+
+TEST(Cli, VersionNamesTheSourceRevision) {
+  auto r = run_envforge("--version");
+  EXPECT_EQ(r.exit_code, 0);
+  // The tests run from a git checkout, so the revision is a commit id, never "unknown".
+  const auto open = r.output.find('('), close = r.output.find(')');
+  ASSERT_NE(open, std::string::npos) << r.output;
+  ASSERT_NE(close, std::string::npos) << r.output;
+  const std::string revision = r.output.substr(open + 1, close - open - 1);
+  EXPECT_GE(revision.size(), 40u) << r.output;
+  EXPECT_EQ(revision.find_first_not_of("0123456789abcdef-dirty"), std::string::npos) << r.output;
+}
