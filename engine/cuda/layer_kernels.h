@@ -63,6 +63,10 @@ void index_vectors(const IndexVectorArgs& args, cudaStream_t stream);
 void index_weights(const float* w, int ld_w, int rows, int heads, float scale, int out_heads,
                    float* out, cudaStream_t stream);
 
+// Sorts each row of idx [T][k] ascending with the empty slots (-1) last, so that attention
+// sums its rows in one fixed order (the top-k kernel's order varies from run to run). k <= 4096.
+void sort_selected_rows(int32_t* idx, int T, int k, cudaStream_t stream);
+
 // ---- MLA plumbing ---------------------------------------------------------------------------
 
 // One new latent row per token into the paged cache [num_pages][page_size][576]: RMSNorm

@@ -1,6 +1,8 @@
 // Norms, rotary embedding and the per-token preparation of the indexer and MLA inputs.
 #include <cuda_fp8.h>
 
+#include <algorithm>
+#include <climits>
 #include <stdexcept>
 #include <string>
 
@@ -225,9 +227,43 @@ __global__ void gather_kernel(const float* src, const int32_t* idx, int d, float
   for (int j = threadIdx.x; j < d; j += blockDim.x) out[size_t(blockIdx.x) * d + j] = src[row + j];
 }
 
+__global__ void __launch_bounds__(1024) sort_rows_kernel(int32_t* idx, int k, int n2) {
+  extern __shared__ int32_t keys[];
+  int32_t* row = idx + size_t(blockIdx.x) * k;
+  for (int i = threadIdx.x; i < n2; i += blockDim.x) {
+    const int32_t v = i < k ? row[i] : -1;
+    keys[i] = v < 0 ? INT_MAX : v;
+  }
+  __syncthreads();
+  for (int size = 2; size <= n2; size *= 2)
+    for (int stride = size / 2; stride > 0; stride /= 2) {
+      for (int i = threadIdx.x; i < n2 / 2; i += blockDim.x) {
+        const int lo = (i / stride) * 2 * stride + i % stride, hi = lo + stride;
+        const bool up = (lo & size) == 0;
+        const int32_t a = keys[lo], b = keys[hi];
+        if ((a > b) == up) {
+          keys[lo] = b;
+          keys[hi] = a;
+        }
+      }
+      __syncthreads();
+    }
+  for (int i = threadIdx.x; i < k; i += blockDim.x) row[i] = keys[i] == INT_MAX ? -1 : keys[i];
+}
+
 int threads_for(int n) { return n >= 256 ? 256 : (n + 31) / 32 * 32; }
 
 }  // namespace
+
+void sort_selected_rows(int32_t* idx, int T, int k, cudaStream_t stream) {
+  require(T >= 0 && k >= 0 && k <= 4096, "sort_selected_rows", "k must be at most 4096");
+  if (T == 0 || k <= 1) return;
+  int n2 = 1;
+  while (n2 < k) n2 *= 2;
+  sort_rows_kernel<<<T, std::min(1024, std::max(32, n2 / 2)), n2 * sizeof(int32_t), stream>>>(
+      idx, k, n2);
+  ENVFORGE_CUDA_CHECK_LAUNCH();
+}
 
 void rms_norm(const float* x, int ld_x, const float* w, int n, int d, double eps, float* out_f32,
               __nv_bfloat16* out_bf16, int ld_out, cudaStream_t stream) {

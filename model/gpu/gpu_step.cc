@@ -126,6 +126,7 @@ void GpuModel::Impl::enqueue_attention(int li, const StepShape& s) {
     ia.out = scores.get();
     eg::indexer_scores(ia, stream);
     eg::topk_indices(scores.get(), pos, n, s.span, cfg.index_topk, idx.get(), stream);
+    eg::sort_selected_rows(idx.get(), n, cfg.index_topk, stream);
     ma.idx = idx.get();
     ma.k = cfg.index_topk;
   } else {

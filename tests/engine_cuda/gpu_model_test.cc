@@ -22,10 +22,17 @@ std::string checkpoint_dir(const std::string& name) {
   return std::string(env && *env ? env : ENVFORGE_SOURCE_DIR) + "/model/checkpoints/" + name;
 }
 
-// Bound on the largest per-row error, max|gpu - cpu| / max|cpu| over a row of logits. The GPU
-// runs bf16 weights and activations into every matrix product (f32 accumulation, f32
-// residual stream and norms) and a bf16 latent cache, where the CPU runs float32 throughout.
-constexpr double kBound = 5e-2;
+// Per row of logits the error is max|gpu - cpu| / max|cpu|. The GPU runs bf16 weights and
+// activations into every matrix product (f32 accumulation, f32 residual stream and norms) and
+// a bf16 latent cache, where the CPU runs float32 throughout. Both sides make discrete choices
+// (the indexer's top-k rows, the routed experts) from values that differ by that rounding, so
+// a row whose choice lands on the other side of a near tie differs by far more: the same CPU
+// engine run on weights perturbed by 0.4% shows medians of 0.9e-2..1.8e-2 and single rows up to
+// 0.6 on these checkpoints. Hence the bounds are on the median row (all rows, and the rows past
+// top-k that ran sparse attention), with unrelated rows required to sit far above them; where
+// no discrete choice exists (dense model, attention forced dense) every row is bounded.
+constexpr double kMedianBound = 3e-2;
+constexpr double kNoChoiceBound = 3e-2;
 
 double row_err(const float* got, const float* want, int V) {
   double diff = 0, mag = 0;
@@ -37,23 +44,28 @@ double row_err(const float* got, const float* want, int V) {
   return diff / mag;
 }
 
-// Largest row error, and the smallest error against a different row (how far apart unrelated
-// rows are: the bound must be well below it for the comparison to mean anything).
-struct Errs {
-  double max = 0, min_other = INFINITY;
-};
-void compare(const std::vector<float>& got, const std::vector<float>& want, int V, Errs& e) {
-  ASSERT_EQ(got.size(), want.size());
-  const int rows = int(want.size() / V);
-  for (int r = 0; r < rows; ++r) {
-    e.max = std::max(e.max, row_err(got.data() + size_t(r) * V, want.data() + size_t(r) * V, V));
-    if (rows > 1) {
-      const int o = (r + 1) % rows;
-      e.min_other = std::min(
-          e.min_other, row_err(got.data() + size_t(r) * V, want.data() + size_t(o) * V, V));
+struct RowErrs {
+  std::vector<double> all, sparse, other;  // other: against a different row of the same step
+  void add(const std::vector<float>& got, const std::vector<float>& want, int V,
+           const std::vector<bool>& is_sparse) {
+    ASSERT_EQ(got.size(), want.size());
+    const int rows = int(want.size() / V);
+    ASSERT_EQ(size_t(rows), is_sparse.size());
+    for (int r = 0; r < rows; ++r) {
+      const double e = row_err(got.data() + size_t(r) * V, want.data() + size_t(r) * V, V);
+      all.push_back(e);
+      if (is_sparse[r]) sparse.push_back(e);
+      if (rows > 1)
+        other.push_back(
+            row_err(got.data() + size_t(r) * V, want.data() + size_t((r + 1) % rows) * V, V));
     }
   }
-}
+  static double quantile(std::vector<double> v, double q) {
+    if (v.empty()) return NAN;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, size_t(q * v.size()))];
+  }
+};
 
 std::vector<int32_t> random_tokens(std::mt19937& rng, int n, int vocab) {
   std::uniform_int_distribution<int> tok(0, vocab - 1);
@@ -98,11 +110,12 @@ TEST_P(GpuModelTest, BatchedPrefillAndDecodeMatchCpu) {
   all.all_logits = true;
   const auto want = cpu->forward(cb, all);
   const auto got = gpu->forward(gb, true);
-  Errs prefill;
-  compare(got, want, V, prefill);
-  EXPECT_LT(prefill.max, kBound);
+  RowErrs errs;
+  std::vector<bool> sparse_rows;
+  for (int len : lens)
+    for (int p = 0; p < len; ++p) sparse_rows.push_back(p + 1 > k);
+  errs.add(got, want, V, sparse_rows);
 
-  Errs decode;
   // Decode: each step feeds every sequence the CPU's greedy token.
   std::vector<int32_t> next(lens.size());
   {
@@ -123,19 +136,28 @@ TEST_P(GpuModelTest, BatchedPrefillAndDecodeMatchCpu) {
     }
     const auto w = cpu->forward(cs, {});
     const auto g = gpu->forward(gs);
-    compare(g, w, V, decode);
+    sparse_rows.clear();
+    for (size_t i = 0; i < lens.size(); ++i) sparse_rows.push_back(caches[i].length() > k);
+    errs.add(g, w, V, sparse_rows);
     for (size_t i = 0; i < lens.size(); ++i) {
       const float* r = w.data() + i * V;
       next[i] = int32_t(std::max_element(r, r + V) - r);
     }
   }
-  EXPECT_LT(decode.max, kBound);
-  std::printf("%s: prefill max row err %.2e (other rows >= %.2e), decode max row err %.2e "
-              "(other rows >= %.2e); steps %ld, sparse %ld, graph replays %ld, graphs %d\n",
-              GetParam().c_str(), prefill.max, prefill.min_other, decode.max, decode.min_other,
+  const double med = RowErrs::quantile(errs.all, 0.5), med_sparse = RowErrs::quantile(errs.sparse, 0.5);
+  const double med_other = RowErrs::quantile(errs.other, 0.5);
+  std::printf("%s: %zu rows (%zu sparse): row err median %.2e, sparse-row median %.2e, p90 %.2e, "
+              "max %.2e; unrelated rows median %.2e; steps %ld, sparse %ld, graph replays %ld, "
+              "graphs %d\n",
+              GetParam().c_str(), errs.all.size(), errs.sparse.size(), med, med_sparse,
+              RowErrs::quantile(errs.all, 0.9), RowErrs::quantile(errs.all, 1.0), med_other,
               gpu->stats().steps, gpu->stats().sparse_steps, gpu->stats().graph_replays,
               gpu->stats().graphs_captured);
-  EXPECT_GT(prefill.min_other, 4 * kBound) << "unrelated rows must be told apart";
+  EXPECT_LT(med, kMedianBound);
+  EXPECT_LT(med_sparse, kMedianBound);
+  EXPECT_GE(errs.sparse.size(), size_t(k / 2));
+  EXPECT_GT(med_other, 10 * kMedianBound) << "unrelated rows must be told apart";
+  for (double e : errs.all) EXPECT_TRUE(std::isfinite(e));
   EXPECT_GT(gpu->stats().sparse_steps, 0);
   EXPECT_GT(gpu->stats().graph_replays, 0);
   for (size_t i = 0; i < lens.size(); ++i) EXPECT_EQ(gpu->length(seqs[i]), caches[i].length());
@@ -159,10 +181,15 @@ TEST_P(GpuModelTest, ForcedDenseMatchesCpuForcedDense) {
   const int seq = gpu->new_sequence();
   const GpuBatchItem gi{seq, prompt};
   const auto got = gpu->forward({&gi, 1}, true);
-  Errs e;
-  compare(got, want, cpu->config().vocab_size, e);
-  std::printf("%s forced dense: max row err %.2e\n", GetParam().c_str(), e.max);
-  EXPECT_LT(e.max, kBound);
+  RowErrs e;
+  e.add(got, want, cpu->config().vocab_size, std::vector<bool>(prompt.size(), false));
+  const double med = RowErrs::quantile(e.all, 0.5), mx = RowErrs::quantile(e.all, 1.0);
+  std::printf("%s forced dense: row err median %.2e, max %.2e\n", GetParam().c_str(), med, mx);
+  EXPECT_LT(med, kMedianBound);
+  // no expert routing either: nothing discrete left, every row is bounded
+  if (cpu->config().first_k_dense_replace >= cpu->config().num_hidden_layers) {
+    EXPECT_LT(mx, kNoChoiceBound);
+  }
   EXPECT_EQ(gpu->stats().sparse_steps, 0);
 }
 

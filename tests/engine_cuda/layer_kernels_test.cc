@@ -227,6 +227,27 @@ TEST_F(LayerKernels, SiluMulMatchesCpu) {
   }
 }
 
+TEST_F(LayerKernels, SortSelectedRowsAscendingEmptyLast) {
+  std::mt19937 rng(16);
+  for (auto [T, k] : {std::pair{3, 16}, {5, 64}, {2, 2048}, {4, 100}}) {
+    std::vector<int32_t> idx(size_t(T) * k);
+    std::uniform_int_distribution<int> any(0, 1 << 20);
+    for (int t = 0; t < T; ++t)
+      for (int j = 0; j < k; ++j) idx[size_t(t) * k + j] = j % 7 == 3 ? -1 : any(rng);
+    DeviceBuffer<int32_t> d(idx);
+    sort_selected_rows(d.get(), T, k, nullptr);
+    const auto got = d.download();
+    for (int t = 0; t < T; ++t) {
+      std::vector<int32_t> want(idx.begin() + size_t(t) * k, idx.begin() + size_t(t + 1) * k);
+      std::sort(want.begin(), want.end(), [](int32_t a, int32_t b) {
+        return (a < 0 ? INT32_MAX : a) < (b < 0 ? INT32_MAX : b);
+      });
+      EXPECT_TRUE(std::equal(want.begin(), want.end(), got.begin() + size_t(t) * k))
+          << "row " << t << " of " << T << "x" << k;
+    }
+  }
+}
+
 TEST_F(LayerKernels, LinearAndBatchedMatchCpu) {
   std::mt19937 rng(15);
   cudaStream_t stream = nullptr;
