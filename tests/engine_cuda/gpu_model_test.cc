@@ -25,14 +25,26 @@ std::string checkpoint_dir(const std::string& name) {
 // Per row of logits the error is max|gpu - cpu| / max|cpu|. The GPU runs bf16 weights and
 // activations into every matrix product (f32 accumulation, f32 residual stream and norms) and
 // a bf16 latent cache, where the CPU runs float32 throughout. Both sides make discrete choices
-// (the indexer's top-k rows, the routed experts) from values that differ by that rounding, so
-// a row whose choice lands on the other side of a near tie differs by far more: the same CPU
-// engine run on weights perturbed by 0.4% shows medians of 0.9e-2..1.8e-2 and single rows up to
-// 0.6 on these checkpoints. Hence the bounds are on the median row (all rows, and the rows past
-// top-k that ran sparse attention), with unrelated rows required to sit far above them; where
-// no discrete choice exists (dense model, attention forced dense) every row is bounded.
-constexpr double kMedianBound = 3e-2;
-constexpr double kNoChoiceBound = 3e-2;
+// (the indexer's top-k rows, the routed experts) from values that differ by that rounding; a
+// row whose choice lands on the other side of a near tie differs by far more, and so do later
+// rows that attend to it. The bounds are therefore calibrated on the CPU engine itself: the
+// same protocol run on the CPU with every weight moved by one bf16 ulp (half of them, at
+// random) against the unchanged CPU model gives these medians of the row error (all rows;
+// rows past top-k, which ran sparse attention):
+//   tiny-dense-f32 6.1e-3; 6.8e-3   tiny-moe-bf16 1.5e-2; 5.7e-2   tiny-moe-fp8 8.0e-3; 1.7e-2
+// (bench/results/calibration/ has the program). The GPU must stay within twice those, with
+// unrelated rows far above. Where no discrete choice exists (dense model with attention forced
+// dense) every row is bounded.
+struct Bounds {
+  double median, sparse_median;
+};
+Bounds bounds_for(const std::string& ckpt) {
+  if (ckpt == "tiny-dense-f32") return {2 * 6.1e-3, 2 * 6.8e-3};
+  if (ckpt == "tiny-moe-bf16") return {2 * 1.5e-2, 2 * 5.7e-2};
+  return {2 * 8.0e-3, 2 * 1.7e-2};
+}
+constexpr double kNoChoiceBound = 3e-2;  // measured 9.1e-3 on an H100
+constexpr double kForcedDenseMedian = 2e-2;
 
 double row_err(const float* got, const float* want, int V) {
   double diff = 0, mag = 0;
@@ -153,10 +165,11 @@ TEST_P(GpuModelTest, BatchedPrefillAndDecodeMatchCpu) {
               RowErrs::quantile(errs.all, 0.9), RowErrs::quantile(errs.all, 1.0), med_other,
               gpu->stats().steps, gpu->stats().sparse_steps, gpu->stats().graph_replays,
               gpu->stats().graphs_captured);
-  EXPECT_LT(med, kMedianBound);
-  EXPECT_LT(med_sparse, kMedianBound);
+  const Bounds b = bounds_for(GetParam());
+  EXPECT_LT(med, b.median);
+  EXPECT_LT(med_sparse, b.sparse_median);
   EXPECT_GE(errs.sparse.size(), size_t(k / 2));
-  EXPECT_GT(med_other, 10 * kMedianBound) << "unrelated rows must be told apart";
+  EXPECT_GT(med_other, 10 * b.sparse_median) << "unrelated rows must be told apart";
   for (double e : errs.all) EXPECT_TRUE(std::isfinite(e));
   EXPECT_GT(gpu->stats().sparse_steps, 0);
   EXPECT_GT(gpu->stats().graph_replays, 0);
@@ -185,7 +198,7 @@ TEST_P(GpuModelTest, ForcedDenseMatchesCpuForcedDense) {
   e.add(got, want, cpu->config().vocab_size, std::vector<bool>(prompt.size(), false));
   const double med = RowErrs::quantile(e.all, 0.5), mx = RowErrs::quantile(e.all, 1.0);
   std::printf("%s forced dense: row err median %.2e, max %.2e\n", GetParam().c_str(), med, mx);
-  EXPECT_LT(med, kMedianBound);
+  EXPECT_LT(med, kForcedDenseMedian);
   // no expert routing either: nothing discrete left, every row is bounded
   if (cpu->config().first_k_dense_replace >= cpu->config().num_hidden_layers) {
     EXPECT_LT(mx, kNoChoiceBound);
