@@ -1,8 +1,12 @@
 #include "agents/rollout.h"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "agents/pass_at_k.h"
@@ -49,6 +53,9 @@ RolloutResult rollout_in_session(Backend& backend, verifiers::PythonSession& ses
                                  const RolloutOptions& options, std::uint64_t seed) {
   RolloutResult r;
   r.seed = seed;
+  r.started_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
   PythonToolExecutor executor(session);
   r.trajectory = run_agent(backend, executor, agent_config(env, task, options, seed), task.prompt);
   const Trajectory& t = r.trajectory;
@@ -89,7 +96,7 @@ RolloutResult rollout_in_session(Backend& backend, verifiers::PythonSession& ses
 }  // namespace
 
 json RolloutResult::to_json() const {
-  return {{"seed", seed},       {"answered", answered}, {"pass", pass},
+  return {{"seed", seed},       {"started_at_ms", started_at_ms}, {"answered", answered}, {"pass", pass},
           {"score", score},     {"reason", reason},     {"verifier_error", verifier_error},
           {"verdict", verdict}, {"verify_ms", verify_ms}, {"trajectory", trajectory.to_json()}};
 }
@@ -102,6 +109,13 @@ RolloutResult run_rollout(Backend& backend, const RolloutEnvironment& env, const
 
 RolloutBatch run_rollouts(Backend& backend, const RolloutEnvironment& env, const RolloutTask& task,
                           const RolloutOptions& options, int n, int parallel, std::uint64_t seed) {
+  std::shared_ptr<Backend> shared(&backend, [](Backend*) {});  // not owned
+  return run_rollouts([&](int) { return shared; }, env, task, options, n, parallel, seed);
+}
+
+RolloutBatch run_rollouts(const BackendProvider& backend_for, const RolloutEnvironment& env,
+                          const RolloutTask& task, const RolloutOptions& options, int n, int parallel,
+                          std::uint64_t seed) {
   if (n < 1) throw std::invalid_argument("rollouts: the number of attempts must be positive");
   parallel = std::max(1, std::min(parallel, n));
   RolloutBatch batch;
@@ -112,9 +126,12 @@ RolloutBatch run_rollouts(Backend& backend, const RolloutEnvironment& env, const
   auto worker = [&] {
     try {
       verifiers::PythonSession session(session_options(env));
-      for (int i = next++; i < n; i = next++)
+      for (int i = next++; i < n; i = next++) {
+        std::shared_ptr<Backend> backend = backend_for(i);
+        if (!backend) throw std::invalid_argument("rollouts: no backend for attempt " + std::to_string(i));
         batch.results[static_cast<std::size_t>(i)] =
-            rollout_in_session(backend, session, env, task, options, seed + static_cast<std::uint64_t>(i));
+            rollout_in_session(*backend, session, env, task, options, seed + static_cast<std::uint64_t>(i));
+      }
     } catch (...) {
       std::lock_guard lock(failure_mutex);
       if (!failure) failure = std::current_exception();

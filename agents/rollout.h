@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,6 +49,7 @@ struct RolloutResult {
   nlohmann::json verdict;  // what verify() returned
   double verify_ms = 0;
   std::uint64_t seed = 0;
+  std::int64_t started_at_ms = 0;  // unix epoch milliseconds
 
   nlohmann::json to_json() const;
 };
@@ -67,5 +70,15 @@ struct RolloutBatch {
 // uses seed + i. The backend is shared by the workers.
 RolloutBatch run_rollouts(Backend& backend, const RolloutEnvironment& env, const RolloutTask& task,
                           const RolloutOptions& options, int n, int parallel, std::uint64_t seed);
+
+// The backend of attempt i. Replayed scripts keep a cursor, so attempts running in parallel
+// would take each other's replies from one shared instance; a provider gives each its own.
+using BackendProvider = std::function<std::shared_ptr<Backend>(int attempt)>;
+
+// As above with a backend per attempt from `backend_for` (called from the worker threads;
+// exceptions it throws end the batch like a sandbox that cannot start).
+RolloutBatch run_rollouts(const BackendProvider& backend_for, const RolloutEnvironment& env,
+                          const RolloutTask& task, const RolloutOptions& options, int n, int parallel,
+                          std::uint64_t seed);
 
 }  // namespace envforge::agents

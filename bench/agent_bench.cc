@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -68,13 +69,14 @@ double trip_rollouts_per_minute(int rollouts, int parallel, int& passes) {
   RolloutTask task{lt.prompt, lt.task.to_json(), lt.answer_schema};
   json search = {{"name", "search_hotels"}, {"arguments", {{"city", lt.task.city}}}};
   json submit = {{"name", "submit_answer"}, {"arguments", {{"answer", lt.reference.plan}}}};
-  // Each attempt: one lookup, then the answer. The replies alternate, so attempts running in
-  // parallel may take each other's turn; every attempt still ends within its turn budget.
-  ScriptedBackend backend(json{{"repeat", true}, {"replies", {{{"tool_calls", {search}}}, {{"tool_calls", {submit}}}}}});
+  // Each attempt replays its own script (one lookup, then the answer), as synth does for
+  // scripted solvers, so attempts running in parallel do not take each other's turns.
+  const json script = {{"replies", {{{"tool_calls", {search}}}, {{"tool_calls", {submit}}}}}};
   RolloutOptions options;
   options.agent.budget.max_turns = 4;
   auto t0 = Clock::now();
-  RolloutBatch batch = run_rollouts(backend, env, task, options, rollouts, parallel, 1);
+  RolloutBatch batch = run_rollouts([&](int) { return std::make_shared<ScriptedBackend>(script); }, env, task,
+                                    options, rollouts, parallel, 1);
   passes = batch.passes;
   return rollouts / seconds_since(t0) * 60.0;
 }

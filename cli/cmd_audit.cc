@@ -29,6 +29,19 @@ nlohmann::json counts_json(const Map& m) {
   return j;
 }
 
+nlohmann::json rollout_json(const data::AuditSummary::RolloutStats& r) {
+  nlohmann::json levels = nlohmann::json::object();
+  for (const auto& [level, v] : r.by_difficulty)
+    levels[std::to_string(level)] = {{"scored_tasks", v.first}, {"mean_pass_rate", v.second}};
+  return {{"tasks_with_rollouts", r.tasks},
+          {"scored_tasks", r.scored_tasks},
+          {"mean_pass_rate", r.scored_tasks ? nlohmann::json(r.mean_pass_rate) : nlohmann::json(nullptr)},
+          {"kept_by_policy", r.kept},
+          {"filtered_by_policy", r.filtered},
+          {"by_difficulty", levels},
+          {"rollouts_by_model", counts_json(r.rollouts_by_model)}};
+}
+
 nlohmann::json summary_json(const std::string& path, int version, const data::AuditSummary& a) {
   nlohmann::json dups = nlohmann::json::array();
   for (const auto& d : a.duplicates) dups.push_back({{"content_hash", d.content_hash}, {"count", d.count}});
@@ -50,7 +63,8 @@ nlohmann::json summary_json(const std::string& path, int version, const data::Au
           {"by_status", counts_json(a.tasks_by_status)},
           {"reject_reasons", counts_json(a.reject_reasons)},
           {"validation_failures", counts_json(a.validation_failures)},
-          {"duplicates", {{"groups", a.duplicate_groups}, {"top", dups}}}};
+          {"duplicates", {{"groups", a.duplicate_groups}, {"top", dups}}},
+          {"rollout_stats", rollout_json(a.rollout_stats)}};
 }
 
 template <typename Map>
@@ -86,6 +100,17 @@ void print_text(const std::string& path, int version, const data::AuditSummary& 
   std::printf("\nduplicates by content hash: %lld group(s)\n", static_cast<long long>(a.duplicate_groups));
   for (const auto& d : a.duplicates)
     std::printf("  %s  x%lld\n", d.content_hash.c_str(), static_cast<long long>(d.count));
+  const auto& r = a.rollout_stats;
+  std::printf("\nsolver rollouts: %lld task(s) with rollouts", static_cast<long long>(r.tasks));
+  if (r.scored_tasks)
+    std::printf(", mean pass rate %.3f over %lld scored", r.mean_pass_rate, static_cast<long long>(r.scored_tasks));
+  std::printf("; keep policy: %lld kept (usable), %lld filtered (rejected)\n", static_cast<long long>(r.kept),
+              static_cast<long long>(r.filtered));
+  for (const auto& [level, v] : r.by_difficulty)
+    std::printf("  level %d: %lld scored task(s), mean pass rate %.3f\n", level, static_cast<long long>(v.first),
+                v.second);
+  for (const auto& [model, n] : r.rollouts_by_model)
+    std::printf("  %-48s %10lld rollouts\n", model.c_str(), static_cast<long long>(n));
 }
 
 int audit_main(int argc, char** argv) {

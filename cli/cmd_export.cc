@@ -22,6 +22,23 @@ namespace envforge::cli {
 
 namespace {
 
+// Whole attempts, trajectories included (--with-rollouts).
+nlohmann::json rollout_records(const data::TaskRecord& task) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : task.rollouts)
+    out.push_back({{"id", r.id},
+                   {"model", r.model},
+                   {"attempt", r.attempt},
+                   {"reward", r.reward},
+                   {"passed", r.passed},
+                   {"prompt_tokens", r.prompt_tokens},
+                   {"completion_tokens", r.completion_tokens},
+                   {"started_at_ms", r.started_at_ms},
+                   {"wall_ms", r.wall_ms},
+                   {"trajectory", r.trajectory}});
+  return out;
+}
+
 nlohmann::json export_line(const data::ExportRow& row, bool with_verifier) {
   nlohmann::json tools = nlohmann::json::array();
   for (const auto& t : row.tools) tools.push_back(t.schema);
@@ -44,6 +61,8 @@ nlohmann::json export_line(const data::ExportRow& row, bool with_verifier) {
       {"seed", row.seed},
       {"generator", {{"name", row.generator_name}, {"version", row.generator_version}}}};
   if (!task.reject_reason.empty()) line["reject_reason"] = task.reject_reason;
+  // The solver rollouts' summary (pass rate, pass@k, keep policy) as synth recorded it.
+  if (task.metadata.is_object() && task.metadata.contains("rollouts")) line["rollouts"] = task.metadata["rollouts"];
   if (with_verifier) line["verifier_code"] = task.verifier_code;
   return line;
 }
@@ -60,7 +79,9 @@ int export_main(int argc, char** argv) {
       ("category", "only this category (empty: all)", cxxopts::value<std::string>()->default_value(""))
       ("difficulty", "only this difficulty level (0: all)", cxxopts::value<int64_t>()->default_value("0"))
       ("with-verifier", "include each task's verify.py source",
-       cxxopts::value<bool>()->default_value("false"));
+       cxxopts::value<bool>()->default_value("false"))
+      ("with-rollouts", "include each task's solver rollouts with their whole trajectories "
+       "(without it, only the rollout summary)", cxxopts::value<bool>()->default_value("false"));
   add_config_option(options);
   add_logging_options(options);
   add_help_option(options);
@@ -80,6 +101,7 @@ int export_main(int argc, char** argv) {
   if (difficulty < 0) throw UsageError("--difficulty must be >= 0");
   if (difficulty > 0) filter.difficulty = static_cast<int>(difficulty);
   bool with_verifier = cfg.get_bool("with-verifier");
+  bool with_rollouts = cfg.get_bool("with-rollouts");
   setup_logging(logging_options(*flags));
 
   struct stat st{};
@@ -103,8 +125,12 @@ int export_main(int argc, char** argv) {
     progress_options.total = static_cast<uint64_t>(corpus.count_tasks(filter));
     Progress progress(progress_options);
     corpus.for_each_export_row(filter, [&](const data::ExportRow& row) {
-      std::string text = export_line(row, with_verifier).dump(-1, ' ', false,
-                                                               nlohmann::json::error_handler_t::replace);
+      nlohmann::json line = export_line(row, with_verifier);
+      if (with_rollouts) {
+        const auto full = corpus.task(row.task.id, true);
+        line["rollout_records"] = full ? rollout_records(*full) : nlohmann::json::array();
+      }
+      std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       text += '\n';
       if (std::fwrite(text.data(), 1, text.size(), out) != text.size())
         throw data::CorpusError(std::string("write to ") + out_path + " failed: " + std::strerror(errno));

@@ -3,9 +3,13 @@
 // a killed run resumes where it stopped when the same job is run again.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -18,8 +22,11 @@
 #include "cli/logging.h"
 #include "cli/progress.h"
 #include "cli/version.h"
+#include "agents/backend_spec.h"
 #include "data/corpus.h"
+#include "generators/rollout_stage.h"
 #include "generators/sandbox_python.h"
+#include "generators/solver_source.h"
 #include "generators/synth_job.h"
 #include "sandbox/sandbox.h"
 
@@ -59,7 +66,50 @@ void print_summary(const std::string& out, const generators::SynthSummary& s) {
   std::printf("time: %.1f s (world %.1f s, solve %.1f s, validate %.1f s, record %.1f s, summed over workers)\n",
               s.wall_s, s.times.world_ms / 1000, s.times.solve_ms / 1000, s.times.validate_ms / 1000,
               s.times.record_ms / 1000);
+  if (s.solver != "none") {
+    const auto& r = s.rollouts;
+    std::printf("rollouts: %llu attempt(s) by %s on %llu task(s), %llu passed",
+                static_cast<unsigned long long>(r.attempts), s.solver.c_str(),
+                static_cast<unsigned long long>(r.tasks), static_cast<unsigned long long>(r.passes));
+    if (r.errors) std::printf(", %llu not scored (errors)", static_cast<unsigned long long>(r.errors));
+    std::printf(", %.1f s\n", r.ms / 1000);
+    if (r.scored_tasks) {
+      std::printf("  mean pass rate %.3f;", r.pass_rate_sum / static_cast<double>(r.scored_tasks));
+      for (const auto& [k, v] : r.pass_at_sum)
+        std::printf(" pass@%d %.3f", k, v / static_cast<double>(r.pass_at_tasks.at(k)));
+      std::printf(" (averaged over tasks)\n");
+    }
+    std::printf("  keep policy: %llu task(s) kept, %llu filtered (now rejected)\n",
+                static_cast<unsigned long long>(r.kept), static_cast<unsigned long long>(r.filtered));
+  }
+  if (s.skipped_other_rollout_config)
+    std::printf("note: %llu skipped item(s) were recorded with another rollout configuration and keep it\n",
+                static_cast<unsigned long long>(s.skipped_other_rollout_config));
   for (const auto& e : s.errors) std::printf("error: %s\n", e.c_str());
+}
+
+std::string category_list() {
+  std::string list;
+  for (const auto& c : generators::synth_categories()) list += (list.empty() ? "" : ", ") + c;
+  return list;
+}
+
+std::string read_text_file(const std::string& flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError(flag + ": cannot read \"" + path + "\"");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Parses and starts a backend given by `flag` before any work; a bad spec or a backend that
+// cannot start is a usage error naming the flag.
+std::unique_ptr<generators::SolverSource> solver_from(const std::string& flag, const std::string& spec) {
+  try {
+    return generators::make_solver_source(spec);
+  } catch (const std::exception& e) {
+    throw UsageError(flag + ": " + e.what());
+  }
 }
 
 int synth_main(int argc, char** argv) {
@@ -67,7 +117,8 @@ int synth_main(int argc, char** argv) {
                            "Synthesize environments (each with its task ladder), validate them in the "
                            "sandbox and record them in a corpus. Rerunning a job resumes it.");
   options.add_options()
-      ("category", "environment category (trip)", cxxopts::value<std::string>()->default_value("trip"))
+      ("category", "environment category (" + category_list() + ")",
+       cxxopts::value<std::string>()->default_value("trip"))
       ("count", "number of environments", cxxopts::value<int64_t>()->default_value("20"))
       ("out", "corpus file (created if missing)", cxxopts::value<std::string>()->default_value("corpus.db"))
       ("seed", "job seed: same seed, same environments", cxxopts::value<int64_t>()->default_value("0"))
@@ -76,6 +127,30 @@ int synth_main(int argc, char** argv) {
        cxxopts::value<std::string>()->default_value(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp"))
       ("json", "print the summary as one JSON object", cxxopts::value<bool>()->default_value("false"))
       ("quiet", "no progress output", cxxopts::value<bool>()->default_value("false"));
+  options.add_options("Solver rollouts")
+      ("solver", "solver model attempting every validated task: embedded:DIR, openai:BASE_URL#MODEL, "
+       "scripted:FILE or none (no rollouts)", cxxopts::value<std::string>()->default_value("none"))
+      ("rollouts", "attempts per task (K); pass@k is estimated from them",
+       cxxopts::value<int64_t>()->default_value("4"))
+      ("rollout-jobs", "attempts of one task run at a time (each in its own sandbox)",
+       cxxopts::value<int64_t>()->default_value("4"))
+      ("solver-max-turns", "model calls per attempt", cxxopts::value<int64_t>()->default_value("16"))
+      ("keep-min-pass-rate", "keep policy, lower bound A: a task stays usable only if its pass rate is "
+       "above A (at least A with --keep-inclusive); others become rejected, nothing is deleted",
+       cxxopts::value<double>()->default_value("0"))
+      ("keep-max-pass-rate", "keep policy, upper bound B: usable only if the pass rate is below B (at most "
+       "B with --keep-inclusive). Defaults keep 0 < rate < 1: never-solved and always-solved tasks are "
+       "filtered", cxxopts::value<double>()->default_value("1"))
+      ("keep-inclusive", "make both bounds inclusive: keep A <= rate <= B (with A=0, B=1 nothing is filtered)",
+       cxxopts::value<bool>()->default_value("false"));
+  options.add_options("LLM-authored environments (--category authored)")
+      ("llm", "generator model: embedded:DIR, openai:BASE_URL#MODEL, scripted:FILE or none",
+       cxxopts::value<std::string>()->default_value("none"))
+      ("description", "category description given to the generator agent (default: the generator's own)",
+       cxxopts::value<std::string>())
+      ("description-file", "read the category description from this file", cxxopts::value<std::string>())
+      ("hardening-rounds", "\"make it harder\" rounds after the first task",
+       cxxopts::value<int64_t>()->default_value("1"));
   add_config_option(options);
   add_logging_options(options);
   add_help_option(options);
@@ -90,7 +165,7 @@ int synth_main(int argc, char** argv) {
   if (jobs < 1 || jobs > 256) throw UsageError("--jobs must be 1..256, got " + std::to_string(jobs));
   bool known = false;
   for (const auto& c : generators::synth_categories()) known = known || c == o.category;
-  if (!known) throw UsageError("unknown --category '" + o.category + "' (available: trip)");
+  if (!known) throw UsageError("unknown --category '" + o.category + "' (available: " + category_list() + ")");
   o.count = static_cast<uint64_t>(count);
   o.seed = static_cast<uint64_t>(seed);
   o.jobs = static_cast<int>(jobs);
@@ -98,7 +173,70 @@ int synth_main(int argc, char** argv) {
   const std::string out = cfg.get_string("out");
   const bool json_out = cfg.get_bool("json");
   const bool quiet = cfg.get_bool("quiet");
+
+  // Solver rollouts: everything checked, and the backend started, before any work.
+  const std::string solver_spec = cfg.get_string("solver");
+  const int64_t rollouts = cfg.get_int("rollouts"), rollout_jobs = cfg.get_int("rollout-jobs");
+  const int64_t max_turns = cfg.get_int("solver-max-turns");
+  generators::KeepBand band{cfg.get_double("keep-min-pass-rate"), cfg.get_double("keep-max-pass-rate"),
+                            cfg.get_bool("keep-inclusive")};
+  if (rollouts < 1 || rollouts > 10000) throw UsageError("--rollouts must be 1..10000, got " + std::to_string(rollouts));
+  if (rollout_jobs < 1 || rollout_jobs > 256)
+    throw UsageError("--rollout-jobs must be 1..256, got " + std::to_string(rollout_jobs));
+  if (max_turns < 1 || max_turns > 1000)
+    throw UsageError("--solver-max-turns must be 1..1000, got " + std::to_string(max_turns));
+  if (!(band.min >= 0 && band.min <= 1) || !(band.max >= 0 && band.max <= 1))
+    throw UsageError("--keep-min-pass-rate and --keep-max-pass-rate must be within 0..1, got " + band.describe());
+  if (band.empty())
+    throw UsageError("the keep band " + band.describe() + " keeps no pass rate (--keep-min-pass-rate, "
+                     "--keep-max-pass-rate, --keep-inclusive)");
+  auto solver = solver_from("--solver", solver_spec);
+  if (!solver)
+    for (const char* k : {"rollouts", "rollout-jobs", "solver-max-turns", "keep-min-pass-rate",
+                          "keep-max-pass-rate", "keep-inclusive"})
+      if (cfg.source(k) == "flag" || cfg.source(k) == "config")
+        throw UsageError(std::string("--") + k + " needs a solver (--solver SPEC)");
+  if (solver) {
+    o.solver = solver.get();
+    o.rollouts.attempts = static_cast<int>(rollouts);
+    o.rollouts.parallel = static_cast<int>(std::min(rollout_jobs, rollouts));
+    o.rollouts.keep = band;
+    o.rollouts.rollout.agent.budget.max_turns = static_cast<int>(max_turns);
+    o.rollouts.scratch_dir = o.scratch_dir;
+    o.rollout_config = {{"solver", solver->spec()}, {"attempts", rollouts}, {"keep_band", band.describe()},
+                        {"max_turns", max_turns}};
+  }
+
+  // LLM-authored environments.
+  const std::string llm_spec = cfg.get_string("llm");
+  std::unique_ptr<agents::Backend> llm;
+  try {
+    llm = agents::make_backend(agents::parse_backend_spec(llm_spec));
+  } catch (const std::exception& e) {
+    throw UsageError(std::string("--llm: ") + e.what());
+  }
+  const bool has_description = cfg.source("description") != "unset";
+  const bool has_description_file = cfg.source("description-file") != "unset";
+  if (has_description && has_description_file)
+    throw UsageError("give the category description once: --description or --description-file");
+  if (has_description) o.description = cfg.get_string("description");
+  if (has_description_file)
+    o.description = read_text_file("--description-file", cfg.get_string("description-file"));
+  const int64_t hardening = cfg.get_int("hardening-rounds");
+  if (hardening < 0 || hardening > 100)
+    throw UsageError("--hardening-rounds must be 0..100, got " + std::to_string(hardening));
+  o.hardening_rounds = static_cast<int>(hardening);
+  if (o.category == "authored") {
+    if (!llm) throw UsageError("--category authored needs a generator model: --llm SPEC");
+    o.llm = llm.get();
+  }
   setup_logging(logging_options(*flags));
+  if (o.category != "authored") {
+    if (llm) spdlog::warn("synth: --llm is not used by category {}", o.category);
+    if (has_description || has_description_file || cfg.source("hardening-rounds") == "flag")
+      spdlog::warn("synth: --description, --description-file and --hardening-rounds are only used by "
+                   "--category authored");
+  }
 
   try {
     sandbox::Sandbox::shared();  // start the launcher while this process is small
@@ -111,11 +249,15 @@ int synth_main(int argc, char** argv) {
     data::RunRecord run;
     run.command = "synth";
     run.config = cfg.values();
+    if (o.solver) run.config["rollout_config"] = o.rollout_config;
     run.envforge_version = kVersion;
     run.host = host_name();
     run.started_at_ms = now_ms();
     o.run_id = corpus.begin_run(run);
     spdlog::info("synth: {} {} environment(s), seed {}, {} worker(s), corpus {}", count, o.category, seed, jobs, out);
+    if (o.solver)
+      spdlog::info("synth: {} rollout(s) per validated task by {}, {} at a time, keep pass rates {}",
+                   o.rollouts.attempts, o.solver->spec(), o.rollouts.parallel, o.rollouts.keep.describe());
 
     ProgressOptions po;
     po.label = "synth";
@@ -127,7 +269,8 @@ int synth_main(int argc, char** argv) {
     const auto summary = generators::run_synth(o, corpus, *python, [&](const generators::ItemOutcome& item) {
       if (!item.error.empty()) spdlog::error("{}", item.error);
       else if (item.recorded)
-        spdlog::debug("work item {}: {} task(s), {} usable", item.index, item.tasks, item.usable);
+        spdlog::debug("work item {}: {} task(s), {} usable, {} rollout(s), {} passed, {} filtered by the keep "
+                      "policy", item.index, item.tasks, item.usable, item.rollouts, item.passes, item.filtered);
       progress.advance();
     });
     progress.finish();

@@ -62,7 +62,22 @@ struct AuditSummary {
   };
   std::vector<Duplicate> duplicates;                      // most repeated first, at most 100
   int64_t duplicate_groups = 0;                           // all groups, not only the listed ones
+  // Solver rollouts. A task's pass rate is metadata.rollouts.pass_rate as the synth job
+  // recorded it (attempts that errored for reasons not the solver's own left out), else the
+  // share of its rollouts that passed.
+  struct RolloutStats {
+    int64_t tasks = 0;                                    // tasks with rollouts
+    int64_t scored_tasks = 0;                             // ... with a pass rate
+    double mean_pass_rate = 0;                            // over scored tasks
+    int64_t kept = 0;                                     // tasks with rollouts still usable
+    int64_t filtered = 0;                                 // rejected by the keep policy
+    std::map<int, std::pair<int64_t, double>> by_difficulty;  // level -> (scored tasks, mean pass rate)
+    std::map<std::string, int64_t> rollouts_by_model;
+  } rollout_stats;
 };
+
+// Reject reasons the synth keep policy writes start with this.
+inline constexpr const char* kKeepPolicyReasonPrefix = "keep policy:";
 
 // One line of `envforge export`: a task with what a trainer needs of its environment.
 struct ExportRow {
@@ -110,6 +125,8 @@ class Corpus {
 
   // --- reads ----------------------------------------------------------------
   bool has_work_item(const std::string& key) const;
+  // The run that recorded the work item (empty when it was recorded without one).
+  std::optional<std::string> work_item_run(const std::string& key) const;
   std::vector<std::string> work_item_keys() const;
   std::optional<RunRecord> run(const std::string& id) const;
   std::optional<EnvironmentRecord> environment(const std::string& id) const;

@@ -117,6 +117,13 @@ bool Corpus::has_work_item(const std::string& key) const {
   return s->step();
 }
 
+std::optional<std::string> Corpus::work_item_run(const std::string& key) const {
+  StatementScope s(impl_->conn->cached("SELECT run_id FROM work_items WHERE key = ?"));
+  s->bind(1, key);
+  if (!s->step()) return std::nullopt;
+  return s->is_null(0) ? std::string() : s->text_at(0);
+}
+
 std::vector<std::string> Corpus::work_item_keys() const {
   std::vector<std::string> keys;
   StatementScope s(impl_->conn->cached("SELECT key FROM work_items ORDER BY key"));
@@ -261,6 +268,46 @@ void Corpus::for_each_export_row(const TaskFilter& filter,
   }
 }
 
+namespace {
+
+// Reads only tasks that have rollouts (through the rollouts index), so a corpus without
+// rollouts costs nothing here.
+void rollout_stats(Connection& c, AuditSummary::RolloutStats& r) {
+  auto each = [&](const char* sql, auto&& fn) {
+    Statement s(c.raw(), sql, c.path());
+    while (s.step()) fn(s);
+  };
+  each("SELECT model, count(*) FROM rollouts GROUP BY model",
+       [&](Statement& s) { r.rollouts_by_model[s.text_at(0)] = s.int_at(1); });
+  if (r.rollouts_by_model.empty()) return;
+  double sum = 0;
+  std::map<int, double> level_sum;
+  each("SELECT t.difficulty, t.status, coalesce(json_extract(t.metadata, '$.rollouts.pass_rate'), "
+       "CASE WHEN json_type(t.metadata, '$.rollouts') IS NULL THEN x.rate END) "
+       "FROM (SELECT task_row, avg(passed) AS rate FROM rollouts GROUP BY task_row) x "
+       "JOIN tasks t ON t.row = x.task_row",
+       [&](Statement& s) {
+         ++r.tasks;
+         if (s.text_at(1) == "usable") ++r.kept;
+         if (s.is_null(2)) return;
+         const int level = static_cast<int>(s.int_at(0));
+         const double rate = s.double_at(2);
+         ++r.scored_tasks;
+         sum += rate;
+         ++r.by_difficulty[level].first;
+         level_sum[level] += rate;
+       });
+  if (r.scored_tasks) r.mean_pass_rate = sum / static_cast<double>(r.scored_tasks);
+  for (auto& [level, v] : r.by_difficulty) v.second = level_sum[level] / static_cast<double>(v.first);
+  const std::string sql = std::string("SELECT count(*) FROM tasks WHERE status = 'rejected' AND "
+                                      "substr(reject_reason, 1, ") +
+                          std::to_string(std::string(kKeepPolicyReasonPrefix).size()) + ") = '" +
+                          kKeepPolicyReasonPrefix + "'";
+  r.filtered = c.query_int(sql.c_str());
+}
+
+}  // namespace
+
 AuditSummary Corpus::audit_summary() const {
   Connection& c = *impl_->conn;
   ReadTransaction snapshot(c);
@@ -303,6 +350,7 @@ AuditSummary Corpus::audit_summary() const {
     return x.count != y.count ? x.count > y.count : x.content_hash < y.content_hash;
   });
   if (a.duplicates.size() > 100) a.duplicates.resize(100);
+  rollout_stats(c, a.rollout_stats);
   return a;
 }
 

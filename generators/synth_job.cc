@@ -9,8 +9,19 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "data/content_id.h"
 #include "generators/trip/world.h"
+
+// LLM-authored environments are built by generators/authored/; the category exists in builds
+// that have it.
+#if __has_include("generators/authored/authored_item.h")
+#include "generators/authored/authored_item.h"
+#define ENVFORGE_SYNTH_AUTHORED 1
+#else
+#define ENVFORGE_SYNTH_AUTHORED 0
+#endif
 
 namespace envforge::generators {
 
@@ -35,19 +46,86 @@ nlohmann::json SynthSummary::to_json() const {
           {"validation_pass_rate", validation_pass_rate()},
           {"errors", errors},
           {"stage_ms", {{"world", times.world_ms}, {"solve", times.solve_ms},
-                        {"validate", times.validate_ms}, {"record", times.record_ms}}},
+                        {"validate", times.validate_ms}, {"record", times.record_ms},
+                        {"rollouts", rollouts.ms}}},
+          {"rollouts", [&] {
+             nlohmann::json r = rollouts.to_json();
+             r["solver"] = solver;
+             r.erase("ms");
+             return r;
+           }()},
+          {"skipped_other_rollout_config", skipped_other_rollout_config},
           {"wall_s", wall_s}};
 }
 
-std::vector<std::string> synth_categories() { return {"trip"}; }
+std::vector<std::string> synth_categories() {
+  return ENVFORGE_SYNTH_AUTHORED ? std::vector<std::string>{"trip", "authored"} : std::vector<std::string>{"trip"};
+}
+
+namespace {
+
+std::string generator_version(const std::string& category) {
+#if ENVFORGE_SYNTH_AUTHORED
+  if (category == "authored") return authored::kGeneratorVersion;
+#endif
+  (void)category;
+  return trip::kGeneratorVersion;
+}
+
+data::WorkItem build_item(const SynthOptions& o, uint64_t index, PythonExecutorFactory& python,
+                          trip::StageTimes& times) {
+#if ENVFORGE_SYNTH_AUTHORED
+  if (o.category == "authored") {
+    authored::AuthoredOptions ao;
+    ao.description = o.description;
+    ao.hardening_rounds = o.hardening_rounds;
+    ao.scratch_dir = o.scratch_dir;
+    return authored::build_work_item(*o.llm, o.seed, index, ao, python, times);
+  }
+#endif
+  trip::WorkItemOptions wo;
+  wo.scratch_dir = o.scratch_dir;
+  return trip::build_work_item(o.seed, index, python, wo, times);
+}
+
+}  // namespace
 
 SynthSummary run_synth(const SynthOptions& o, data::Corpus& corpus, PythonExecutorFactory& python,
                        const std::function<void(const ItemOutcome&)>& on_item) {
-  if (o.category != "trip")
-    throw std::invalid_argument("unknown category '" + o.category + "' (available: trip)");
+  bool known = false;
+  std::string available;
+  for (const auto& c : synth_categories()) {
+    known = known || c == o.category;
+    available += (available.empty() ? "" : ", ") + c;
+  }
+  if (!known) throw std::invalid_argument("unknown category '" + o.category + "' (available: " + available + ")");
+  if (o.category == "authored" && !o.llm)
+    throw std::invalid_argument("category authored needs a generator model (--llm)");
   if (o.jobs < 1) throw std::invalid_argument("jobs must be at least 1");
   const auto start = Clock::now();
   SynthSummary sum;
+  if (o.solver) sum.solver = o.solver->spec();
+  const nlohmann::json no_rollouts = {{"solver", "none"}};
+  const nlohmann::json& this_config = o.solver ? o.rollout_config : no_rollouts;
+  std::map<std::string, nlohmann::json> run_configs;  // run id -> its rollout config
+  // Under `mu`: does the run that recorded `key` agree with this one about rollouts?
+  auto same_rollout_config = [&](const std::string& key) {
+    const auto run_id = corpus.work_item_run(key);
+    if (!run_id || run_id->empty()) return true;  // no provenance to compare with
+    auto it = run_configs.find(*run_id);
+    if (it == run_configs.end()) {
+      const auto run = corpus.run(*run_id);
+      nlohmann::json c = no_rollouts;
+      if (run && run->config.is_object() && run->config.contains("rollout_config"))
+        c = run->config["rollout_config"];
+      it = run_configs.emplace(*run_id, c).first;
+      if (c != this_config)
+        spdlog::warn("synth: work items recorded by run {} used rollouts {}, this run asks for {}; "
+                     "they are skipped and keep what they were recorded with",
+                     run_id->substr(0, 12), c.dump(), this_config.dump());
+    }
+    return it->second == this_config;
+  };
   std::mutex mu;              // guards corpus, sum and on_item
   std::exception_ptr fatal;   // a corpus error stops the job
   std::atomic<bool> stop{false};
@@ -56,8 +134,7 @@ SynthSummary run_synth(const SynthOptions& o, data::Corpus& corpus, PythonExecut
     if (stop) return;
     ItemOutcome out;
     out.index = index;
-    const std::string key =
-        data::work_item_key(o.category, o.seed, index, trip::kGeneratorVersion);
+    const std::string key = data::work_item_key(o.category, o.seed, index, generator_version(o.category));
     {
       std::lock_guard lock(mu);
       try {
@@ -69,19 +146,30 @@ SynthSummary run_synth(const SynthOptions& o, data::Corpus& corpus, PythonExecut
       }
       if (out.skipped) {
         ++sum.skipped;
+        try {
+          sum.skipped_other_rollout_config += !same_rollout_config(key);
+        } catch (const std::exception& e) {
+          spdlog::warn("synth: cannot read the provenance of work item {}: {}", index, e.what());
+        }
         if (on_item) on_item(out);
         return;
       }
     }
     trip::StageTimes times;
     data::WorkItem item;
+    RolloutStageStats rollouts;
     try {
-      trip::WorkItemOptions wo;
-      wo.scratch_dir = o.scratch_dir;
-      item = trip::build_work_item(o.seed, index, python, wo, times);
+      item = build_item(o, index, python, times);
       item.run_id = o.run_id;
     } catch (const std::exception& e) {
       out.error = "work item " + std::to_string(index) + ": " + e.what();
+    }
+    if (out.error.empty() && o.solver) {
+      try {
+        rollouts = run_rollout_stage(item, *o.solver, o.rollouts);
+      } catch (const std::exception& e) {
+        out.error = "work item " + std::to_string(index) + ": rollouts: " + e.what();
+      }
     }
     std::lock_guard lock(mu);
     if (out.error.empty()) {
@@ -109,6 +197,10 @@ SynthSummary run_synth(const SynthOptions& o, data::Corpus& corpus, PythonExecut
           }
         }
         out.tasks = item.tasks.size();
+        out.rollouts = rollouts.attempts;
+        out.passes = rollouts.passes;
+        out.filtered = rollouts.filtered;
+        sum.rollouts += rollouts;
       } else {
         ++sum.skipped;  // another writer recorded it first
         out.skipped = true;

@@ -11,8 +11,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agents/backend.h"
 #include "data/corpus.h"
 #include "generators/python_exec.h"
+#include "generators/rollout_stage.h"
+#include "generators/solver_source.h"
 #include "generators/trip/work_item.h"
 
 namespace envforge::generators {
@@ -24,6 +27,19 @@ struct SynthOptions {
   int jobs = 1;            // worker threads
   std::string scratch_dir = "/tmp";
   std::string run_id;      // provenance written with each item
+
+  // Solver rollouts of every task that passed validation; none when `solver` is null.
+  SolverSource* solver = nullptr;
+  RolloutStageOptions rollouts;
+  // What decides the rollouts of an item ({"solver", "attempts", "keep_band"}); a resumed job
+  // compares it with the config of the run that recorded a skipped item, and says so when
+  // they differ (the item keeps what it was recorded with).
+  nlohmann::json rollout_config = nlohmann::json::object();
+
+  // LLM-authored environments (category "authored"): the generator agent's backend (--llm).
+  agents::Backend* llm = nullptr;
+  std::string description;
+  int hardening_rounds = 1;
 };
 
 // What happened to one work item, reported as soon as it is done.
@@ -33,6 +49,7 @@ struct ItemOutcome {
   bool recorded = false;
   std::string error;       // non-empty: the item failed and was not recorded
   size_t tasks = 0, usable = 0;
+  size_t rollouts = 0, passes = 0, filtered = 0;  // solver rollouts of its tasks
 };
 
 struct SynthSummary {
@@ -44,6 +61,10 @@ struct SynthSummary {
   uint64_t validations = 0, validations_as_expected = 0;
   std::vector<std::string> errors;    // one line per failed item
   trip::StageTimes times;             // summed over workers
+  std::string solver = "none";
+  RolloutStageStats rollouts;         // summed over recorded items
+  // Skipped items recorded by a run whose rollout config differs from this run's.
+  uint64_t skipped_other_rollout_config = 0;
   double wall_s = 0;
 
   double validation_pass_rate() const;
@@ -53,7 +74,7 @@ struct SynthSummary {
 // Categories this build can synthesize.
 std::vector<std::string> synth_categories();
 
-// Throws std::invalid_argument for an unknown category. Corpus errors while
+// Throws std::invalid_argument for an unknown category or an authored job without `llm`. Corpus errors while
 // recording are fatal (rethrown after the workers stop); a failing work item is not.
 SynthSummary run_synth(const SynthOptions& options, data::Corpus& corpus, PythonExecutorFactory& python,
                        const std::function<void(const ItemOutcome&)>& on_item = {});
