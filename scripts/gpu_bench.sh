@@ -30,13 +30,15 @@ if ! nvidia-smi -L >/dev/null 2>&1; then
 fi
 if [[ -z "$bin_dir" ]]; then
   cmake -S . -B build-gpu -G Ninja -DENVFORGE_CUDA=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build build-gpu --target engine_cuda_tests dsa_gpu_bench
+  cmake --build build-gpu --target engine_cuda_tests dsa_gpu_bench gpu_model_bench
   bin_dir=build-gpu
   tests_bin=build-gpu/tests/engine_cuda_tests
   bench_bin=build-gpu/bench/dsa_gpu_bench
+  model_bin=build-gpu/bench/gpu_model_bench
 else
   tests_bin="$bin_dir/engine_cuda_tests"
   bench_bin="$bin_dir/dsa_gpu_bench"
+  model_bin="$bin_dir/gpu_model_bench"
 fi
 results_dir="${ENVFORGE_RESULTS_DIR:-bench/results}"
 mkdir -p "$results_dir"
@@ -55,6 +57,10 @@ timeout "$step_timeout" "$tests_bin" --gtest_output="json:$work/tests.json" 2>&1
 tests_rc=${PIPESTATUS[0]}
 set -e
 if [[ -n "$tests_only" ]]; then
+  # decode steps of the whole model, graph replays against eager launches
+  if [[ -x "$model_bin" ]]; then
+    timeout "$step_timeout" "$model_bin" --source . --json "$work/model.json" | tee "$work/model.log"
+  fi
   python3 - "$work" "$results_dir" "$tests_rc" "$*" <<'PY'
 import datetime, json, os, re, subprocess, sys
 work, results_dir, tests_rc, args = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -76,6 +82,8 @@ doc = {"date": now.isoformat(timespec="seconds"), "device": device, "commit": co
                  "cases": cases},
        # the figures the tests print (error of the GPU model against the CPU model, ...)
        "figures": [l for l in log if re.search(r"err|replays", l) and not l.startswith("[")]}
+if os.path.exists(f"{work}/model.json"):
+    doc["model_decode"] = json.load(open(f"{work}/model.json"))["decode"]
 slug = re.sub(r"[^A-Za-z0-9]+", "-", device).strip("-").lower()
 path = f"{results_dir}/gpu_tests_{now.strftime('%Y-%m-%d')}_{slug}.json"
 json.dump(doc, open(path, "w"), indent=2)

@@ -1,6 +1,7 @@
 // GpuModel::forward: checks the batch, splits it into steps of at most max_step_tokens,
 // hands out cache blocks, stages each step's inputs and collects the logits.
 #include <algorithm>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -23,7 +24,8 @@ int bucket(int v, int cap) {
 
 }  // namespace
 
-std::vector<float> GpuModel::forward(std::span<const GpuBatchItem> batch, bool all_logits) {
+std::vector<float> GpuModel::forward(const GpuBatchItem* items, size_t count, bool all_logits) {
+  const std::span<const GpuBatchItem> batch(items, count);
   Impl& m = *impl_;
   const ModelConfig& c = m.cfg;
   // Check everything before touching any state.

@@ -7,7 +7,7 @@
 
 #include <cstdint>
 #include <memory>
-#include <span>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -25,9 +25,27 @@ struct GpuModelOptions {
   bool force_dense = false;   // dense attention even past index_topk
 };
 
+// A read-only view of token ids (this header is also read by C++17 CUDA sources: no std::span).
+class TokenView {
+ public:
+  TokenView() = default;
+  TokenView(const int32_t* data, size_t size) : data_(data), size_(size) {}
+  TokenView(const std::vector<int32_t>& v) : data_(v.data()), size_(v.size()) {}  // NOLINT
+  const int32_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  int32_t operator[](size_t i) const { return data_[i]; }
+  const int32_t* begin() const { return data_; }
+  const int32_t* end() const { return data_ + size_; }
+
+ private:
+  const int32_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 struct GpuBatchItem {
-  int seq;                          // from new_sequence()
-  std::span<const int32_t> tokens;  // appended to the sequence
+  int seq;           // from new_sequence()
+  TokenView tokens;  // appended to the sequence
 };
 
 struct GpuModelStats {
@@ -58,7 +76,10 @@ class GpuModel {
   // item (its last token), or with all_logits one row per token in item order. Throws
   // std::invalid_argument (and changes nothing) for an unknown or repeated sequence, an empty
   // item, a token outside the vocabulary, or a context beyond max_context / the free blocks.
-  std::vector<float> forward(std::span<const GpuBatchItem> batch, bool all_logits = false);
+  std::vector<float> forward(const GpuBatchItem* items, size_t n, bool all_logits = false);
+  std::vector<float> forward(const std::vector<GpuBatchItem>& batch, bool all_logits = false) {
+    return forward(batch.data(), batch.size(), all_logits);
+  }
 
   const GpuModelStats& stats() const;
   size_t weight_bytes() const;

@@ -144,7 +144,7 @@ TEST_P(GpuModelTest, BatchedPrefillAndDecodeMatchCpu) {
     std::vector<GpuBatchItem> gs;
     for (size_t i = 0; i < lens.size(); ++i) {
       cs.push_back({&caches[i], std::span<const int32_t>(&next[i], 1)});
-      gs.push_back({seqs[i], std::span<const int32_t>(&next[i], 1)});
+      gs.push_back({seqs[i], TokenView(&next[i], 1)});
     }
     const auto w = cpu->forward(cs, {});
     const auto g = gpu->forward(gs);
@@ -193,7 +193,7 @@ TEST_P(GpuModelTest, ForcedDenseMatchesCpuForcedDense) {
   const auto want = cpu->forward({&item, 1}, o);
   const int seq = gpu->new_sequence();
   const GpuBatchItem gi{seq, prompt};
-  const auto got = gpu->forward({&gi, 1}, true);
+  const auto got = gpu->forward(&gi, 1, true);
   RowErrs e;
   e.add(got, want, cpu->config().vocab_size, std::vector<bool>(prompt.size(), false));
   const double med = RowErrs::quantile(e.all, 0.5), mx = RowErrs::quantile(e.all, 1.0);
@@ -259,7 +259,7 @@ TEST_P(GpuModelTest, BadInputsAreRejectedWithoutEffect) {
   const std::vector<int32_t> ok = {1, 2, 3}, bad_tok = {1, V}, empty, too_long(65, 1);
   auto run = [&](int seq, const std::vector<int32_t>& t) {
     const GpuBatchItem it{seq, t};
-    return gpu->forward({&it, 1});
+    return gpu->forward(&it, 1);
   };
   EXPECT_THROW(run(s, bad_tok), std::invalid_argument);
   EXPECT_THROW(run(s, empty), std::invalid_argument);
