@@ -210,8 +210,10 @@ int synth_main(int argc, char** argv) {
   // LLM-authored environments.
   const std::string llm_spec = cfg.get_string("llm");
   std::unique_ptr<agents::Backend> llm;
+  agents::BackendSpec llm_parsed;
   try {
-    llm = agents::make_backend(agents::parse_backend_spec(llm_spec));
+    llm_parsed = agents::parse_backend_spec(llm_spec);
+    llm = agents::make_backend(llm_parsed);
   } catch (const std::exception& e) {
     throw UsageError(std::string("--llm: ") + e.what());
   }
@@ -229,6 +231,9 @@ int synth_main(int argc, char** argv) {
   if (o.category == "authored") {
     if (!llm) throw UsageError("--category authored needs a generator model: --llm SPEC");
     o.llm = llm.get();
+    // A replayed script is the generator of one item: every item replays it from the start.
+    if (llm_parsed.kind == agents::BackendSpec::Kind::kScripted)
+      o.llm_per_item = [llm_parsed] { return agents::make_backend(llm_parsed); };
   }
   setup_logging(logging_options(*flags));
   if (o.category != "authored") {

@@ -80,7 +80,8 @@ data::WorkItem build_item(const SynthOptions& o, uint64_t index, PythonExecutorF
     ao.description = o.description;
     ao.hardening_rounds = o.hardening_rounds;
     ao.scratch_dir = o.scratch_dir;
-    return authored::build_work_item(*o.llm, o.seed, index, ao, python, times);
+    std::unique_ptr<agents::Backend> own = o.llm_per_item ? o.llm_per_item() : nullptr;
+    return authored::build_work_item(own ? *own : *o.llm, o.seed, index, ao, python, times);
   }
 #endif
   trip::WorkItemOptions wo;
@@ -99,7 +100,7 @@ SynthSummary run_synth(const SynthOptions& o, data::Corpus& corpus, PythonExecut
     available += (available.empty() ? "" : ", ") + c;
   }
   if (!known) throw std::invalid_argument("unknown category '" + o.category + "' (available: " + available + ")");
-  if (o.category == "authored" && !o.llm)
+  if (o.category == "authored" && !o.llm && !o.llm_per_item)
     throw std::invalid_argument("category authored needs a generator model (--llm)");
   if (o.jobs < 1) throw std::invalid_argument("jobs must be at least 1");
   const auto start = Clock::now();

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,11 @@ struct SynthOptions {
   // they differ (the item keeps what it was recorded with).
   nlohmann::json rollout_config = nlohmann::json::object();
 
-  // LLM-authored environments (category "authored"): the generator agent's backend (--llm).
+  // LLM-authored environments (category "authored"): the generator agent's backend (--llm),
+  // shared by the workers; or, when `llm_per_item` is set, a fresh one per work item (a
+  // replayed script starts from its first reply for every item).
   agents::Backend* llm = nullptr;
+  std::function<std::unique_ptr<agents::Backend>()> llm_per_item;
   std::string description;
   int hardening_rounds = 1;
 };
