@@ -1,0 +1,117 @@
+// `envforge synth --category authored` through the real binary: a scripted generator agent
+// (the library catalogue) builds one environment with one hardening round into a corpus.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "data/corpus.h"
+#include "library_script.h"
+
+namespace envforge::generators::authored {
+namespace {
+
+using nlohmann::json;
+
+struct Outcome {
+  int exit_code;
+  std::string out;
+  std::string err;
+};
+
+class AuthoredSynthCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/envforge-authored-cli-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    // Boxes may run as another user: the world file in the scratch dir must be readable.
+    std::filesystem::permissions(dir_, std::filesystem::perms::others_read | std::filesystem::perms::others_exec,
+                                 std::filesystem::perm_options::add);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  Outcome run(const std::string& args) {
+    const std::string err_path = dir_ + "/stderr.txt";
+    const std::string cmd = std::string(ENVFORGE_BIN) + " " + args + " 2>" + err_path;
+    FILE* pipe = popen(cmd.c_str(), "r");
+    std::string out;
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+    const int status = pclose(pipe);
+    std::ifstream err(err_path);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out,
+            std::string(std::istreambuf_iterator<char>(err), {})};
+  }
+
+  std::string dir_;
+};
+
+TEST_F(AuthoredSynthCliTest, ScriptedGeneratorBuildsOneEnvironmentWithAHarderTask) {
+  const std::string script = dir_ + "/generator.json";
+  std::ofstream(script) << testing::library_script().dump();
+  const std::string corpus = dir_ + "/corpus.db";
+  const std::string args = "synth --category authored --llm scripted:" + script + " --count 1 --jobs 1 --seed 5" +
+                           " --hardening-rounds 1 --description 'A library catalogue' --quiet --json --out " +
+                           corpus + " --scratch-dir " + dir_;
+  Outcome o = run(args);
+  ASSERT_EQ(o.exit_code, 0) << o.out << o.err;
+  json summary = json::parse(o.out);
+  EXPECT_EQ(summary["environments"], 1) << o.out;
+  EXPECT_EQ(summary["tasks"], 2) << o.out;
+  EXPECT_EQ(summary["usable"], 2) << o.out;
+  EXPECT_EQ(summary["failed"], 0) << o.out;
+
+  {
+    data::OpenOptions read_only;
+    read_only.read_only = true;
+    data::Corpus c = data::Corpus::open(corpus, read_only);
+    const auto audit = c.audit_summary();
+    EXPECT_EQ(audit.environments_by_category.at("authored"), 1);
+    EXPECT_EQ(audit.tasks_by_difficulty.at(1), 1);
+    EXPECT_EQ(audit.tasks_by_difficulty.at(2), 1);
+    EXPECT_EQ(audit.usable, 2);
+  }
+
+  // A rerun resumes: the item is there, the generator is not asked again.
+  o = run(args);
+  ASSERT_EQ(o.exit_code, 0) << o.out << o.err;
+  summary = json::parse(o.out);
+  EXPECT_EQ(summary["skipped"], 1) << o.out;
+  EXPECT_EQ(summary["environments"], 0) << o.out;
+}
+
+TEST_F(AuthoredSynthCliTest, ABrokenVerifierIsRecordedAsRejected) {
+  const std::string script = dir_ + "/generator.json";
+  std::ofstream(script) << testing::library_script({.broken_verifier = true, .hardening = false}).dump();
+  const std::string corpus = dir_ + "/corpus.db";
+  Outcome o = run("synth --category authored --llm scripted:" + script +
+                  " --count 1 --jobs 1 --hardening-rounds 0 --quiet --json --out " + corpus + " --scratch-dir " + dir_);
+  ASSERT_EQ(o.exit_code, 0) << o.out << o.err;
+  json summary = json::parse(o.out);
+  EXPECT_EQ(summary["tasks"], 1) << o.out;
+  EXPECT_EQ(summary["usable"], 0) << o.out;
+  data::Corpus c = data::Corpus::open(corpus);
+  const auto audit = c.audit_summary();
+  ASSERT_EQ(audit.reject_reasons.size(), 1u);
+  EXPECT_EQ(audit.reject_reasons.begin()->first.rfind("negative:author:0: expected fail, got pass", 0), 0u)
+      << audit.reject_reasons.begin()->first;
+}
+
+TEST_F(AuthoredSynthCliTest, AuthoredWithoutAGeneratorModelIsAUsageError) {
+  Outcome o = run("synth --category authored --count 1 --quiet --out " + dir_ + "/corpus.db");
+  EXPECT_EQ(o.exit_code, 2) << o.out << o.err;
+  EXPECT_NE((o.out + o.err).find("--llm"), std::string::npos) << o.out << o.err;
+}
+
+}  // namespace
+}  // namespace envforge::generators::authored
