@@ -128,6 +128,19 @@ TEST_F(MlaKernel, SparseManyQueriesWithoutSplitting) {
 TEST_F(MlaKernel, DenseDecodeOverWholePrefix) {
   EXPECT_LT(run_case({{4100, 129, 1}, {0, 1, 2}, {4100, 129, 1}, 128, 0}, 44), kTol);
 }
+TEST_F(MlaKernel, DenseLongPrefixManySplits) {
+  // one query over 20000 rows: split over the whole device, partial last tile, merge pass
+  EXPECT_LT(run_case({{20000}, {0}, {20000}, 128, 0}, 46), kTol);
+}
+TEST_F(MlaKernel, DenseManyQueriesWithoutSplitting) {
+  // enough (query, head group) pairs to fill the device: one block each, no merge pass
+  MlaCase c{{333, 64, 1000}, {}, {}, 128, 0};
+  for (int t = 0; t < 140; ++t) {
+    c.q_seq.push_back(t % 3);
+    c.q_len.push_back(t % 3 == 0 ? 333 - t : t % 3 == 1 ? 64 : 1000);
+  }
+  EXPECT_LT(run_case(c, 47), kTol);
+}
 TEST_F(MlaKernel, DenseCausalPrefill) {
   MlaCase c{{640}, {}, {}, 64, 0};
   for (int t = 0; t < 20; ++t) {
