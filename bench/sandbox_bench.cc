@@ -34,14 +34,14 @@ struct Stats {
 };
 
 template <class F>
-Stats measure(int n, F&& once) {
+Stats measure(const char* what, int n, F&& once) {
   std::vector<double> ms;
   ms.reserve(static_cast<std::size_t>(n));
   auto t0 = Clock::now();
   for (int i = 0; i < n; ++i) {
     auto a = Clock::now();
     if (!once()) {
-      std::fprintf(stderr, "sandbox_bench: a run failed\n");
+      std::fprintf(stderr, "sandbox_bench: a run of '%s' failed\n", what);
       std::exit(1);
     }
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
@@ -82,6 +82,12 @@ std::vector<std::string> bwrap(std::vector<std::string> cmd) {
   return a;
 }
 
+bool checked(const sb::Result& r) {
+  if (!r.ok()) std::fprintf(stderr, "sandbox_bench: %s: %s %s\n", std::string(sb::verdict_name(r.verdict)).c_str(),
+                            r.message.c_str(), r.stderr_data.substr(0, 500).c_str());
+  return r.ok();
+}
+
 void row(const char* name, Stats s, double baseline_ms) {
   std::printf("%-34s %10.0f /s   median %7.3f ms", name, s.per_second, s.median_ms);
   if (baseline_ms > 0) std::printf("   %5.2fx faster than bubblewrap", baseline_ms / s.median_ms);
@@ -89,6 +95,17 @@ void row(const char* name, Stats s, double baseline_ms) {
 }
 
 }  // namespace
+
+std::string loadavg() {
+  std::FILE* f = std::fopen("/proc/loadavg", "r");
+  char buf[64] = {};
+  if (f) {
+    if (!std::fgets(buf, sizeof buf, f)) buf[0] = 0;
+    std::fclose(f);
+  }
+  std::string s(buf);
+  return s.substr(0, s.find(' ', s.find(' ', s.find(' ') + 1) + 1));
+}
 
 int main(int argc, char** argv) {
   bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
@@ -98,23 +115,26 @@ int main(int argc, char** argv) {
               std::string(sb::control_mode_name(sandbox.limit_modes().memory)).c_str(),
               std::string(sb::control_mode_name(sandbox.limit_modes().pids)).c_str(),
               sandbox.rootless() ? " (rootless)" : "");
+  std::printf("load average at start: %s (%u CPUs); figures are medians, ratios from this run\n", loadavg().c_str(),
+              std::thread::hardware_concurrency());
 
   sb::Spec t;
   t.argv = {"/bin/true"};
   sb::Spec py;
   py.argv = {"/usr/bin/python3", "-c", "pass"};
 
-  Stats bare_true = measure(n_true, [] { return spawn_wait({"/bin/true"}); });
-  Stats bw_true = measure(n_true, [] { return spawn_wait(bwrap({"/bin/true"})); });
-  Stats our_true = measure(n_true, [&] { return sandbox.run(t).ok(); });
-  Stats bare_py = measure(n_py, [] { return spawn_wait({"/usr/bin/python3", "-c", "pass"}); });
-  Stats bw_py = measure(n_py, [] { return spawn_wait(bwrap({"/usr/bin/python3", "-c", "pass"})); });
-  Stats our_py = measure(n_py, [&] { return sandbox.run(py).ok(); });
+  Stats bare_true = measure("bare /bin/true", n_true, [] { return spawn_wait({"/bin/true"}); });
+  Stats bw_true = measure("bubblewrap /bin/true", n_true, [] { return spawn_wait(bwrap({"/bin/true"})); });
+  Stats our_true = measure("box /bin/true", n_true, [&] { return checked(sandbox.run(t)); });
+  Stats bare_py = measure("bare python3", n_py, [] { return spawn_wait({"/usr/bin/python3", "-c", "pass"}); });
+  Stats bw_py = measure("bubblewrap python3", n_py, [] { return spawn_wait(bwrap({"/usr/bin/python3", "-c", "pass"})); });
+  Stats our_py = measure("box python3", n_py, [&] { return checked(sandbox.run(py)); });
 
   std::printf("\nlaunches\n");
   row("bare /bin/true", bare_true, 0);
   row("bubblewrap /bin/true", bw_true, 0);
   row("envforge box /bin/true", our_true, bw_true.median_ms);
+  std::printf("%-34s %10s      box / bare median %.2fx\n", "", "", our_true.median_ms / bare_true.median_ms);
   row("bare python3 -c pass", bare_py, 0);
   row("bubblewrap python3 -c pass", bw_py, 0);
   row("envforge box python3 -c pass", our_py, bw_py.median_ms);
@@ -150,5 +170,6 @@ int main(int argc, char** argv) {
                   calls / s, s * 1000.0 * threads / calls);
     }
   }
+  std::printf("\nload average at end: %s\n", loadavg().c_str());
   return 0;
 }

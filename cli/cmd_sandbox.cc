@@ -73,6 +73,7 @@ int doctor(int argc, char** argv) {
     report["memory"] = {{"mode", mode(p["memory_mode"])}, {"why", p["memory_reason"]}};
     report["pids"] = {{"mode", mode(p["pids_mode"])}, {"why", p["pids_reason"]}};
     report["seccomp_instructions"] = std::stoi(p["seccomp_instructions"]);
+    if (p.count("cpu_limit")) report["cpu_limit"] = p["cpu_limit"];
     sb::Sandbox sandbox;
     sb::Spec spec;
     spec.argv = {"/bin/true"};

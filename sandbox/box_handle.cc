@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace envforge::sandbox {
@@ -86,6 +87,15 @@ wire::LaunchRequest to_launch_request(const Spec& spec) {
   r.env = spec.env;
   r.files = spec.files;
   r.binds = spec.ro_binds;
+  // The box resolves bind sources in its own mount namespace, where /tmp is already
+  // covered by the box tmpfs (reached through a saved descriptor): give it paths
+  // without symbolic links.
+  for (auto& b : r.binds) {
+    if (char* real = realpath(b.host_path.c_str(), nullptr)) {
+      b.host_path = real;
+      std::free(real);
+    }
+  }
   r.limits = spec.limits;
   r.network = spec.network;
   return r;
@@ -127,6 +137,9 @@ void decide_verdict(const VerdictInputs& in, Result& out) {
   } else if (!rec) {
     out.verdict = Verdict::kSandboxError;
     out.message = "the box's init process died without reporting";
+  } else if (rec->flags & StatusRecord::kCpuLimit) {
+    out.verdict = Verdict::kTimeLimit;
+    out.message = "CPU time limit of " + std::to_string(l.cpu_ms) + " ms exceeded";
   } else if (out.signal == SIGSYS) {
     out.verdict = Verdict::kKilledByPolicy;
     out.message = "killed by the seccomp policy (a forbidden system call)";

@@ -29,7 +29,7 @@ enum class Network {
 // Every limit applies to the whole box (all processes) unless said otherwise.
 struct Limits {
   std::int64_t wall_ms = 10'000;      // wall clock from payload start
-  std::int64_t cpu_ms = 10'000;       // per process (RLIMIT_CPU), reported summed
+  std::int64_t cpu_ms = 10'000;       // all processes of the box together, ms granularity
   std::int64_t memory_mb = 512;       // cgroup memory when delegated, else address space
   int max_pids = 64;                  // processes + threads (cgroup pids, else RLIMIT_NPROC)
   int open_files = 256;               // RLIMIT_NOFILE

@@ -17,6 +17,9 @@ struct StatusRecord {
   BoxEnd kind = BoxEnd::kExited;
   std::int32_t wait_status = 0;
   std::int32_t error = 0;
+  static constexpr std::uint32_t kCpuLimit = 1;  // the reaper ended the box at the CPU limit
+  std::uint32_t flags = 0;
+  std::uint32_t reserved = 0;
   std::int64_t utime_us = 0;  // all processes the box reaped
   std::int64_t stime_us = 0;
   std::int64_t maxrss_kb = 0; // largest single process

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -132,37 +134,66 @@ BoxCgroups::~BoxCgroups() {
   if (pids_.base != memory_.base) remove_dir(pids_.base);
 }
 
-bool BoxCgroups::create(unsigned slot, std::uint64_t seq, const Limits& limits, BoxCgroup& out,
-                        std::string& error) {
-  std::string leaf = "/box-" + std::to_string(slot) + "-" + std::to_string(seq);
-  const std::int64_t mem = limits.memory_mb * 1024 * 1024;
-  if (memory_.mode != ControlMode::kRlimit) {
-    out.memory_dir = memory_.base + leaf;
-    if (mkdir(out.memory_dir.c_str(), 0755) != 0) {
-      error = "cgroup " + out.memory_dir + ": " + std::strerror(errno);
-      out.memory_dir.clear();
+bool BoxCgroups::ensure(unsigned slot, BoxCgroup& cg, std::string& error) {
+  std::string leaf = "/box-" + std::to_string(slot);
+  if (memory_.mode != ControlMode::kRlimit && cg.memory_dir.empty()) {
+    std::string dir = memory_.base + leaf;
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      error = "cgroup " + dir + ": " + std::strerror(errno);
       return false;
     }
+    cg.memory_dir = dir;
+    std::string ignored;
     if (memory_.mode == ControlMode::kCgroupV1) {
-      if (!write_file(out.memory_dir + "/memory.limit_in_bytes", std::to_string(mem), error)) return false;
-      std::string ignored;  // memsw exists only with swap accounting
-      write_file(out.memory_dir + "/memory.memsw.limit_in_bytes", std::to_string(mem), ignored);
-      write_file(out.memory_dir + "/memory.swappiness", "0", ignored);
+      write_file(dir + "/memory.swappiness", "0", ignored);
     } else {
-      if (!write_file(out.memory_dir + "/memory.max", std::to_string(mem), error)) return false;
-      std::string ignored;
-      write_file(out.memory_dir + "/memory.swap.max", "0", ignored);
+      write_file(dir + "/memory.swap.max", "0", ignored);
+      cg.peak_fd = open((dir + "/memory.peak").c_str(), O_RDWR | O_CLOEXEC);
     }
   }
-  if (pids_.mode != ControlMode::kRlimit) {
-    out.pids_dir = pids_.base + leaf;
-    if (out.pids_dir != out.memory_dir && mkdir(out.pids_dir.c_str(), 0755) != 0) {
-      error = "cgroup " + out.pids_dir + ": " + std::strerror(errno);
-      out.pids_dir.clear();
+  if (pids_.mode != ControlMode::kRlimit && cg.pids_dir.empty()) {
+    std::string dir = pids_.base + leaf;
+    if (dir != cg.memory_dir && mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      error = "cgroup " + dir + ": " + std::strerror(errno);
       return false;
     }
+    cg.pids_dir = dir;
+  }
+  return true;
+}
+
+bool BoxCgroups::arm(BoxCgroup& cg, const Limits& limits, CgroupMark& mark, std::string& error) {
+  mark = {};
+  if (!cg.memory_dir.empty()) {
+    const std::int64_t mem = limits.memory_mb * 1024 * 1024;
+    const bool v1 = memory_.mode == ControlMode::kCgroupV1;
+    if (cg.memory_limit != mem) {
+      if (!write_file(cg.memory_dir + (v1 ? "/memory.limit_in_bytes" : "/memory.max"), std::to_string(mem), error))
+        return false;
+      if (v1) {
+        std::string ignored;  // memsw exists only with swap accounting
+        write_file(cg.memory_dir + "/memory.memsw.limit_in_bytes", std::to_string(mem), ignored);
+      }
+      cg.memory_limit = mem;
+    }
+    // Peak from now on (v1: the write sets it to the current usage; v2: per descriptor).
+    std::string ignored;
+    if (v1) {
+      write_file(cg.memory_dir + "/memory.max_usage_in_bytes", "0", ignored);
+    } else if (cg.peak_fd >= 0) {
+      (void)!pwrite(cg.peak_fd, "reset\n", 6, 0);
+    }
+    mark.memory_base = std::max<std::int64_t>(0, read_number(cg.memory_dir + (v1 ? "/memory.usage_in_bytes" : "/memory.current")));
+    mark.oom_kills = read_keyed(cg.memory_dir + (v1 ? "/memory.oom_control" : "/memory.events"), "oom_kill");
+  }
+  if (!cg.pids_dir.empty()) {
     // +1: the box's PID 1 (the reaper) lives in the cgroup too.
-    if (!write_file(out.pids_dir + "/pids.max", std::to_string(limits.max_pids + 1), error)) return false;
+    const std::int64_t pids = limits.max_pids + 1;
+    if (cg.pids_limit != pids) {
+      if (!write_file(cg.pids_dir + "/pids.max", std::to_string(pids), error)) return false;
+      cg.pids_limit = pids;
+    }
+    mark.pids_denied = read_keyed(cg.pids_dir + "/pids.events", "max");
   }
   return true;
 }
@@ -176,26 +207,34 @@ bool BoxCgroups::join(const BoxCgroup& cg, pid_t pid, std::string& error) {
   return true;
 }
 
-CgroupUsage BoxCgroups::usage(const BoxCgroup& cg) const {
+CgroupUsage BoxCgroups::usage(const BoxCgroup& cg, const CgroupMark& mark) const {
   CgroupUsage u;
   if (!cg.memory_dir.empty()) {
+    std::int64_t peak = -1;
     if (memory_.mode == ControlMode::kCgroupV1) {
-      std::int64_t peak = read_number(cg.memory_dir + "/memory.max_usage_in_bytes");
-      if (peak >= 0) u.peak_kb = peak / 1024;
-      u.oom_kills = read_keyed(cg.memory_dir + "/memory.oom_control", "oom_kill");
+      peak = read_number(cg.memory_dir + "/memory.max_usage_in_bytes");
+      u.oom_kills = read_keyed(cg.memory_dir + "/memory.oom_control", "oom_kill") - mark.oom_kills;
     } else {
-      std::int64_t peak = read_number(cg.memory_dir + "/memory.peak");
-      if (peak >= 0) u.peak_kb = peak / 1024;
-      u.oom_kills = read_keyed(cg.memory_dir + "/memory.events", "oom_kill");
+      if (cg.peak_fd >= 0) {
+        char buf[32] = {};
+        if (pread(cg.peak_fd, buf, sizeof buf - 1, 0) > 0) peak = std::atoll(buf);
+      }
+      u.oom_kills = read_keyed(cg.memory_dir + "/memory.events", "oom_kill") - mark.oom_kills;
     }
+    // What the run added to the slot (page cache charged by earlier boxes is not the run's).
+    if (peak >= 0) u.peak_kb = std::max<std::int64_t>(0, peak - mark.memory_base) / 1024;
   }
-  if (!cg.pids_dir.empty()) u.pids_denied = read_keyed(cg.pids_dir + "/pids.events", "max");
+  if (!cg.pids_dir.empty()) u.pids_denied = read_keyed(cg.pids_dir + "/pids.events", "max") - mark.pids_denied;
   return u;
 }
 
-void BoxCgroups::remove(const BoxCgroup& cg) {
+void BoxCgroups::remove(BoxCgroup& cg) {
+  if (cg.peak_fd >= 0) close(cg.peak_fd);
+  cg.peak_fd = -1;
   remove_dir(cg.memory_dir);
   if (cg.pids_dir != cg.memory_dir) remove_dir(cg.pids_dir);
+  cg.memory_dir.clear();
+  cg.pids_dir.clear();
 }
 
 }  // namespace envforge::sandbox::launcher

@@ -1,5 +1,7 @@
-// Per-box cgroups: memory and pids limits where the host delegates them (v2 or v1,
-// decided per controller), read back as usage, removed when the box is released.
+// Per-slot cgroups: memory and pids limits where the host delegates them (v2 or v1,
+// decided per controller). A slot's cgroups are made once and reused by every box of
+// that slot (creating and removing a cgroup per box costs more than the box's whole
+// set-up); usage is read as the difference from marks taken when a box starts.
 #pragma once
 #include <sys/types.h>
 
@@ -14,6 +16,16 @@ namespace envforge::sandbox::launcher {
 struct BoxCgroup {
   std::string memory_dir;  // empty: not limited through a cgroup
   std::string pids_dir;
+  int peak_fd = -1;                 // v2 memory.peak, reset per box through this descriptor
+  std::int64_t memory_limit = -1;   // what is written now (skipped when unchanged)
+  std::int64_t pids_limit = -1;
+};
+
+// Counters at the start of a box: usage is what changed since.
+struct CgroupMark {
+  std::int64_t memory_base = 0;
+  std::int64_t oom_kills = 0;
+  std::int64_t pids_denied = 0;
 };
 
 struct CgroupUsage {
@@ -33,12 +45,14 @@ class BoxCgroups {
   ControlMode pids_mode() const { return pids_.mode; }
   const CgroupProbe& probe() const { return probe_; }
 
-  // Creates the box's cgroups and sets limits. On failure returns false with `error`.
-  bool create(unsigned slot, std::uint64_t seq, const Limits& limits, BoxCgroup& out, std::string& error);
-  // Moves `pid` into the box's cgroups (before it runs any payload code).
+  // Creates the slot's cgroups when they do not exist yet. On failure returns false with `error`.
+  bool ensure(unsigned slot, BoxCgroup& cg, std::string& error);
+  // Moves `pid` into the slot's cgroups (before it runs any payload code).
   bool join(const BoxCgroup& cg, pid_t pid, std::string& error);
-  CgroupUsage usage(const BoxCgroup& cg) const;
-  void remove(const BoxCgroup& cg);
+  // Sets a box's limits and takes the marks its usage is measured from.
+  bool arm(BoxCgroup& cg, const Limits& limits, CgroupMark& mark, std::string& error);
+  CgroupUsage usage(const BoxCgroup& cg, const CgroupMark& mark) const;
+  void remove(BoxCgroup& cg);
 
  private:
   struct Controller {

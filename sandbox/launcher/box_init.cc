@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/mount.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -14,11 +15,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
+#include "sandbox/launcher/reaper.h"
+#include "sandbox/spec_check.h"
 #include "sandbox/status_record.h"
 
 namespace envforge::sandbox::launcher {
@@ -82,9 +86,32 @@ unsigned long locked_flags(int fd) {
   return f;
 }
 
+// Binds what `src_fd` refers to at `target`, read-only (with nosuid and nodev), mounts
+// below it included: a host may have mounts inside /usr (drivers, store paths), and in
+// a user namespace those are locked to their parent, so only a recursive bind is
+// allowed. The mount API clones and seals the whole tree before it becomes visible;
+// kernels without it get a bind through /proc/self/fd and a read-only remount.
 void bind_ro_fd(int src_fd, const std::string& target, const std::string& label) {
+  int tree = static_cast<int>(syscall(SYS_open_tree, src_fd, "",
+                                      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH));
+  if (tree >= 0) {
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    int rc = static_cast<int>(syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr));
+    if (rc != 0) {
+      int err = errno;
+      close(tree);
+      fail("read-only bind of " + label, err);
+    }
+    rc = static_cast<int>(syscall(SYS_move_mount, tree, "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH));
+    int err = errno;
+    close(tree);
+    if (rc != 0) fail("bind " + label, err);
+    return;
+  }
+  if (errno != ENOSYS) fail("bind " + label, errno);
   std::string src = "/proc/self/fd/" + std::to_string(src_fd);
-  if (mount(src.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) fail("bind " + label, errno);
+  if (mount(src.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) fail("bind " + label, errno);
   if (mount(nullptr, target.c_str(), nullptr, MS_REMOUNT | MS_BIND | locked_flags(src_fd), nullptr) != 0)
     fail("read-only remount of " + label, errno);
 }
@@ -177,18 +204,16 @@ void add_work_files(const std::vector<WorkFile>& files) {
   }
 }
 
-void build_root(const wire::LaunchRequest& req) {
+// The request-independent part of the root, built before the request exists.
+// Returns an O_PATH descriptor of the host /tmp (covered by the box tmpfs from here on)
+// through which bind sources under it stay reachable.
+int prepare_root() {
   // Nothing we mount may propagate back to the host.
   must(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "make / private");
-  // Bind sources are opened before the tmpfs covers /tmp (a source may live there).
-  std::vector<int> bind_fds;
-  for (const auto& b : req.binds) {
-    int fd = open(b.host_path.c_str(), O_PATH | O_CLOEXEC);
-    if (fd < 0) fail("bind source " + b.host_path, errno);
-    bind_fds.push_back(fd);
-  }
-  std::string opts = "size=" + std::to_string(req.limits.tmpfs_mb << 20) +
-                     ",nr_inodes=" + std::to_string(16384 + req.files.size()) + ",mode=0755";
+  int host_tmp = open(kRoot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (host_tmp < 0) fail("open the host /tmp", errno);
+  std::string opts = "size=" + std::to_string(kDefaultTmpfsMb << 20) +
+                     ",nr_inodes=" + std::to_string(16384 + kMaxFiles) + ",mode=0755";
   must(mount("tmpfs", kRoot, "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()), "mount the box tmpfs");
   for (const char* d : {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"}) add_system_tree(d);
   add_etc();
@@ -200,9 +225,34 @@ void build_root(const wire::LaunchRequest& req) {
   must(mkdir(work.c_str(), 0755), "mkdir /work");
   must(mkdir(tmp.c_str(), 01777), "mkdir /tmp");
   must(chmod(tmp.c_str(), 01777), "chmod /tmp");
+  return host_tmp;
+}
+
+// A bind source as the host sees it: paths under /tmp through the saved descriptor.
+int open_bind_source(const std::string& path, int host_tmp) {
+  if (path == "/tmp") return fcntl(host_tmp, F_DUPFD_CLOEXEC, 0);
+  if (path.rfind("/tmp/", 0) == 0) return openat(host_tmp, path.c_str() + 5, O_PATH | O_CLOEXEC);
+  return open(path.c_str(), O_PATH | O_CLOEXEC);
+}
+
+// The request-dependent rest: tmpfs size, binds, work files, then pivot_root.
+void finish_root(const wire::LaunchRequest& req, int host_tmp) {
+  if (req.limits.tmpfs_mb != kDefaultTmpfsMb) {
+    std::string opts = "size=" + std::to_string(req.limits.tmpfs_mb << 20) +
+                       ",nr_inodes=" + std::to_string(16384 + kMaxFiles);
+    must(mount("tmpfs", kRoot, nullptr, MS_REMOUNT | MS_NOSUID | MS_NODEV, opts.c_str()), "resize the box tmpfs");
+  }
+  std::vector<int> bind_fds;
+  for (const auto& b : req.binds) {
+    int fd = open_bind_source(b.host_path, host_tmp);
+    if (fd < 0) fail("bind source " + b.host_path, errno);
+    bind_fds.push_back(fd);
+  }
+  close(host_tmp);
   add_user_binds(req.binds, bind_fds);
   for (int fd : bind_fds) close(fd);
   add_work_files(req.files);
+  std::string work = std::string(kRoot) + "/work", tmp = std::string(kRoot) + "/tmp";
   // /work and /tmp become mounts of their own so that / can be made read-only.
   must(mount(work.c_str(), work.c_str(), nullptr, MS_BIND, nullptr), "bind /work");
   must(mount(tmp.c_str(), tmp.c_str(), nullptr, MS_BIND, nullptr), "bind /tmp");
@@ -212,6 +262,33 @@ void build_root(const wire::LaunchRequest& req) {
   must(chdir("/"), "chdir /");
   must(mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr),
        "read-only remount of /");
+}
+
+bool read_exact(int fd, void* buf, std::size_t n) {
+  char* p = static_cast<char*>(buf);
+  while (n > 0) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+// Blocks until the launcher hands this box its request; EOF: the box was discarded.
+wire::LaunchRequest read_request() {
+  std::uint64_t n = 0;
+  if (!read_exact(kBoxSyncFd, &n, sizeof n)) _exit(0);
+  if (n > wire::kMaxFrameBytes) fail("request frame too large", 0);
+  std::string bytes(n, '\0');
+  if (!read_exact(kBoxSyncFd, bytes.data(), n)) _exit(0);
+  close(kBoxSyncFd);
+  try {
+    return wire::decode_launch(bytes);
+  } catch (const std::exception& e) {
+    fail(std::string("bad request: ") + e.what(), 0);
+  }
 }
 
 void drop_capabilities() {
@@ -243,14 +320,16 @@ void set_limit(int resource, rlim_t soft, rlim_t hard) {
   _exit(127);
 }
 
-[[noreturn]] void exec_payload(const BoxPlan& plan, int exec_err_fd) {
-  const wire::LaunchRequest& req = *plan.request;
+// Runs in the payload process, forked by the reaper after it dropped its capabilities
+// and loaded the seccomp filter (both inherited here).
+[[noreturn]] void exec_payload(const BoxPlan& plan, const wire::LaunchRequest& req, int exec_err_fd) {
   const Limits& l = req.limits;
   auto report = [&](int err) { report_exec_error(exec_err_fd, err); };
   setsid();
   if (chdir("/work") != 0) report(errno);
   umask(022);
-  rlim_t cpu_s = static_cast<rlim_t>((l.cpu_ms + 999) / 1000);
+  // A backstop only: the reaper ends the box at the CPU limit with ms granularity.
+  rlim_t cpu_s = static_cast<rlim_t>((l.cpu_ms + 999) / 1000) + 1;
   set_limit(RLIMIT_CPU, cpu_s, cpu_s + 1);
   rlim_t mem = static_cast<rlim_t>(l.memory_mb) << 20;
   // With a memory cgroup the address space only gets a loose bound (mappings are not memory).
@@ -264,11 +343,9 @@ void set_limit(int resource, rlim_t soft, rlim_t hard) {
   set_limit(RLIMIT_CORE, 0, 0);
   set_limit(RLIMIT_MEMLOCK, 0, 0);
   set_limit(RLIMIT_MSGQUEUE, 0, 0);
-  drop_capabilities();
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) report(errno);
-  sock_fprog prog{static_cast<unsigned short>(plan.seccomp->size()),
-                  const_cast<sock_filter*>(plan.seccomp->data())};
-  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) report(errno);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
 
   std::vector<char*> argv, envp;
   for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -281,6 +358,13 @@ void set_limit(int resource, rlim_t soft, rlim_t hard) {
 
 }  // namespace
 
+std::string encode_box_request(const wire::LaunchRequest& req) {
+  std::string body = wire::encode(req);
+  std::uint64_t n = body.size();
+  std::string frame(reinterpret_cast<const char*>(&n), sizeof n);
+  return frame + body;
+}
+
 void box_main(const BoxPlan& plan) {
   // The launcher ignores SIGCHLD and SIGPIPE; ignored signals survive exec, so restore
   // the defaults here for the reaper and everything it starts.
@@ -292,26 +376,44 @@ void box_main(const BoxPlan& plan) {
   // Wait for the launcher: uid/gid maps written and cgroups joined.
   char go = 0;
   if (read(kBoxSyncFd, &go, 1) != 1 || go != 'G') _exit(124);
-  close(kBoxSyncFd);
   // Become the box user (mapped to an unprivileged host id) while keeping, for the
   // set-up only, the capabilities this user namespace gave us.
   prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
   must(setresgid(kBoxUid, kBoxUid, kBoxUid), "setresgid");
   must(setresuid(kBoxUid, kBoxUid, kBoxUid), "setresuid");
   raise_effective_capabilities();
-
-  build_root(*plan.request);
+  int host_tmp = prepare_root();
   must(unshare(CLONE_NEWCGROUP), "new cgroup namespace");
   must(sethostname("box", 3), "sethostname");
 
+  const wire::LaunchRequest req = read_request();
+  finish_root(req, host_tmp);
+
+  // From here on this process holds nothing worth stealing: no capabilities, the same
+  // filter as the payload (loaded once, inherited by the fork), not dumpable (the
+  // payload runs as the same uid and must not reach the reaper through /proc/1/mem or
+  // /proc/1/fd: it could forge the status record).
+  drop_capabilities();
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs", errno);
+  sock_fprog prog{static_cast<unsigned short>(plan.seccomp->size()),
+                  const_cast<sock_filter*>(plan.seccomp->data())};
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) fail("load the seccomp filter", errno);
+
   int exec_err[2];
   must(pipe2(exec_err, O_CLOEXEC), "pipe");
+  // SIGCHLD stays blocked in the reaper (it waits with sigtimedwait); the payload
+  // unblocks it before exec.
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, nullptr);
   pid_t payload = fork();
   if (payload < 0) fail("fork payload", errno);
   if (payload == 0) {
     close(exec_err[0]);
     close(kBoxStatusFd);
-    exec_payload(plan, exec_err[1]);
+    exec_payload(plan, req, exec_err[1]);
   }
   close(exec_err[1]);
   // The reaper keeps no end of the payload's stdio, so the host sees EOF when the
@@ -319,44 +421,15 @@ void box_main(const BoxPlan& plan) {
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   for (int fd = 0; fd < 3; ++fd) dup2(devnull, fd);
   close(devnull);
-  drop_capabilities();
-  // Not dumpable: the payload runs as the same uid, and must not reach the reaper
-  // through /proc/1/mem or /proc/1/fd (it could forge the status record).
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  sock_fprog prog{static_cast<unsigned short>(plan.seccomp->size()),
-                  const_cast<sock_filter*>(plan.seccomp->data())};
-  prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
 
-  StatusRecord rec;
-  for (;;) {
-    int st = 0;
-    pid_t p = waitpid(-1, &st, 0);
-    if (p < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (p == payload) {
-      rec.wait_status = st;
-      break;
-    }
-  }
-  // The payload is gone: the run is over for everything it left behind (daemons too).
-  kill(-1, SIGKILL);
-  while (waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
-  }
+  StatusRecord rec = reap_box(payload, req.limits.cpu_ms, plan.cpus);
   int err = 0;
   if (read(exec_err[0], &err, sizeof err) == static_cast<ssize_t>(sizeof err)) {
     rec.kind = BoxEnd::kExecError;
     rec.error = err;
-    std::snprintf(rec.message, sizeof rec.message, "cannot execute %s: %s",
-                  plan.request->argv[0].c_str(), std::strerror(err));
+    std::snprintf(rec.message, sizeof rec.message, "cannot execute %s: %s", req.argv[0].c_str(),
+                  std::strerror(err));
   }
-  rusage ru{};
-  getrusage(RUSAGE_CHILDREN, &ru);
-  rec.utime_us = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec;
-  rec.stime_us = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec;
-  rec.maxrss_kb = ru.ru_maxrss;
   (void)!write(kBoxStatusFd, &rec, sizeof rec);
   // Stay alive (holding the box's mounts) until the host has collected files and
   // kills the box through its pidfd.

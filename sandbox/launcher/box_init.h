@@ -1,6 +1,9 @@
-// What runs inside a freshly cloned box: it builds the box's root file system, then
-// becomes the box's PID 1 (a reaper) and starts the payload as an unprivileged user
-// with no capabilities, rlimits and the seccomp filter.
+// What runs inside a freshly cloned box. It builds the request-independent part of
+// the box's root file system ahead of time (a box is usually cloned before its request
+// exists: the launcher keeps one ready per network mode), then reads its request,
+// finishes the root (size, binds, work files, pivot_root), and becomes the box's PID 1:
+// a reaper that starts the payload as an unprivileged user with no capabilities,
+// rlimits and the seccomp filter, and enforces the CPU-time limit at ms granularity.
 #pragma once
 #include <linux/filter.h>
 
@@ -13,19 +16,26 @@ namespace envforge::sandbox::launcher {
 // Descriptor numbers inside the box process, arranged by the launcher's child before
 // box_main runs.
 inline constexpr int kBoxStatusFd = 3;
-inline constexpr int kBoxSyncFd = 4;
+inline constexpr int kBoxSyncFd = 4;  // 'G' (maps and cgroups ready), then the request
 
 // Uid/gid of the payload inside the box (mapped to an unprivileged host id).
 inline constexpr unsigned kBoxUid = 1000;
 
+// The box tmpfs is mounted with this size before the request is known; a request that
+// asks for another size gets a remount.
+inline constexpr std::int64_t kDefaultTmpfsMb = 64;
+
 struct BoxPlan {
-  const wire::LaunchRequest* request = nullptr;
   const std::vector<sock_filter>* seccomp = nullptr;
   bool memory_by_rlimit = true;  // no memory cgroup: limit the address space instead
+  int cpus = 1;                  // CPUs the box may use (bounds how fast CPU time grows)
 };
 
+// Writes the request frame a waiting box reads from kBoxSyncFd (after the 'G').
+std::string encode_box_request(const wire::LaunchRequest& req);
+
 // Never returns. Expects stdin/stdout/stderr on 0/1/2, the status pipe on kBoxStatusFd
-// and the launcher's go-ahead pipe on kBoxSyncFd, nothing else open.
+// and the launcher's go-ahead/request pipe on kBoxSyncFd, nothing else open.
 [[noreturn]] void box_main(const BoxPlan& plan);
 
 }  // namespace envforge::sandbox::launcher

@@ -5,6 +5,11 @@
 // it costs a fraction of cloning from the large multithreaded host, and a plain fork-like
 // clone3 from a single-threaded process is safe. Its ends: EOF on the socket (the host
 // is gone) kills every box it made; if it dies, each box dies with it (PDEATHSIG).
+//
+// The launch path is kept short: after each launch a spare box for the same network
+// mode is cloned (namespaces, uid/gid maps, slot cgroups, the request-independent root),
+// so the next launch only hands its request to a waiting box; per-slot cgroups and
+// network namespaces are reused; a released box is torn down while the host goes on.
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <net/if.h>
@@ -17,10 +22,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <list>
 #include <map>
 #include <string>
 #include <vector>
@@ -38,10 +45,20 @@ constexpr int kControlFd = 3;
 // Host uid/gid of box slot N when the launcher runs as root: unused ids, one per slot.
 constexpr unsigned kHostIdBase = 2'000'000'000u;
 
+// A cloned box. Spare: built up to its request, waiting. Running: handed to the host.
+// Dying: killed, its slot is free once the pidfd says it is gone.
 struct Box {
   int pidfd = -1;
   pid_t pid = 0;
   unsigned slot = 0;
+  Network network = Network::kNone;
+  int request_w = -1;                   // the box's go-ahead/request pipe
+  int host_fds[4] = {-1, -1, -1, -1};   // stdin (write), stdout, stderr, status (read)
+  CgroupMark mark;
+};
+
+struct Slot {
+  bool busy = false;
   BoxCgroup cgroup;
 };
 
@@ -68,12 +85,50 @@ void wait_gone(int pidfd, int timeout_ms) {
   }
 }
 
+bool is_gone(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
+void close_fd(int& fd) {
+  if (fd >= 0) close(fd);
+  fd = -1;
+}
+
+// Writes all of `data` to a pipe whose reader is a box; false when the box is gone or
+// does not read within `timeout_ms`.
+bool write_to_box(int fd, const std::string& data, int timeout_ms) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    ssize_t w = write(fd, data.data() + off, data.size() - off);
+    if (w > 0) {
+      off += static_cast<std::size_t>(w);
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) {
+      pollfd p{fd, POLLOUT, 0};
+      if (poll(&p, 1, timeout_ms) <= 0) return false;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+int usable_cpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
+}
+
 class Launcher {
  public:
   explicit Launcher(bool use_cgroups) {
     rootless_ = geteuid() != 0;
     outer_uid_ = geteuid();
     outer_gid_ = getegid();
+    cpus_ = usable_cpus();
     cgroups_.init(use_cgroups);
     if (rootless_) enter_own_user_namespace();
     home_netns_ = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -83,21 +138,37 @@ class Launcher {
   }
 
   ~Launcher() {
-    for (auto& [id, box] : boxes_) pidfd_kill(box.pidfd);
-    for (auto& [id, box] : boxes_) {
-      wait_gone(box.pidfd, 2000);
-      cgroups_.remove(box.cgroup);
-      close(box.pidfd);
+    std::vector<Box*> all;
+    for (auto& b : spares_) all.push_back(&b);
+    for (auto& [id, b] : running_) all.push_back(&b);
+    for (auto& b : dying_) all.push_back(&b);
+    for (Box* b : all) pidfd_kill(b->pidfd);
+    for (Box* b : all) {
+      wait_gone(b->pidfd, 2000);
+      discard_fds(*b);
+      close_fd(b->pidfd);
     }
+    for (auto& slot : slots_) cgroups_.remove(slot.cgroup);
   }
 
   void serve() {
     for (;;) {
+      // The control socket, plus every box whose end we wait for (dying ones free
+      // their slot; a spare that died is dropped).
+      std::vector<pollfd> fds = {{kControlFd, POLLIN, 0}};
+      for (auto& b : dying_) fds.push_back({b.pidfd, POLLIN, 0});
+      for (auto& b : spares_) fds.push_back({b.pidfd, POLLIN, 0});
+      if (poll(fds.data(), fds.size(), -1) < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      collect_dead();
+      if (!fds[0].revents) continue;
       wire::MsgType type;
       std::string payload;
-      std::vector<int> fds;
-      if (!wire::recv_frame(kControlFd, type, payload, fds)) return;  // host gone
-      for (int fd : fds) close(fd);
+      std::vector<int> received;
+      if (!wire::recv_frame(kControlFd, type, payload, received)) return;  // host gone
+      for (int fd : received) close(fd);
       try {
         switch (type) {
           case wire::MsgType::kLaunch: launch(payload); break;
@@ -153,22 +224,43 @@ class Launcher {
 
   unsigned alloc_slot() {
     for (unsigned i = 0; i < slots_.size(); ++i) {
-      if (!slots_[i]) {
-        slots_[i] = true;
+      if (!slots_[i].busy) {
+        slots_[i].busy = true;
         return i;
       }
     }
-    slots_.push_back(true);
+    slots_.emplace_back().busy = true;
     return static_cast<unsigned>(slots_.size() - 1);
   }
 
-  void launch(const std::string& payload) {
-    wire::LaunchRequest req = wire::decode_launch(payload);
-    std::string bad = check_spec(req.argv, req.env, req.files, req.binds, req.limits);
-    if (!bad.empty()) throw Fail(bad);
+  void discard_fds(Box& b) {
+    close_fd(b.request_w);
+    for (int& fd : b.host_fds) close_fd(fd);
+  }
+
+  // Boxes whose pidfd reports them gone: dying ones free their slot, dead spares are
+  // dropped (a fresh box is cloned for the next request).
+  void collect_dead() {
+    for (auto* list : {&dying_, &spares_}) {
+      for (auto it = list->begin(); it != list->end();) {
+        if (!is_gone(it->pidfd)) {
+          ++it;
+          continue;
+        }
+        discard_fds(*it);
+        close_fd(it->pidfd);
+        slots_[it->slot].busy = false;
+        it = list->erase(it);
+      }
+    }
+  }
+
+  // Clones a box for `net`, with its maps written and cgroups joined; it builds the
+  // request-independent part of its root and then waits for its request.
+  Box spawn(Network net) {
     Box box;
+    box.network = net;
     box.slot = alloc_slot();
-    std::uint64_t id = ++seq_;
     int pipes[5][2] = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
     auto cleanup = [&] {
       for (auto& p : pipes)
@@ -179,15 +271,15 @@ class Launcher {
         wait_gone(box.pidfd, 2000);
         close(box.pidfd);
       }
-      cgroups_.remove(box.cgroup);
-      slots_[box.slot] = false;
+      slots_[box.slot].busy = false;
     };
     try {
       std::string error;
-      if (!cgroups_.create(box.slot, id, req.limits, box.cgroup, error)) throw Fail(error);
+      Slot& slot = slots_[box.slot];
+      if (!cgroups_.ensure(box.slot, slot.cgroup, error)) throw Fail(error);
       for (auto& p : pipes)
         if (pipe2(p, O_CLOEXEC) != 0) throw Fail(errno_text("pipe"));
-      int netns = netns_for(req.network, box.slot);
+      int netns = netns_for(net, box.slot);
       if (setns(netns, CLONE_NEWNET) != 0) throw Fail(errno_text("enter slot network namespace"));
 
       clone_args args{};
@@ -195,7 +287,7 @@ class Launcher {
       args.pidfd = reinterpret_cast<std::uint64_t>(&box.pidfd);
       args.exit_signal = SIGCHLD;
       long pid = syscall(SYS_clone3, &args, sizeof args);
-      if (pid == 0) child(req, pipes);
+      if (pid == 0) child(net, pipes);
       int clone_errno = errno;
       if (setns(home_netns_, CLONE_NEWNET) != 0) {
         std::fprintf(stderr, "envforge-sandbox-launcher: cannot return to own network namespace: %s\n",
@@ -211,33 +303,85 @@ class Launcher {
       for (int fd : {pipes[0][0], pipes[1][1], pipes[2][1], pipes[3][1], pipes[4][0]}) close(fd);
       pipes[0][0] = pipes[1][1] = pipes[2][1] = pipes[3][1] = pipes[4][0] = -1;
 
+      // One write per map file (each may be written once).
       unsigned host_uid = rootless_ ? 0 : kHostIdBase + box.slot;
       unsigned host_gid = rootless_ ? 0 : kHostIdBase + box.slot;
       if (!write_proc(box.pid, "setgroups", "deny") ||
           !write_proc(box.pid, "uid_map", std::to_string(kBoxUid) + " " + std::to_string(host_uid) + " 1") ||
           !write_proc(box.pid, "gid_map", std::to_string(kBoxUid) + " " + std::to_string(host_gid) + " 1"))
         throw Fail(errno_text("writing the box uid/gid map"));
-      if (!cgroups_.join(box.cgroup, box.pid, error)) throw Fail(error);
+      if (!cgroups_.join(slot.cgroup, box.pid, error)) throw Fail(error);
       if (write(pipes[4][1], "G", 1) != 1) throw Fail(errno_text("starting the box"));
-      close(pipes[4][1]);
-      pipes[4][1] = -1;
-
-      wire::LaunchReply reply;
-      reply.box_id = id;
-      reply.pid = box.pid;
-      reply.memory_mode = static_cast<std::uint32_t>(cgroups_.memory_mode());
-      reply.pids_mode = static_cast<std::uint32_t>(cgroups_.pids_mode());
-      wire::send_frame(kControlFd, wire::MsgType::kLaunched, wire::encode(reply),
-                       {box.pidfd, pipes[0][1], pipes[1][0], pipes[2][0], pipes[3][0]});
-      for (int fd : {pipes[0][1], pipes[1][0], pipes[2][0], pipes[3][0]}) close(fd);
-      boxes_[id] = box;
+      box.request_w = pipes[4][1];
+      box.host_fds[0] = pipes[0][1];
+      box.host_fds[1] = pipes[1][0];
+      box.host_fds[2] = pipes[2][0];
+      box.host_fds[3] = pipes[3][0];
+      return box;
     } catch (...) {
       cleanup();
       throw;
     }
   }
 
-  [[noreturn]] void child(const wire::LaunchRequest& req, int pipes[5][2]) {
+  // A spare for `net` that is still alive, or a fresh box.
+  Box take_box(Network net) {
+    for (auto it = spares_.begin(); it != spares_.end(); ++it) {
+      if (it->network != net) continue;
+      Box b = *it;
+      spares_.erase(it);
+      if (!is_gone(b.pidfd)) return b;
+      discard_fds(b);
+      close_fd(b.pidfd);
+      slots_[b.slot].busy = false;
+      break;
+    }
+    return spawn(net);
+  }
+
+  void launch(const std::string& payload) {
+    wire::LaunchRequest req = wire::decode_launch(payload);
+    std::string bad = check_spec(req.argv, req.env, req.files, req.binds, req.limits);
+    if (!bad.empty()) throw Fail(bad);
+    Box box = take_box(req.network);
+    try {
+      std::string error;
+      if (!cgroups_.arm(slots_[box.slot].cgroup, req.limits, box.mark, error)) throw Fail(error);
+      // A box that died before reading its request reports why on its status pipe.
+      std::string frame = encode_box_request(req);
+      if (frame.size() > 65536) fcntl(box.request_w, F_SETPIPE_SZ, 1 << 20);
+      fcntl(box.request_w, F_SETFL, O_NONBLOCK);
+      if (!write_to_box(box.request_w, frame, 10'000) && errno != EPIPE) pidfd_kill(box.pidfd);
+      close_fd(box.request_w);
+    } catch (...) {
+      pidfd_kill(box.pidfd);
+      discard_fds(box);
+      dying_.push_back(box);
+      throw;
+    }
+    const std::uint64_t id = ++seq_;
+    wire::LaunchReply reply;
+    reply.box_id = id;
+    reply.pid = box.pid;
+    reply.memory_mode = static_cast<std::uint32_t>(cgroups_.memory_mode());
+    reply.pids_mode = static_cast<std::uint32_t>(cgroups_.pids_mode());
+    wire::send_frame(kControlFd, wire::MsgType::kLaunched, wire::encode(reply),
+                     {box.pidfd, box.host_fds[0], box.host_fds[1], box.host_fds[2], box.host_fds[3]});
+    discard_fds(box);
+    running_[id] = box;
+    // The next request of this kind finds its box half-built.
+    bool have_spare = false;
+    for (const auto& b : spares_) have_spare |= b.network == req.network;
+    if (!have_spare) {
+      try {
+        spares_.push_back(spawn(req.network));
+      } catch (const std::exception&) {
+        // No spare now; the next launch clones its box and reports what fails.
+      }
+    }
+  }
+
+  [[noreturn]] void child(Network net, int pipes[5][2]) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     // Arrange 0..4 from sources that may themselves sit on 0..4: lift them first.
     int src[5] = {pipes[0][0], pipes[1][1], pipes[2][1], pipes[3][1], pipes[4][0]};
@@ -246,25 +390,25 @@ class Launcher {
       if (src[i] < 0 || dup2(src[i], i) != i) _exit(126);
     syscall(SYS_close_range, 5u, ~0u, 0u);
     BoxPlan plan;
-    plan.request = &req;
-    plan.seccomp = &seccomp_[req.network == Network::kLoopback ? 1 : 0];
+    plan.seccomp = &seccomp_[net == Network::kLoopback ? 1 : 0];
     plan.memory_by_rlimit = cgroups_.memory_mode() == ControlMode::kRlimit;
+    plan.cpus = cpus_;
     box_main(plan);
   }
 
+  // Reads the box's usage, kills it and answers at once: the box's teardown (its
+  // namespaces and mounts) runs while the host goes on; its slot is reused once the
+  // pidfd says it is gone.
   void release(const std::string& payload) {
     wire::Reader rd(payload);
     std::uint64_t id = rd.u64();
-    auto it = boxes_.find(id);
-    if (it == boxes_.end()) throw Fail("release of unknown box " + std::to_string(id));
+    auto it = running_.find(id);
+    if (it == running_.end()) throw Fail("release of unknown box " + std::to_string(id));
     Box box = it->second;
-    boxes_.erase(it);
+    running_.erase(it);
     pidfd_kill(box.pidfd);
-    wait_gone(box.pidfd, 5000);
-    CgroupUsage u = cgroups_.usage(box.cgroup);
-    cgroups_.remove(box.cgroup);
-    close(box.pidfd);
-    slots_[box.slot] = false;
+    CgroupUsage u = cgroups_.usage(slots_[box.slot].cgroup, box.mark);
+    dying_.push_back(box);
     wire::ReleaseReply reply;
     reply.peak_kb = u.peak_kb;
     reply.oom_kills = u.oom_kills;
@@ -282,6 +426,7 @@ class Launcher {
         "pids_mode=" + std::to_string(static_cast<int>(cgroups_.pids_mode())),
         "pids_reason=" + p.pids.reason,
         "seccomp_instructions=" + std::to_string(seccomp_[0].size()),
+        "cpu_limit=reaper polls box CPU clocks (ms granularity), RLIMIT_CPU as backstop",
     };
     wire::Writer w;
     w.strs(kv);
@@ -290,12 +435,15 @@ class Launcher {
 
   bool rootless_ = false;
   unsigned outer_uid_ = 0, outer_gid_ = 0;
+  int cpus_ = 1;
   BoxCgroups cgroups_;
   int home_netns_ = -1;
   std::vector<sock_filter> seccomp_[2];
   std::vector<int> netns_[2];
-  std::vector<bool> slots_;
-  std::map<std::uint64_t, Box> boxes_;
+  std::vector<Slot> slots_;
+  std::list<Box> spares_;
+  std::map<std::uint64_t, Box> running_;
+  std::list<Box> dying_;
   std::uint64_t seq_ = 0;
 };
 

@@ -76,6 +76,13 @@ static int net_attempt(int type, const char* ip, int port) {
   return ok;
 }
 
+static void* spinner(void* arg) {
+  (void)arg;
+  for (volatile unsigned long i = 0;; ++i) {
+  }
+  return NULL;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   const char* m = argv[1];
@@ -103,6 +110,19 @@ int main(int argc, char** argv) {
   if (!strcmp(m, "cpu_loop")) {
     for (volatile unsigned long i = 0;; ++i) {
     }
+  }
+  if (!strcmp(m, "cpu_threads")) {  /* CPU time from several threads at once */
+    for (int i = 0; i < 3; ++i) {
+      pthread_t t;
+      pthread_create(&t, NULL, spinner, NULL);
+    }
+    spinner(NULL);
+  }
+  if (!strcmp(m, "cpu_child")) {  /* CPU time burnt by a child, not by the payload */
+    pid_t p = fork();
+    if (p == 0) spinner(NULL);
+    waitpid(p, NULL, 0);
+    return 0;
   }
   if (!strcmp(m, "sleep_forever")) {
     for (;;) pause();

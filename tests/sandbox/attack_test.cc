@@ -66,6 +66,23 @@ TEST_P(AttackTest, InfiniteLoopHitsTheCpuLimit) {
   EXPECT_NE(r.message.find("CPU"), std::string::npos) << r.message;
 }
 
+// The CPU limit is enforced by the box's reaper at ms granularity (RLIMIT_CPU counts
+// whole seconds): 300 ms of CPU ends the run with the CPU verdict well before 1 s of
+// CPU, whether the time is burnt by the payload, by several threads, or by a child.
+TEST_P(AttackTest, CpuLimitHasMillisecondGranularity) {
+  for (const char* mode : {"cpu_loop", "cpu_threads", "cpu_child"}) {
+    Spec s = attack(mode);
+    s.limits.cpu_ms = 300;
+    s.limits.wall_ms = 20'000;
+    Result r = run(s);
+    EXPECT_EQ(r.verdict, Verdict::kTimeLimit) << mode << ": " << r.message;
+    EXPECT_NE(r.message.find("CPU time limit of 300 ms"), std::string::npos) << mode << ": " << r.message;
+    EXPECT_GE(r.cpu_ms, 300) << mode;
+    EXPECT_LT(r.cpu_ms, 900) << mode;
+    EXPECT_EQ(r.signal, SIGKILL) << mode;
+  }
+}
+
 TEST_P(AttackTest, SleepForeverHitsTheWallLimit) {
   Spec s = attack("sleep_forever");
   s.limits.wall_ms = 400;

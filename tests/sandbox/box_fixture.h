@@ -1,7 +1,8 @@
 // Shared fixture of the sandbox suites: one Sandbox per test, run either with the host's
 // root (cgroups) or rootless (the launcher dropped to uid 65534, user namespaces only),
-// and a leftover check after every test: no process under the launcher, no new mount
-// on the host, no box cgroup, no host file owned by a box.
+// and a leftover check after every test: no box process left (only idle spare boxes,
+// which die with the launcher), no new mount on the host, no box cgroup once the
+// launcher is gone, no host file owned by a box.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -18,6 +19,7 @@ enum class HostMode { kRoot, kRootless };
 
 std::string read_host_file(const std::string& path);
 std::set<std::string> host_mounts();
+int parent_of(int pid);  // 0 when gone
 // Every process whose parent chain reaches `ancestor`.
 std::vector<int> descendants(int ancestor);
 // Box cgroup dirs under the launcher's envforge-<pid> cgroups.

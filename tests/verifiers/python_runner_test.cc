@@ -239,6 +239,35 @@ TEST(PythonRunner, SharedModeKeepsModuleState) {
   EXPECT_EQ(t.call("tools", "bump", nlohmann::json::object(), 5s).value, 1);
 }
 
+// Isolated calls run in processes forked ahead of time that already imported the
+// modules earlier calls used: every call still starts from the module as imported
+// (fresh state, its import-time output), and a module whose import kills its process
+// costs only its own calls.
+TEST(PythonRunner, IsolatedCallsUseWarmProcessesWithFreshState) {
+  PythonOptions o = options();
+  o.files.push_back({"counted.py", "print('loading')\nn = 0\ndef bump():\n    global n\n    n += 1\n    return n\n"});
+  o.files.push_back({"fatal.py", "import os\nos._exit(5)\ndef f():\n    return 1\n"});
+  PythonSession s(o, box());
+  for (int i = 0; i < 5; ++i) {
+    PythonResult r = s.call("counted", "bump", nlohmann::json::object(), 5s);
+    ASSERT_TRUE(r.ok) << r.error_type << ": " << r.message;
+    EXPECT_EQ(r.value, 1) << "call " << i;
+    EXPECT_EQ(r.stdout_text, "loading\n") << "call " << i;
+  }
+  for (int i = 0; i < 2; ++i) {
+    PythonResult bad = s.call("fatal", "f", nlohmann::json::object(), 5s);
+    EXPECT_FALSE(bad.ok);
+    EXPECT_EQ(bad.error_type, "Crash") << bad.message;
+    PythonResult next = s.call("tools", "add", {{"a", 1}, {"b", i}}, 5s);
+    ASSERT_TRUE(next.ok) << next.error_type << ": " << next.message;
+    EXPECT_EQ(next.value, 1 + i);
+    PythonResult again = s.call("counted", "bump", nlohmann::json::object(), 5s);
+    ASSERT_TRUE(again.ok) << again.error_type << ": " << again.message;
+    EXPECT_EQ(again.value, 1);
+  }
+  EXPECT_EQ(s.restarts(), 0);
+}
+
 TEST(PythonRunner, OneShotCalls) {
   PythonResult r = run_python_once(options(), "tools", "add", {{"a", 20}, {"b", 22}}, 5s, box());
   ASSERT_TRUE(r.ok) << r.error_type << ": " << r.message << r.traceback;
