@@ -2,15 +2,46 @@
 
 #include <openssl/evp.h>
 
+#include <cstring>
 #include <stdexcept>
 
 namespace envforge::data {
 
-std::string sha256_hex(std::string_view bytes) {
+namespace {
+
+// Fetched once: passing EVP_sha256() would look the algorithm up on every digest.
+const EVP_MD* sha256_md() {
+  static const EVP_MD* md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (!m) throw std::runtime_error("sha256: OpenSSL has no SHA256");
+    return m;
+  }();
+  return md;
+}
+
+}  // namespace
+
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_ || EVP_DigestInit_ex2(ctx_, sha256_md(), nullptr) != 1) {
+    EVP_MD_CTX_free(ctx_);
+    throw std::runtime_error("sha256: OpenSSL digest initialisation failed");
+  }
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
+
+Sha256& Sha256::update(std::string_view bytes) {
+  if (EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()) != 1)
+    throw std::runtime_error("sha256: OpenSSL digest update failed");
+  return *this;
+}
+
+std::string Sha256::hex() {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("sha256: OpenSSL EVP_Digest failed");
+  if (EVP_DigestFinal_ex(ctx_, digest, &len) != 1 ||
+      EVP_DigestInit_ex2(ctx_, sha256_md(), nullptr) != 1)
+    throw std::runtime_error("sha256: OpenSSL digest final failed");
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(len * 2, '0');
   for (unsigned int i = 0; i < len; ++i) {
@@ -18,6 +49,26 @@ std::string sha256_hex(std::string_view bytes) {
     out[2 * i + 1] = kHex[digest[i] & 0xf];
   }
   return out;
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  thread_local Sha256 hasher;
+  return hasher.update(bytes).hex();
+}
+
+std::string DigestMemo::sha256_hex(std::string_view bytes) {
+  // Large texts are hashed without being kept: the memo is for shared code.
+  constexpr size_t kMaxKept = size_t{1} << 20;
+  for (const auto& e : entries_)
+    if (!e.hex.empty() && e.bytes.size() == bytes.size() &&
+        std::memcmp(e.bytes.data(), bytes.data(), bytes.size()) == 0)
+      return e.hex;
+  std::string hex = data::sha256_hex(bytes);
+  if (bytes.size() <= kMaxKept) {
+    entries_[next_] = {std::string(bytes), hex};
+    next_ = (next_ + 1) % entries_.size();
+  }
+  return hex;
 }
 
 std::string canonical_json(const nlohmann::json& value) {
@@ -33,20 +84,42 @@ std::string content_id(const nlohmann::json& value) { return sha256_hex(canonica
 
 namespace {
 
-// A JSON string literal, escaped as canonical_json() would.
-std::string json_string(std::string_view text) { return canonical_json(nlohmann::json(text)); }
+// Appends `text` as a JSON string literal, escaped exactly as canonical_json()
+// would. Printable ASCII without quotes or backslashes (hex digests, most
+// names) is copied; anything else goes through nlohmann for its escaping and
+// UTF-8 validation.
+void append_json_string(std::string& out, std::string_view text) {
+  bool plain = true;
+  for (char ch : text) {
+    auto u = static_cast<unsigned char>(ch);
+    if (u < 0x20 || u > 0x7e || ch == '"' || ch == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out += '"';
+    out += text;
+    out += '"';
+  } else {
+    out += canonical_json(nlohmann::json(text));
+  }
+}
 
 }  // namespace
 
-CanonicalEnvironment::CanonicalEnvironment(const EnvironmentRecord& env)
+CanonicalEnvironment::CanonicalEnvironment(const EnvironmentRecord& env, DigestMemo* memo)
     : env_json(canonical_json(env.env_json)),
-      tools_code_sha256(sha256_hex(env.tools_code)),
+      tools_code_sha256(memo ? memo->sha256_hex(env.tools_code) : sha256_hex(env.tools_code)),
       world_db_sha256(sha256_hex(env.world_db)) {
   tools = "[";
   for (size_t i = 0; i < env.tools.size(); ++i) {
     if (i) tools += ',';
-    tools += "{\"name\":" + json_string(env.tools[i].name) +
-             ",\"schema\":" + canonical_json(env.tools[i].schema) + "}";
+    tools += "{\"name\":";
+    append_json_string(tools, env.tools[i].name);
+    tools += ",\"schema\":";
+    tools += canonical_json(env.tools[i].schema);
+    tools += '}';
   }
   tools += "]";
 }
@@ -55,53 +128,94 @@ std::string environment_id(const EnvironmentRecord& env) {
   return environment_id(env, CanonicalEnvironment(env));
 }
 
-// Equal to content_id() of the object below; assembled as text, keys in
-// sorted order, so that large fields are serialized once and never copied.
-// Large artefacts enter by their digest, so the id costs one pass over them.
+// Equal to content_id() of the object below; fed to the hash piece by piece,
+// keys in sorted order, so that large fields are serialized once and never
+// copied. Large artefacts enter by their digest, so the id costs one pass over them.
 std::string environment_id(const EnvironmentRecord& env, const CanonicalEnvironment& c) {
-  std::string text = "{\"category\":" + json_string(env.category) + ",\"env_json\":" + c.env_json +
-                     ",\"generator_name\":" + json_string(env.generator_name) +
-                     ",\"generator_version\":" + json_string(env.generator_version) +
-                     ",\"seed\":" + std::to_string(env.seed) +
-                     ",\"system_prompt\":" + json_string(env.system_prompt) + ",\"tools\":" + c.tools +
-                     ",\"tools_code\":\"" + c.tools_code_sha256 + "\",\"world_db\":\"" +
+  std::string head = "{\"category\":";
+  append_json_string(head, env.category);
+  head += ",\"env_json\":";
+  std::string mid = ",\"generator_name\":";
+  append_json_string(mid, env.generator_name);
+  mid += ",\"generator_version\":";
+  append_json_string(mid, env.generator_version);
+  mid += ",\"seed\":" + std::to_string(env.seed) + ",\"system_prompt\":";
+  append_json_string(mid, env.system_prompt);
+  mid += ",\"tools\":";
+  std::string tail = ",\"tools_code\":\"" + c.tools_code_sha256 + "\",\"world_db\":\"" +
                      c.world_db_sha256 + "\"}";
-  return sha256_hex(text);
+  thread_local Sha256 hasher;
+  return hasher.update(head).update(c.env_json).update(mid).update(c.tools).update(tail).hex();
 }
 
-CanonicalTask::CanonicalTask(const TaskRecord& task)
+CanonicalTask::CanonicalTask(const TaskRecord& task, DigestMemo* memo)
     : answer_schema(canonical_json(task.answer_schema)),
       reference_solution(canonical_json(task.reference_solution)),
       metadata(canonical_json(task.metadata)),
-      verifier_sha256(sha256_hex(task.verifier_code)) {}
+      verifier_sha256(memo ? memo->sha256_hex(task.verifier_code)
+                           : sha256_hex(task.verifier_code)) {}
 
 std::string task_content_hash(const TaskRecord& task) {
   return task_content_hash(task, CanonicalTask(task));
 }
 
 std::string task_content_hash(const TaskRecord& task, const CanonicalTask& c) {
-  std::string text = "{\"answer_schema\":" + c.answer_schema +
-                     ",\"difficulty\":" + std::to_string(task.difficulty) +
-                     ",\"metadata\":" + c.metadata + ",\"prompt\":" + json_string(task.prompt) +
-                     ",\"reference_solution\":" + c.reference_solution +
-                     ",\"verifier_code\":\"" + c.verifier_sha256 + "\"}";
-  return sha256_hex(text);
+  std::string head = "{\"answer_schema\":";
+  std::string mid = ",\"difficulty\":" + std::to_string(task.difficulty) + ",\"metadata\":";
+  std::string prompt = ",\"prompt\":";
+  append_json_string(prompt, task.prompt);
+  prompt += ",\"reference_solution\":";
+  std::string tail = ",\"verifier_code\":\"" + c.verifier_sha256 + "\"}";
+  thread_local Sha256 hasher;
+  return hasher.update(head)
+      .update(c.answer_schema)
+      .update(mid)
+      .update(c.metadata)
+      .update(prompt)
+      .update(c.reference_solution)
+      .update(tail)
+      .hex();
 }
 
 std::string task_id(const std::string& environment_id, const TaskRecord& task) {
-  std::string hash = task.content_hash.empty() ? task_content_hash(task) : task.content_hash;
-  return content_id({{"environment_id", environment_id}, {"content_hash", hash}});
+  if (!task.content_hash.empty()) return task_id(environment_id, std::string_view(task.content_hash));
+  return task_id(environment_id, std::string_view(task_content_hash(task)));
 }
 
+// content_id({{"environment_id", ...}, {"content_hash", ...}}), assembled.
+std::string task_id(std::string_view environment_id, std::string_view content_hash) {
+  std::string text = "{\"content_hash\":";
+  append_json_string(text, content_hash);
+  text += ",\"environment_id\":";
+  append_json_string(text, environment_id);
+  text += '}';
+  return sha256_hex(text);
+}
+
+// content_id({{"task_id", ...}, {"check", ...}, {"attempt", ...}}), assembled.
 std::string validation_id(const std::string& task_id, const ValidationRecord& v) {
-  return content_id({{"task_id", task_id}, {"check", v.check}, {"attempt", v.attempt}});
+  std::string text = "{\"attempt\":" + std::to_string(v.attempt) + ",\"check\":";
+  append_json_string(text, v.check);
+  text += ",\"task_id\":";
+  append_json_string(text, task_id);
+  text += '}';
+  return sha256_hex(text);
 }
 
 std::string rollout_id(const std::string& task_id, const RolloutRecord& r) {
-  return content_id({{"task_id", task_id},
-                     {"model", r.model},
-                     {"attempt", r.attempt},
-                     {"trajectory", r.trajectory}});
+  return rollout_id(task_id, r, canonical_json(r.trajectory));
+}
+
+// content_id({{"task_id", ...}, {"model", ...}, {"attempt", ...}, {"trajectory", ...}}).
+std::string rollout_id(std::string_view task_id, const RolloutRecord& r,
+                       std::string_view canonical_trajectory) {
+  std::string head = "{\"attempt\":" + std::to_string(r.attempt) + ",\"model\":";
+  append_json_string(head, r.model);
+  head += ",\"task_id\":";
+  append_json_string(head, task_id);
+  head += ",\"trajectory\":";
+  thread_local Sha256 hasher;
+  return hasher.update(head).update(canonical_trajectory).update("}").hex();
 }
 
 std::string audit_id(const AuditRecord& a) {

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "data/content_id.h"
 #include "data/corpus.h"
 #include "data/sqlite_handle.h"
 
@@ -14,6 +15,7 @@ struct Corpus::Impl {
   OpenOptions options;
   int version = 0;
   std::unique_ptr<Connection> conn;
+  DigestMemo code_digests;   // tools.py / verify.py digests shared across work items
 };
 
 int64_t now_ms();

@@ -322,14 +322,15 @@ AuditSummary Corpus::audit_summary() const {
     Statement s(c.raw(), sql, c.path());
     while (s.step()) fn(s);
   };
-  each("SELECT status, count(*) FROM tasks GROUP BY status", [&](Statement& s) {
-    a.tasks_by_status[s.text_at(0)] = s.int_at(1);
-    a.tasks += s.int_at(1);
-  });
+  // Status and difficulty from one ordered scan of their index (no temporary b-tree).
+  each("SELECT status, difficulty, count(*) FROM tasks GROUP BY status, difficulty",
+       [&](Statement& s) {
+         a.tasks_by_status[s.text_at(0)] += s.int_at(2);
+         a.tasks_by_difficulty[static_cast<int>(s.int_at(1))] += s.int_at(2);
+         a.tasks += s.int_at(2);
+       });
   a.usable = a.tasks_by_status.count("usable") ? a.tasks_by_status["usable"] : 0;
   a.rejected = a.tasks_by_status.count("rejected") ? a.tasks_by_status["rejected"] : 0;
-  each("SELECT difficulty, count(*) FROM tasks GROUP BY difficulty",
-       [&](Statement& s) { a.tasks_by_difficulty[static_cast<int>(s.int_at(0))] = s.int_at(1); });
   each("SELECT category, count(*) FROM environments GROUP BY category",
        [&](Statement& s) { a.environments_by_category[s.text_at(0)] = s.int_at(1); });
   each("SELECT category, count(*) FROM tasks GROUP BY category",

@@ -1,4 +1,10 @@
 // Writes: runs, whole work items (one transaction each, idempotent) and audits.
+//
+// The work-item path is the corpus's hot loop (tens of rows per item): its
+// statements are cached by address, bind text without copying it, and write a
+// task's validations in multi-row INSERTs; ids are assembled canonical text.
+#include <algorithm>
+#include <array>
 #include <unordered_set>
 
 #include "data/content_id.h"
@@ -12,13 +18,11 @@ namespace {
 std::string json_text(const nlohmann::json& j) { return canonical_json(j); }
 
 // Content-addressed blob: written once, referenced by digest.
-std::string put_blob(Connection& c, std::string_view bytes, std::string digest = {}) {
-  if (digest.empty()) digest = sha256_hex(bytes);
-  StatementScope s(c.cached("INSERT OR IGNORE INTO blobs(sha256, bytes) VALUES (?, ?)"));
-  s->bind(1, digest);
-  s->bind_blob(2, bytes);
+void put_blob(Connection& c, std::string_view bytes, const std::string& digest) {
+  RebindScope s(c.cached("INSERT OR IGNORE INTO blobs(sha256, bytes) VALUES (?, ?)"));
+  s->bind_static(1, digest);
+  s->bind_blob_static(2, bytes);
   s->run();
-  return digest;
 }
 
 bool key_exists(Connection& c, const std::string& key) {
@@ -27,38 +31,63 @@ bool key_exists(Connection& c, const std::string& key) {
   return s->step();
 }
 
-void write_validation(Connection& c, int64_t task_row, const ValidationRecord& v) {
-  // A repeated (check, attempt) of one task is a generator bug: the UNIQUE
-  // constraint fails and the whole work item is refused.
-  StatementScope s(c.cached(
-      "INSERT INTO validations(task_row, check_name, attempt, input_digest, expected_pass, "
-      "verdict, score, reason, as_expected, started_at_ms, wall_ms, output_digest) "
-      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"));
-  s->bind(1, task_row);
-  s->bind(2, v.check);
-  s->bind(3, int64_t{v.attempt});
-  s->bind(4, v.input_digest);
-  s->bind(5, int64_t{v.expected_pass});
-  s->bind(6, v.verdict);
-  s->bind(7, v.score);
-  s->bind(8, v.reason);
-  s->bind(9, int64_t{v.as_expected});
-  s->bind(10, v.started_at_ms);
-  s->bind(11, v.wall_ms);
-  s->bind(12, v.output_digest);
-  s->run();
+constexpr int kValidationColumns = 12;
+constexpr size_t kValidationsPerInsert = 16;
+
+// "INSERT INTO validations(...) VALUES (?,...),(?,...)..." for 1..16 rows.
+const char* validation_insert_sql(size_t rows) {
+  static const auto kSql = [] {
+    std::array<std::string, kValidationsPerInsert + 1> sql;
+    for (size_t n = 1; n <= kValidationsPerInsert; ++n) {
+      std::string s =
+          "INSERT INTO validations(task_row, check_name, attempt, input_digest, expected_pass, "
+          "verdict, score, reason, as_expected, started_at_ms, wall_ms, output_digest) VALUES ";
+      for (size_t r = 0; r < n; ++r) s += r ? ",(?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?)";
+      sql[n] = std::move(s);
+    }
+    return sql;
+  }();
+  return kSql[rows].c_str();
+}
+
+// A repeated (check, attempt) of one task is a generator bug: the UNIQUE
+// constraint fails and the whole work item is refused.
+void write_validations(Connection& c, int64_t task_row, const std::vector<ValidationRecord>& all) {
+  for (size_t from = 0; from < all.size(); from += kValidationsPerInsert) {
+    size_t n = std::min(kValidationsPerInsert, all.size() - from);
+    RebindScope s(c.cached(validation_insert_sql(n)));
+    for (size_t r = 0; r < n; ++r) {
+      const ValidationRecord& v = all[from + r];
+      int p = static_cast<int>(r) * kValidationColumns;
+      s->bind(p + 1, task_row);
+      s->bind_static(p + 2, v.check);
+      s->bind(p + 3, int64_t{v.attempt});
+      s->bind_static(p + 4, v.input_digest);
+      s->bind(p + 5, int64_t{v.expected_pass});
+      s->bind_static(p + 6, v.verdict);
+      s->bind(p + 7, v.score);
+      s->bind_static(p + 8, v.reason);
+      s->bind(p + 9, int64_t{v.as_expected});
+      s->bind(p + 10, v.started_at_ms);
+      s->bind(p + 11, v.wall_ms);
+      s->bind_static(p + 12, v.output_digest);
+    }
+    s->run();
+  }
 }
 
 void write_rollout(Connection& c, const std::string& task_id, int64_t task_row,
                    const RolloutRecord& r) {
-  StatementScope s(c.cached(
+  std::string trajectory = json_text(r.trajectory);
+  std::string id = r.id.empty() ? rollout_id(task_id, r, trajectory) : r.id;
+  RebindScope s(c.cached(
       "INSERT OR IGNORE INTO rollouts(id, task_row, model, attempt, trajectory, reward, passed, "
       "prompt_tokens, completion_tokens, started_at_ms, wall_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
-  s->bind(1, r.id.empty() ? rollout_id(task_id, r) : r.id);
+  s->bind_static(1, id);
   s->bind(2, task_row);
-  s->bind(3, r.model);
+  s->bind_static(3, r.model);
   s->bind(4, int64_t{r.attempt});
-  s->bind(5, json_text(r.trajectory));
+  s->bind_static(5, trajectory);
   s->bind(6, r.reward);
   s->bind(7, int64_t{r.passed});
   s->bind(8, r.prompt_tokens);
@@ -68,84 +97,90 @@ void write_rollout(Connection& c, const std::string& task_id, int64_t task_row,
   s->run();
 }
 
-void write_task(Connection& c, const std::string& env_id, const std::string& category,
-                const TaskRecord& t,
+void write_task(Connection& c, DigestMemo& memo, const std::string& env_id,
+                const std::string& category, const TaskRecord& t,
                 std::unordered_set<std::string>& code_seen) {
-  CanonicalTask canon(t);
+  CanonicalTask canon(t, &memo);
   // The same verify.py is shared by many tasks: store it once per transaction.
   if (code_seen.insert(canon.verifier_sha256).second)
     put_blob(c, t.verifier_code, canon.verifier_sha256);
   std::string hash = t.content_hash.empty() ? task_content_hash(t, canon) : t.content_hash;
-  std::string id = t.id.empty() ? content_id({{"environment_id", env_id}, {"content_hash", hash}})
-                                : t.id;
+  std::string id = t.id.empty() ? task_id(env_id, std::string_view(hash)) : t.id;
   if (t.status == TaskStatus::kRejected && t.reject_reason.empty())
     throw CorpusError("corpus " + c.path() + ": rejected task " + id + " has no reject reason");
-  StatementScope s(c.cached(
-      "INSERT OR IGNORE INTO tasks(id, environment_id, content_hash, difficulty, prompt, "
-      "answer_schema, reference_solution, verifier_sha256, metadata, status, reject_reason, "
-      "category) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"));
-  s->bind(1, id);
-  s->bind(2, env_id);
-  s->bind(3, hash);
-  s->bind(4, int64_t{t.difficulty});
-  s->bind(5, t.prompt);
-  s->bind(6, canon.answer_schema);
-  s->bind(7, canon.reference_solution);
-  s->bind(8, canon.verifier_sha256);
-  s->bind(9, canon.metadata);
-  s->bind(10, std::string_view(to_string(t.status)));
-  s->bind(11, t.reject_reason);
-  s->bind(12, category);
-  s->run();
+  {
+    RebindScope s(c.cached(
+        "INSERT OR IGNORE INTO tasks(id, environment_id, content_hash, difficulty, prompt, "
+        "answer_schema, reference_solution, verifier_sha256, metadata, status, reject_reason, "
+        "category) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"));
+    s->bind_static(1, id);
+    s->bind_static(2, env_id);
+    s->bind_static(3, hash);
+    s->bind(4, int64_t{t.difficulty});
+    s->bind_static(5, t.prompt);
+    s->bind_static(6, canon.answer_schema);
+    s->bind_static(7, canon.reference_solution);
+    s->bind_static(8, canon.verifier_sha256);
+    s->bind_static(9, canon.metadata);
+    s->bind_static(10, std::string_view(to_string(t.status)));
+    s->bind_static(11, t.reject_reason);
+    s->bind_static(12, category);
+    s->run();
+  }
   // An identical task already recorded (by a twin work item) brought its own
   // validations and rollouts.
   if (sqlite3_changes(c.raw()) == 0) return;
   int64_t row = sqlite3_last_insert_rowid(c.raw());
-  for (const auto& v : t.validations) write_validation(c, row, v);
+  write_validations(c, row, t.validations);
   for (const auto& r : t.rollouts) write_rollout(c, id, row, r);
 }
 
-std::string write_environment(Connection& c, const EnvironmentRecord& e) {
-  CanonicalEnvironment canon(e);
+std::string write_environment(Connection& c, DigestMemo& memo, const EnvironmentRecord& e) {
+  CanonicalEnvironment canon(e, &memo);
   std::string id = e.id.empty() ? environment_id(e, canon) : e.id;
-  std::string tools_sha = put_blob(c, e.tools_code, canon.tools_code_sha256);
-  std::string world_sha = put_blob(c, e.world_db, canon.world_db_sha256);
-  StatementScope s(c.cached(
+  put_blob(c, e.tools_code, canon.tools_code_sha256);
+  put_blob(c, e.world_db, canon.world_db_sha256);
+  RebindScope s(c.cached(
       "INSERT OR IGNORE INTO environments(id, category, seed, generator_name, generator_version, "
       "system_prompt, env_json, tools, tools_code_sha256, world_db_sha256, created_at_ms) "
       "VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
-  s->bind(1, id);
-  s->bind(2, e.category);
+  s->bind_static(1, id);
+  s->bind_static(2, e.category);
   s->bind(3, static_cast<int64_t>(e.seed));  // bit pattern kept; read back as uint64
-  s->bind(4, e.generator_name);
-  s->bind(5, e.generator_version);
-  s->bind(6, e.system_prompt);
-  s->bind(7, canon.env_json);
-  s->bind(8, canon.tools);
-  s->bind(9, tools_sha);
-  s->bind(10, world_sha);
+  s->bind_static(4, e.generator_name);
+  s->bind_static(5, e.generator_version);
+  s->bind_static(6, e.system_prompt);
+  s->bind_static(7, canon.env_json);
+  s->bind_static(8, canon.tools);
+  s->bind_static(9, canon.tools_code_sha256);
+  s->bind_static(10, canon.world_db_sha256);
   s->bind(11, e.created_at_ms ? e.created_at_ms : now_ms());
   s->run();
   return id;
 }
 
 // Writes one item inside the caller's transaction; false if already recorded.
-bool write_item(Connection& c, const WorkItem& item, const OpenOptions& options) {
+bool write_item(Corpus::Impl& impl, const WorkItem& item) {
+  Connection& c = *impl.conn;
   if (item.key.empty()) throw CorpusError("corpus " + c.path() + ": work item without a key");
   if (key_exists(c, item.key)) return false;
-  std::string env_id = write_environment(c, item.environment);
+  std::string env_id = write_environment(c, impl.code_digests, item.environment);
   std::unordered_set<std::string> code_seen;
-  for (const auto& t : item.tasks) write_task(c, env_id, item.environment.category, t, code_seen);
-  StatementScope s(c.cached(
+  for (const auto& t : item.tasks)
+    write_task(c, impl.code_digests, env_id, item.environment.category, t, code_seen);
+  RebindScope s(c.cached(
       "INSERT INTO work_items(key, environment_id, run_id, task_count, recorded_at_ms) "
       "VALUES (?,?,?,?,?)"));
-  s->bind(1, item.key);
-  s->bind(2, env_id);
-  s->bind_text_or_null(3, item.run_id);
+  s->bind_static(1, item.key);
+  s->bind_static(2, env_id);
+  if (item.run_id.empty())
+    s->bind_null(3);
+  else
+    s->bind_static(3, item.run_id);
   s->bind(4, static_cast<int64_t>(item.tasks.size()));
   s->bind(5, now_ms());
   s->run();
-  if (options.before_commit) options.before_commit(item.key);
+  if (impl.options.before_commit) impl.options.before_commit(item.key);
   return true;
 }
 
@@ -204,7 +239,7 @@ size_t Corpus::record_work_items(std::span<const WorkItem> items) {
   size_t added = 0;
   WriteTransaction tx(c);
   try {
-    for (const auto& item : items) added += write_item(c, item, impl_->options) ? 1 : 0;
+    for (const auto& item : items) added += write_item(*impl_, item) ? 1 : 0;
   } catch (const std::invalid_argument& e) {  // e.g. JSON that has no canonical form
     throw CorpusError("corpus " + c.path() + ": work item rejected: " + e.what());
   }

@@ -14,7 +14,7 @@ void throw_sqlite(sqlite3* db, const std::string& path, const std::string& what)
 }
 
 Statement::Statement(sqlite3* db, const std::string& sql, const std::string& path)
-    : db_(db), path_(path) {
+    : db_(db), sql_(sql), path_(path) {
   if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                          &stmt_, nullptr) != SQLITE_OK)
     throw_sqlite(db_, path_, "cannot prepare \"" + sql.substr(0, 60) + "\"");
@@ -30,6 +30,17 @@ void Statement::bind(int i, std::string_view text) {
 
 void Statement::bind_blob(int i, std::string_view bytes) {
   if (sqlite3_bind_blob64(stmt_, i, bytes.data(), bytes.size(), SQLITE_TRANSIENT) != SQLITE_OK)
+    throw_sqlite(db_, path_, "cannot bind blob");
+}
+
+void Statement::bind_static(int i, std::string_view text) {
+  if (sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8) !=
+      SQLITE_OK)
+    throw_sqlite(db_, path_, "cannot bind text");
+}
+
+void Statement::bind_blob_static(int i, std::string_view bytes) {
+  if (sqlite3_bind_blob64(stmt_, i, bytes.data(), bytes.size(), SQLITE_STATIC) != SQLITE_OK)
     throw_sqlite(db_, path_, "cannot bind blob");
 }
 
@@ -71,6 +82,8 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
+void Statement::rewind() { sqlite3_reset(stmt_); }
+
 int64_t Statement::int_at(int col) const { return sqlite3_column_int64(stmt_, col); }
 double Statement::double_at(int col) const { return sqlite3_column_double(stmt_, col); }
 bool Statement::is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
@@ -110,10 +123,19 @@ void Connection::exec(const std::string& sql) {
 }
 
 Statement& Connection::cached(const char* sql) {
+  // The same address may hold another text later (a freed string): confirm it.
+  auto hit = by_address_.find(sql);
+  if (hit != by_address_.end() && hit->second->sql() == sql)
+    return *hit->second;
   auto it = cache_.find(sql);
-  if (it != cache_.end()) return *it->second;
-  auto* stmt = new Statement(db_, sql, path_);
-  cache_.emplace(sql, stmt);
+  Statement* stmt;
+  if (it != cache_.end()) {
+    stmt = it->second;
+  } else {
+    stmt = new Statement(db_, sql, path_);
+    cache_.emplace(sql, stmt);
+  }
+  by_address_[sql] = stmt;
   return *stmt;
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 
@@ -25,19 +26,26 @@ class Statement {
   void bind(int i, double value);
   void bind_null(int i);
   void bind_text_or_null(int i, std::string_view text);  // empty -> NULL
+  // Without a copy: the bytes must stay alive and unchanged until the
+  // statement has run (see RebindScope).
+  void bind_static(int i, std::string_view text);
+  void bind_blob_static(int i, std::string_view bytes);
 
   bool step();            // true: a row is available; false: done. Throws on error.
   void run();             // step to completion
-  void reset();
+  void reset();            // also clears the bindings
+  void rewind();           // keeps the bindings
 
   int64_t int_at(int col) const;
   double double_at(int col) const;
   std::string text_at(int col) const;   // NULL -> ""
   bool is_null(int col) const;
+  const std::string& sql() const { return sql_; }
 
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  std::string sql_;
   const std::string& path_;
 };
 
@@ -46,6 +54,20 @@ class StatementScope {
  public:
   explicit StatementScope(Statement& s) : s_(s) { s_.reset(); }
   ~StatementScope() { s_.reset(); }
+  Statement* operator->() { return &s_; }
+  Statement& operator*() { return s_; }
+
+ private:
+  Statement& s_;
+};
+
+// For hot write statements whose every parameter is bound before each run:
+// rewinds on entry and exit without clearing bindings (static binds cost no
+// copy; they are never read again before the next full set of binds).
+class RebindScope {
+ public:
+  explicit RebindScope(Statement& s) : s_(s) { s_.rewind(); }
+  ~RebindScope() { s_.rewind(); }
   Statement* operator->() { return &s_; }
   Statement& operator*() { return s_; }
 
@@ -66,7 +88,9 @@ class Connection {
   sqlite3* raw() { return db_; }
   const std::string& path() const { return path_; }
   void exec(const std::string& sql);
-  // The cached prepared statement for this SQL text.
+  // The cached prepared statement for this SQL text. Looked up by the text's
+  // address first (statements are string literals or static strings), so a
+  // hot statement costs no string copy or long comparison per call.
   Statement& cached(const char* sql);
   // The single value of a one-row, one-column query.
   int64_t query_int(const std::string& sql);
@@ -76,6 +100,7 @@ class Connection {
   std::string path_;
   sqlite3* db_ = nullptr;
   std::map<std::string, Statement*> cache_;
+  std::unordered_map<const char*, Statement*> by_address_;
 };
 
 // Throws CorpusError "corpus PATH: WHAT: sqlite message".
