@@ -256,6 +256,7 @@ int synth_main(int argc, char** argv) {
     run.config = cfg.values();
     if (o.solver) run.config["rollout_config"] = o.rollout_config;
     run.envforge_version = kVersion;
+    run.git_revision = git_revision();
     run.host = host_name();
     run.started_at_ms = now_ms();
     o.run_id = corpus.begin_run(run);
