@@ -11,6 +11,7 @@
 #include "generators/authored/prompts.h"
 #include "generators/authored/text_util.h"
 #include "generators/authored/validate.h"
+#include "generators/work_util.h"
 
 namespace envforge::generators::authored {
 namespace {
@@ -19,20 +20,6 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// The world file validation reads, removed however the item ends.
-struct TempFile {
-  std::string path;
-  ~TempFile() {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-  }
-};
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -189,7 +176,7 @@ data::EnvironmentRecord environment_record(const Submission& s, uint64_t env_see
                   {"tools", s.tool_schemas},
                   {"world", {{"path", "/world/world.db"}, {"bytes", s.world_db.size()}}},
                   {"generator_agent", {{"backend", backend}, {"rounds", json::array()}}}};
-  env.created_at_ms = now_ms();
+  env.created_at_ms = unix_now_ms();
   return env;
 }
 

@@ -1,24 +1,14 @@
 #include "generators/authored/validate.h"
 
-#include <chrono>
-
 #include "data/content_id.h"
+#include "generators/answer_judge.h"
+#include "generators/work_util.h"
 #include "generators/authored/text_util.h"
 
 namespace envforge::generators::authored {
 namespace {
 
 using nlohmann::json;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string digest(const json& v) {
-  return v.is_string() ? data::sha256_hex(v.get<std::string>()) : data::content_id(v);
-}
 
 std::string short_text(const std::string& s) { return clip_text(to_valid_utf8(s), 300); }
 
@@ -29,34 +19,7 @@ struct Check {
 };
 
 data::ValidationRecord judge(PythonExecutor& py, const Submission& s, const Check& c, int attempt) {
-  data::ValidationRecord r;
-  r.check = c.name;
-  r.attempt = attempt;
-  r.input_digest = digest(c.answer);
-  r.expected_pass = c.expect_pass;
-  r.started_at_ms = now_ms();
-  const auto res = py.call("verify", "verify",
-                           {{"answer", c.answer}, {"world", py.world_path()}, {"task", s.task_object()}});
-  r.wall_ms = res.wall_ms;
-  if (!res.ok) {
-    r.verdict = "error";
-    r.reason = short_text(res.error_type + ": " + res.message);
-    r.output_digest = data::sha256_hex(r.reason);
-    return r;
-  }
-  const json& v = res.value;
-  r.output_digest = digest(v);
-  if (!v.is_object() || !v.contains("pass") || !v["pass"].is_boolean() || !v.contains("reason") ||
-      !v["reason"].is_string() || !v.contains("score") || !v["score"].is_number()) {
-    r.verdict = "error";
-    r.reason = "BadResult: verify must return {\"pass\": bool, \"score\": number, \"reason\": str}, returned " +
-               short_text(v.dump());
-    return r;
-  }
-  r.verdict = v["pass"].get<bool>() ? "pass" : "fail";
-  r.score = v["score"].get<double>();
-  r.reason = short_text(v["reason"].get<std::string>());
-  return r;
+  return judge_answer(py, s.task_object(), c.answer, c.name, attempt, c.expect_pass).record;
 }
 
 std::string verdict_text(const data::ValidationRecord& r) { return r.verdict + " (" + r.reason + ")"; }
@@ -98,7 +61,7 @@ AuthoredValidation validate_submission(PythonExecutorFactory& python, const Subm
     r.attempt = static_cast<int>(i);
     r.input_digest = data::content_id(e.arguments);
     r.expected_pass = true;
-    r.started_at_ms = now_ms();
+    r.started_at_ms = unix_now_ms();
     const auto res = py->call("tools", e.tool, e.arguments);
     r.wall_ms = res.wall_ms;
     if (!res.ok) {
@@ -112,7 +75,7 @@ AuthoredValidation validate_submission(PythonExecutorFactory& python, const Subm
       r.score = 1;
       r.reason = "answered";
     }
-    r.output_digest = res.ok ? digest(res.value) : data::sha256_hex(r.reason);
+    r.output_digest = res.ok ? answer_digest(res.value) : data::sha256_hex(r.reason);
     r.as_expected = r.verdict == "pass";
     if (!r.as_expected)
       note("tool " + e.tool + " " + e.arguments.dump() + ": " + verdict_text(r));

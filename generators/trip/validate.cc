@@ -1,91 +1,42 @@
 #include "generators/trip/validate.h"
 
-#include <chrono>
-
-#include "data/content_id.h"
+#include "generators/answer_judge.h"
 
 namespace envforge::generators::trip {
-namespace {
 
 using nlohmann::json;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string digest(const json& v) {
-  return v.is_string() ? data::sha256_hex(v.get<std::string>()) : data::content_id(v);
-}
-
-struct Judged {
-  data::ValidationRecord rec;
-  std::string constraint;
-};
-
-Judged judge(PythonExecutor& py, const TripTask& task, const json& answer, const std::string& check,
-             int attempt, bool expect_pass) {
-  Judged j;
-  auto& r = j.rec;
-  r.check = check;
-  r.attempt = attempt;
-  r.input_digest = digest(answer);
-  r.expected_pass = expect_pass;
-  r.started_at_ms = now_ms();
-  const auto res = py.call("verify", "verify",
-                           {{"answer", answer}, {"world", py.world_path()}, {"task", task.to_json()}});
-  r.wall_ms = res.wall_ms;
-  if (!res.ok) {
-    r.verdict = "error";
-    r.reason = res.error_type + ": " + res.message;
-    r.output_digest = data::sha256_hex(r.reason);
-    return j;
-  }
-  const json& v = res.value;
-  r.output_digest = digest(v);
-  if (!v.is_object() || !v.contains("pass") || !v["pass"].is_boolean() || !v.contains("reason") ||
-      !v["reason"].is_string() || !v.contains("score") || !v["score"].is_number()) {
-    r.verdict = "error";
-    r.reason = "BadResult: verify returned " + v.dump().substr(0, 200);
-    return j;
-  }
-  r.verdict = v["pass"].get<bool>() ? "pass" : "fail";
-  r.score = v["score"].get<double>();
-  r.reason = v["reason"];
-  if (v.contains("constraint") && v["constraint"].is_string()) j.constraint = v["constraint"];
-  return j;
-}
-
-}  // namespace
 
 TaskValidation validate_task(PythonExecutor& py, const TripTask& task, const json& reference,
                              const std::vector<Negative>& negatives, const ValidationOptions& o) {
   TaskValidation out;
+  const json task_json = task.to_json();
+  auto judge = [&](const json& answer, const std::string& check, int attempt, bool expect_pass) {
+    return judge_answer(py, task_json, answer, check, attempt, expect_pass);
+  };
   auto note = [&](const std::string& why) {
     if (out.reject_reason.empty()) out.reject_reason = why;
   };
-  Judged ref = judge(py, task, reference, "reference", 0, true);
-  ref.rec.as_expected = ref.rec.verdict == "pass";
-  if (!ref.rec.as_expected) note("reference: " + ref.rec.verdict + " (" + ref.rec.reason + ")");
-  out.records.push_back(ref.rec);
-  std::vector<Judged> first_negative;
+  JudgedAnswer ref = judge(reference, "reference", 0, true);
+  ref.record.as_expected = ref.record.verdict == "pass";
+  if (!ref.record.as_expected) note("reference: " + ref.record.verdict + " (" + ref.record.reason + ")");
+  out.records.push_back(ref.record);
+  std::vector<JudgedAnswer> first_negative;
   for (const Negative& n : negatives) {
-    Judged j = judge(py, task, n.answer, "negative:" + n.kind, 0, false);
-    j.rec.as_expected = j.rec.verdict == "fail" && j.constraint == n.expected;
-    if (!j.rec.as_expected)
-      note("negative:" + n.kind + ": expected a failure of '" + n.expected + "', got " + j.rec.verdict +
-           " (" + j.rec.reason + ")");
+    JudgedAnswer j = judge(n.answer, "negative:" + n.kind, 0, false);
+    j.record.as_expected = j.record.verdict == "fail" && j.constraint == n.expected;
+    if (!j.record.as_expected)
+      note("negative:" + n.kind + ": expected a failure of '" + n.expected + "', got " + j.record.verdict +
+           " (" + j.record.reason + ")");
     if (first_negative.empty()) first_negative.push_back(j);
-    out.records.push_back(j.rec);
+    out.records.push_back(j.record);
   }
   // Repeatability: the same answers again must get the same verdict and reason.
-  auto repeat = [&](const Judged& first, const json& answer) {
-    Judged again = judge(py, task, answer, first.rec.check, 1, first.rec.expected_pass);
-    again.rec.as_expected = again.rec.verdict == first.rec.verdict && again.rec.reason == first.rec.reason &&
-                            again.rec.score == first.rec.score;
-    if (!again.rec.as_expected) note(first.rec.check + ": a second run disagreed (" + again.rec.reason + ")");
-    out.records.push_back(again.rec);
+  auto repeat = [&](const JudgedAnswer& first, const json& answer) {
+    JudgedAnswer again = judge(answer, first.record.check, 1, first.record.expected_pass);
+    data::ValidationRecord& r = again.record;
+    r.as_expected = r.verdict == first.record.verdict && r.reason == first.record.reason && r.score == first.record.score;
+    if (!r.as_expected) note(first.record.check + ": a second run disagreed (" + r.reason + ")");
+    out.records.push_back(r);
   };
   repeat(ref, reference);
   if (!first_negative.empty()) repeat(first_negative.front(), negatives.front().answer);

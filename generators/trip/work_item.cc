@@ -12,6 +12,7 @@
 #include "generators/trip/negatives.h"
 #include "generators/trip/rng.h"
 #include "generators/trip/world_db.h"
+#include "generators/work_util.h"
 
 namespace envforge::generators::trip {
 namespace {
@@ -22,21 +23,6 @@ using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Removes the world file however the work item ends.
-struct TempFile {
-  std::string path;
-  ~TempFile() {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-  }
-};
 
 data::EnvironmentRecord environment_record(const World& w, const std::string& db) {
   data::EnvironmentRecord env;
@@ -58,7 +44,7 @@ data::EnvironmentRecord environment_record(const World& w, const std::string& db
                              {"hotels", w.hotels.size()}, {"restaurants", w.restaurants.size()},
                              {"transport", w.transport.size()}, {"start_date", w.start_date},
                              {"horizon_days", w.horizon_days}, {"path", "/world/world.db"}}}};
-  env.created_at_ms = now_ms();
+  env.created_at_ms = unix_now_ms();
   return env;
 }
 

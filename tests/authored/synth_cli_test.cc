@@ -1,10 +1,5 @@
 // `envforge synth --category authored` through the real binary: a scripted generator agent
 // (the library catalogue) builds one environment with one hardening round into a corpus.
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -12,58 +7,28 @@
 
 #include "data/corpus.h"
 #include "library_script.h"
+#include "tests/synth/cli_run.h"
 
 namespace envforge::generators::authored {
 namespace {
 
 using nlohmann::json;
 
-struct Outcome {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
 class AuthoredSynthCliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/envforge-authored-cli-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    // Boxes may run as another user: the world file in the scratch dir must be readable.
-    std::filesystem::permissions(dir_, std::filesystem::perms::others_read | std::filesystem::perms::others_exec,
-                                 std::filesystem::perm_options::add);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  envforge::testing::CliOutcome run(const std::string& args) { return envforge::testing::run_envforge(args, dir_); }
 
-  Outcome run(const std::string& args) {
-    const std::string err_path = dir_ + "/stderr.txt";
-    const std::string cmd = std::string(ENVFORGE_BIN) + " " + args + " 2>" + err_path;
-    FILE* pipe = popen(cmd.c_str(), "r");
-    std::string out;
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-    const int status = pclose(pipe);
-    std::ifstream err(err_path);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out,
-            std::string(std::istreambuf_iterator<char>(err), {})};
-  }
-
-  std::string dir_;
+  envforge::testing::CliTempDir dir_;
 };
 
 TEST_F(AuthoredSynthCliTest, ScriptedGeneratorBuildsOneEnvironmentWithAHarderTask) {
-  const std::string script = dir_ + "/generator.json";
+  const std::string script = dir_.path + "/generator.json";
   std::ofstream(script) << testing::library_script().dump();
-  const std::string corpus = dir_ + "/corpus.db";
+  const std::string corpus = dir_.path + "/corpus.db";
   const std::string args = "synth --category authored --llm scripted:" + script + " --count 1 --jobs 1 --seed 5" +
                            " --hardening-rounds 1 --description 'A library catalogue' --quiet --json --out " +
-                           corpus + " --scratch-dir " + dir_;
-  Outcome o = run(args);
+                           corpus + " --scratch-dir " + dir_.path;
+  envforge::testing::CliOutcome o = run(args);
   ASSERT_EQ(o.exit_code, 0) << o.out << o.err;
   json summary = json::parse(o.out);
   EXPECT_EQ(summary["environments"], 1) << o.out;
@@ -91,11 +56,11 @@ TEST_F(AuthoredSynthCliTest, ScriptedGeneratorBuildsOneEnvironmentWithAHarderTas
 }
 
 TEST_F(AuthoredSynthCliTest, ABrokenVerifierIsRecordedAsRejected) {
-  const std::string script = dir_ + "/generator.json";
+  const std::string script = dir_.path + "/generator.json";
   std::ofstream(script) << testing::library_script({.broken_verifier = true, .hardening = false}).dump();
-  const std::string corpus = dir_ + "/corpus.db";
-  Outcome o = run("synth --category authored --llm scripted:" + script +
-                  " --count 1 --jobs 1 --hardening-rounds 0 --quiet --json --out " + corpus + " --scratch-dir " + dir_);
+  const std::string corpus = dir_.path + "/corpus.db";
+  envforge::testing::CliOutcome o = run("synth --category authored --llm scripted:" + script +
+                  " --count 1 --jobs 1 --hardening-rounds 0 --quiet --json --out " + corpus + " --scratch-dir " + dir_.path);
   ASSERT_EQ(o.exit_code, 0) << o.out << o.err;
   json summary = json::parse(o.out);
   EXPECT_EQ(summary["tasks"], 1) << o.out;
@@ -108,7 +73,7 @@ TEST_F(AuthoredSynthCliTest, ABrokenVerifierIsRecordedAsRejected) {
 }
 
 TEST_F(AuthoredSynthCliTest, AuthoredWithoutAGeneratorModelIsAUsageError) {
-  Outcome o = run("synth --category authored --count 1 --quiet --out " + dir_ + "/corpus.db");
+  envforge::testing::CliOutcome o = run("synth --category authored --count 1 --quiet --out " + dir_.path + "/corpus.db");
   EXPECT_EQ(o.exit_code, 2) << o.out << o.err;
   EXPECT_NE((o.out + o.err).find("--llm"), std::string::npos) << o.out << o.err;
 }

@@ -6,10 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -18,68 +15,15 @@
 #include <nlohmann/json.hpp>
 
 #include "data/corpus.h"
+#include "tests/synth/cli_run.h"
 
 namespace {
 
 using nlohmann::json;
-
-struct Outcome {
-  int exit_code;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-struct TempDir {
-  TempDir() {
-    std::string t = (std::filesystem::temp_directory_path() / "envforge-synth-XXXXXX").string();
-    path = mkdtemp(t.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string path;
-};
-
-std::string slurp(const std::string& path) {
-  std::string s;
-  if (FILE* f = std::fopen(path.c_str(), "rb")) {
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) s.append(buf.data(), n);
-    std::fclose(f);
-  }
-  return s;
-}
-
-Outcome run(const std::string& args, const std::string& dir) {
-  const std::string err = dir + "/stderr.txt";
-  const std::string cmd = std::string(ENVFORGE_BIN) + " " + args + " 2>" + err;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, slurp(err)};
-}
-
-pid_t spawn_synth(const std::vector<std::string>& args) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    static std::string bin = ENVFORGE_BIN, sub = "synth";
-    argv.push_back(bin.data());
-    argv.push_back(sub.data());
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    freopen("/dev/null", "w", stderr);
-    freopen("/dev/null", "w", stdout);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  return pid;
-}
+using envforge::testing::CliTempDir;
+using envforge::testing::run_envforge;
+using envforge::testing::slurp_file;
+using envforge::testing::spawn_synth;
 
 size_t recorded_items(const std::string& path) {
   if (!std::filesystem::exists(path)) return 0;
@@ -112,8 +56,8 @@ json corpus_content(const std::string& path) {
 }
 
 TEST(SynthCli, HelpListsOptionsWithDefaults) {
-  TempDir dir;
-  const auto r = run("synth --help", dir.path);
+  CliTempDir dir;
+  const auto r = run_envforge("synth --help", dir);
   EXPECT_EQ(r.exit_code, 0);
   for (const char* opt : {"--category", "--count", "--out", "--seed", "--jobs", "--config", "--log-json"})
     EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
@@ -122,7 +66,7 @@ TEST(SynthCli, HelpListsOptionsWithDefaults) {
 }
 
 TEST(SynthCli, BadOptionsExit2WithAReason) {
-  TempDir dir;
+  CliTempDir dir;
   const std::string out = " --out " + dir.path + "/c.db";
   struct Case {
     std::string args, mentions;
@@ -133,7 +77,7 @@ TEST(SynthCli, BadOptionsExit2WithAReason) {
                                          {"--seed -3", "seed"},
                                          {"--frobnicate", "frobnicate"},
                                          {"--config " + dir.path + "/missing.json", "missing.json"}}) {
-    const auto r = run("synth " + c.args + out, dir.path);
+    const auto r = run_envforge("synth " + c.args + out, dir);
     EXPECT_EQ(r.exit_code, 2) << c.args << ": " << r.err;
     EXPECT_NE(r.err.find(c.mentions), std::string::npos) << c.args << ": " << r.err;
   }
@@ -141,18 +85,18 @@ TEST(SynthCli, BadOptionsExit2WithAReason) {
   // A file that is not a corpus is refused and left untouched.
   const std::string junk = dir.path + "/junk.db";
   { FILE* f = std::fopen(junk.c_str(), "wb"); std::fputs("not a database at all", f); std::fclose(f); }
-  const auto r = run("synth --count 1 --quiet --out " + junk, dir.path);
+  const auto r = run_envforge("synth --count 1 --quiet --out " + junk, dir);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("junk.db"), std::string::npos) << r.err;
-  EXPECT_EQ(slurp(junk), "not a database at all");
+  EXPECT_EQ(slurp_file(junk), "not a database at all");
 }
 
 TEST(SynthCli, WholeRunCheckedThroughAudit) {
-  TempDir dir;
+  CliTempDir dir;
   const std::string db = dir.path + "/corpus.db";
   // The job file sets count and seed; the --count flag wins over it.
   { FILE* f = std::fopen((dir.path + "/job.json").c_str(), "w"); std::fputs(R"({"count": 9, "seed": 5, "jobs": 2})", f); std::fclose(f); }
-  const auto r = run("synth --config " + dir.path + "/job.json --count 3 --quiet --json --out " + db, dir.path);
+  const auto r = run_envforge("synth --config " + dir.path + "/job.json --count 3 --quiet --json --out " + db, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json s = json::parse(r.out);
   EXPECT_EQ(s["environments"], 3);
@@ -160,7 +104,7 @@ TEST(SynthCli, WholeRunCheckedThroughAudit) {
   EXPECT_EQ(s["usable"], 15);
   EXPECT_EQ(s["validation_pass_rate"], 1.0);
   for (int level = 1; level <= 5; ++level) EXPECT_EQ(s["tasks_per_level"][std::to_string(level)], 3);
-  const auto a = run("audit --json --corpus " + db, dir.path);
+  const auto a = run_envforge("audit --json --corpus " + db, dir);
   ASSERT_EQ(a.exit_code, 0) << a.err;
   const json audit = json::parse(a.out);
   EXPECT_EQ(audit["environments"], 3);
@@ -172,14 +116,14 @@ TEST(SynthCli, WholeRunCheckedThroughAudit) {
   for (int level = 1; level <= 5; ++level) EXPECT_EQ(audit["by_difficulty"][std::to_string(level)], 3);
   EXPECT_EQ(audit["duplicates"]["groups"], 0);
   // The same job again finds everything done.
-  const auto again = run("synth --count 3 --seed 5 --quiet --json --out " + db, dir.path);
+  const auto again = run_envforge("synth --count 3 --seed 5 --quiet --json --out " + db, dir);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(json::parse(again.out)["skipped"], 3);
   EXPECT_EQ(json::parse(again.out)["environments"], 0);
 }
 
 TEST(SynthCli, KilledAtSeveralPointsThenResumedEqualsACleanRun) {
-  TempDir dir;
+  CliTempDir dir;
   const std::string clean = dir.path + "/clean.db", killed = dir.path + "/killed.db";
   const std::vector<std::string> job = {"--count", "4", "--seed", "11", "--jobs", "2", "--quiet"};
   auto with_out = [&](const std::string& out) {
@@ -222,8 +166,8 @@ TEST(SynthCli, KilledAtSeveralPointsThenResumedEqualsACleanRun) {
   EXPECT_EQ(a["keys"].size(), 4u);
   EXPECT_EQ(a["tasks"].size(), 20u);
   EXPECT_EQ(a, b) << "a resumed run must end with exactly what a clean run makes";
-  const auto audit_clean = json::parse(run("audit --json --corpus " + clean, dir.path).out);
-  const auto audit_killed = json::parse(run("audit --json --corpus " + killed, dir.path).out);
+  const auto audit_clean = json::parse(run_envforge("audit --json --corpus " + clean, dir).out);
+  const auto audit_killed = json::parse(run_envforge("audit --json --corpus " + killed, dir).out);
   for (const char* k : {"environments", "tasks", "usable", "validations", "validations_failed", "by_difficulty"})
     EXPECT_EQ(audit_clean[k], audit_killed[k]) << k;
 }
