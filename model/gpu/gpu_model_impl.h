@@ -88,6 +88,10 @@ struct GpuModel::Impl {
   // Enqueues the whole forward of one step (inputs already in in_dev) on `stream`.
   void enqueue_step(const StepShape& s);
   void enqueue_attention(int layer, const StepShape& s);
+  // Indexer vector prep arguments common to keys and queries (see gpu_step.cc).
+  engine::gpu::IndexVectorArgs index_vector_args(const float* x, int row_stride, int rows,
+                                                 int heads, uint8_t* codes, float* scales,
+                                                 int out_heads) const;
   void enqueue_feed_forward(int layer, const StepShape& s);
   // Runs one step: uploads inputs, then replays/captures a graph or runs eagerly.
   void run_step(const StepShape& s, bool decode);

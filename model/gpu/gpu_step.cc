@@ -28,6 +28,26 @@ void GpuModel::Impl::enqueue_step(const StepShape& s) {
                OutType::kF32, cfg.vocab_size);
 }
 
+// Index vectors (keys: one head per row, LayerNorm, paged; queries: IH heads, dense) share
+// everything else: dims, positions, rope table, E4M3 codes padded to the kernels' shapes.
+eg::IndexVectorArgs GpuModel::Impl::index_vector_args(const float* x, int row_stride, int rows,
+                                                      int heads, uint8_t* codes, float* scales,
+                                                      int out_heads) const {
+  eg::IndexVectorArgs a;
+  a.x = x;
+  a.row_stride = row_stride;
+  a.rows = rows;
+  a.heads = heads;
+  a.dim = ID;
+  a.pos = pos;
+  a.table = rope_tab;
+  a.out_codes = codes;
+  a.out_scale = scales;
+  a.out_heads = out_heads;
+  a.out_dim = eg::kIndexDim;
+  return a;
+}
+
 void GpuModel::Impl::enqueue_attention(int li, const StepShape& s) {
   const GpuLayerWeights& L = w.layers[li];
   const int n = s.n, ql = cfg.q_lora_rank;
@@ -55,20 +75,10 @@ void GpuModel::Impl::enqueue_attention(int li, const StepShape& s) {
   kw.page_size = opt.page_size;
   kw.kv_pages = kv_pages[li].get();
   eg::write_latent_rows(kw, stream);
-  eg::IndexVectorArgs ik;
-  ik.x = a_out.get() + ql + kvl + rope;
-  ik.row_stride = wa;
-  ik.rows = n;
-  ik.heads = 1;
-  ik.dim = ID;
+  eg::IndexVectorArgs ik = index_vector_args(a_out.get() + ql + kvl + rope, wa, n, 1,
+                                              key_pages[li].get(), key_scales[li].get(), 1);
   ik.ln_w = L.idx_k_norm_w.get();
   ik.ln_b = L.idx_k_norm_b.get();
-  ik.pos = pos;
-  ik.table = rope_tab;
-  ik.out_codes = key_pages[li].get();
-  ik.out_scale = key_scales[li].get();
-  ik.out_heads = 1;
-  ik.out_dim = eg::kIndexDim;
   ik.table_pages = table;
   ik.seq = seq_of;
   ik.max_pages = max_pages;
@@ -96,19 +106,9 @@ void GpuModel::Impl::enqueue_attention(int li, const StepShape& s) {
   ma.workspace = mla_ws.get();
   ma.workspace_bytes = mla_ws_bytes;
   if (s.sparse) {
-    eg::IndexVectorArgs iq;
-    iq.x = b_out.get() + H * qkd;
-    iq.row_stride = wb;
-    iq.rows = n;
-    iq.heads = IH;
-    iq.dim = ID;
-    iq.pos = pos;
-    iq.table = rope_tab;
-    iq.out_codes = q8.get();
-    iq.out_scale = q8_scale.get();
-    iq.out_heads = eg::kIndexHeads;
-    iq.out_dim = eg::kIndexDim;
-    eg::index_vectors(iq, stream);
+    eg::index_vectors(index_vector_args(b_out.get() + H * qkd, wb, n, IH, q8.get(),
+                                        q8_scale.get(), eg::kIndexHeads),
+                      stream);
     eg::index_weights(a_out.get() + ql + kvl + rope + ID, wa, n, IH, index_weight_scale,
                       eg::kIndexHeads, iwt.get(), stream);
     eg::IndexerArgs ia;
