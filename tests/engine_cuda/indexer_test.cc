@@ -2,6 +2,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "engine/cuda/indexer_tuning.h"
 #include "engine/dsa_ops.h"
 #include "tests/engine_cuda/gpu_test_util.h"
 
@@ -16,19 +17,22 @@ struct IndexerCase {
   std::vector<int> q_pos;     // query -> position (< its sequence length)
   int S;                      // score columns
   int check_every = 1;        // compare every n-th query with the reference (long cases)
+  int page_size = 64;
 };
 
 // Runs one case on the GPU and the CPU reference; returns the relative L2 error.
-double run_case(const IndexerCase& c, IndexKeyType type, uint32_t seed) {
+double run_case(const IndexerCase& c, IndexKeyType type, uint32_t seed, int variant = 0) {
+  SCOPED_TRACE("seed " + std::to_string(seed) + ", configuration " + std::to_string(variant) +
+               ", page size " + std::to_string(c.page_size));
   std::mt19937 rng(seed);
   const int T = int(c.q_seq.size());
-  const PagedLayout layout = make_layout(rng, c.seq_lens, 64);
+  const PagedLayout layout = make_layout(rng, c.seq_lens, c.page_size);
   const bool fp8 = type == IndexKeyType::kFp8E4M3;
   const int row_bytes = fp8 ? D : 2 * D;
 
   std::vector<float> q = random_normal(rng, size_t(T) * H * D);
   std::vector<float> weights = random_normal(rng, size_t(T) * H, 0.3f);
-  std::vector<float> pool = random_normal(rng, size_t(layout.num_pages) * 64 * D);
+  std::vector<float> pool = random_normal(rng, size_t(layout.num_pages) * c.page_size * D);
   // what the reference sees: the values after rounding to the kernel's input type
   std::vector<float> q_ref, pool_ref;
   std::vector<uint8_t> q_bytes(size_t(T) * H * row_bytes), pool_bytes(pool.size() * row_bytes / D);
@@ -62,7 +66,7 @@ double run_case(const IndexerCase& c, IndexKeyType type, uint32_t seed) {
   a.T = T;
   a.S = c.S;
   a.out = d_out.get();
-  indexer_scores(a, nullptr);
+  indexer_scores_variant(a, variant, nullptr);
   const std::vector<float> got = d_out.download();
 
   // Reference: one query at a time over its own sequence's keys, gathered from the pages.
@@ -148,6 +152,40 @@ TEST_F(IndexerKernel, Fp8MatchesReferenceOnLongContext) {
 }
 TEST_F(IndexerKernel, Fp8ManyQueriesOverLongContext) {
   EXPECT_LT(run_case(many_long_queries_case(), IndexKeyType::kFp8E4M3, 24), 2e-3);
+}
+
+// A decode batch of 16 sequences of random lengths on fresh random inputs, through every
+// compiled kernel configuration and with other page sizes.
+IndexerCase random_decode_case(std::mt19937& rng, int page_size) {
+  IndexerCase c;
+  c.page_size = page_size;
+  std::uniform_int_distribution<int> len(1, 6000);
+  c.S = 0;
+  for (int b = 0; b < 16; ++b) {
+    c.seq_lens.push_back(len(rng));
+    c.q_seq.push_back(b);
+    c.q_pos.push_back(c.seq_lens.back() - 1);
+    c.S = std::max(c.S, c.seq_lens.back());
+  }
+  c.S += 33;  // a ragged tail of -inf past every sequence
+  return c;
+}
+TEST_F(IndexerKernel, Fp8EveryConfigurationOnFreshDecodeBatches) {
+  std::random_device dev;
+  for (int v = 0; v < kIndexerVariants; ++v) {
+    const uint32_t seed = dev();
+    std::mt19937 rng(seed);
+    EXPECT_LT(run_case(random_decode_case(rng, 64), IndexKeyType::kFp8E4M3, seed, v), 2e-3);
+  }
+}
+TEST_F(IndexerKernel, OtherPageSizesOnFreshInputs) {
+  std::random_device dev;
+  for (int page : {32, 128}) {
+    const uint32_t seed = dev();
+    std::mt19937 rng(seed);
+    EXPECT_LT(run_case(random_decode_case(rng, page), IndexKeyType::kFp8E4M3, seed), 2e-3);
+    EXPECT_LT(run_case(random_decode_case(rng, page), IndexKeyType::kBf16, seed + 1), 2e-4);
+  }
 }
 
 // Argument checks happen before any device work, so they hold on GPU-less machines too.

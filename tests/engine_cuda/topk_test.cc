@@ -102,6 +102,20 @@ TEST_F(TopkKernel, SmallKAndOddWidths) {
   check_rows({{Fill::kNormal, 777}, {Fill::kNormal, 5}, {Fill::kFewLevels, 777}}, 777, 16, 35);
 }
 
+TEST_F(TopkKernel, DecodeBatchOnFreshInputs) {
+  // a decode step's shape (16 rows of up to 128K columns) with causal lengths and seeds drawn
+  // anew on every run
+  std::random_device dev;
+  std::mt19937 rng(dev());
+  std::uniform_int_distribution<int> len(1, 131072);
+  std::vector<Row> rows;
+  for (int t = 0; t < 16; ++t)
+    rows.push_back({t % 5 == 4 ? Fill::kFewLevels : Fill::kNormal, len(rng)});
+  const uint32_t seed = dev();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  check_rows(rows, 131072, 2048, seed);
+}
+
 TEST(TopkKernelArgs, RejectsBadShapes) {
   float f = 0;
   int32_t i = 0;
