@@ -1,9 +1,11 @@
 // sandbox_bench: launch latency and throughput of boxes against bare processes and
 // bubblewrap with comparable isolation, plus Python session round-trips.
 //
-//   sandbox_bench [--quick]
+//   sandbox_bench [--quick] [--no-cgroups] [--rootless] [--box-only N]
 // Prints, per case, launches/s and the median latency; ratios are against bubblewrap
-// measured in the same run.
+// measured in the same run. --no-cgroups: limits by rlimits only; --rootless: the
+// launcher runs as uid/gid 65534 (needs root); --box-only N: only N isolated /bin/true
+// launches (for profilers). SANDBOX_BENCH_BWRAP names another bubblewrap binary.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -12,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -70,8 +73,13 @@ bool spawn_wait(const std::vector<std::string>& args) {
 // bubblewrap with the isolation our boxes have (namespaces, fresh root of read-only
 // binds, tmpfs work dir and /tmp, new /proc and minimal /dev, non-root uid, no caps).
 // It has no seccomp filter and no cgroup set-up: it does less than we do.
+std::string bwrap_path() {
+  const char* env = std::getenv("SANDBOX_BENCH_BWRAP");
+  return env && *env ? env : "/usr/bin/bwrap";
+}
+
 std::vector<std::string> bwrap(std::vector<std::string> cmd) {
-  std::vector<std::string> a = {"/usr/bin/bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+  std::vector<std::string> a = {bwrap_path(), "--unshare-all", "--die-with-parent", "--new-session",
                                 "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
                                 "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
                                 "--symlink", "usr/sbin", "/sbin", "--ro-bind", "/etc/ld.so.cache",
@@ -108,9 +116,26 @@ std::string loadavg() {
 }
 
 int main(int argc, char** argv) {
-  bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  int box_only = 0;
+  sb::SandboxOptions options;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--quick") {
+      quick = true;
+    } else if (a == "--no-cgroups") {
+      options.use_cgroups = false;
+    } else if (a == "--rootless") {
+      options.run_as_uid = options.run_as_gid = 65534;
+    } else if (a == "--box-only" && i + 1 < argc) {
+      box_only = std::atoi(argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: sandbox_bench [--quick] [--no-cgroups] [--rootless] [--box-only N]\n");
+      return 2;
+    }
+  }
   const int n_true = quick ? 100 : 500, n_py = quick ? 20 : 60, n_calls = quick ? 2000 : 20000;
-  sb::Sandbox sandbox;  // spawned first, while this process is small
+  sb::Sandbox sandbox(options);  // spawned first, while this process is small
   std::printf("sandbox_bench: memory limits by %s, pids by %s%s\n",
               std::string(sb::control_mode_name(sandbox.limit_modes().memory)).c_str(),
               std::string(sb::control_mode_name(sandbox.limit_modes().pids)).c_str(),
@@ -123,6 +148,11 @@ int main(int argc, char** argv) {
   sb::Spec py;
   py.argv = {"/usr/bin/python3", "-c", "pass"};
 
+  if (box_only > 0) {
+    Stats s = measure("box /bin/true", box_only, [&] { return checked(sandbox.run(t)); });
+    row("envforge box /bin/true", s, 0);
+    return 0;
+  }
   Stats bare_true = measure("bare /bin/true", n_true, [] { return spawn_wait({"/bin/true"}); });
   Stats bw_true = measure("bubblewrap /bin/true", n_true, [] { return spawn_wait(bwrap({"/bin/true"})); });
   Stats our_true = measure("box /bin/true", n_true, [&] { return checked(sandbox.run(t)); });

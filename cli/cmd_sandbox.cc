@@ -1,6 +1,9 @@
 // envforge sandbox doctor | run: what this host supports, and one sandboxed command.
+#include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cxxopts.hpp>
 #include <fstream>
@@ -11,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "sandbox/launcher_client.h"
+#include "sandbox/run_box.h"
 #include "sandbox/sandbox.h"
 
 namespace envforge::cli {
@@ -18,7 +22,10 @@ namespace {
 
 namespace sb = envforge::sandbox;
 
+// Regular files only: a directory or a device given by mistake is an error, not bytes.
 bool read_file(const std::string& path, std::string& out) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
   std::ifstream in(path, std::ios::binary);
   if (!in) return false;
   std::ostringstream ss;
@@ -44,8 +51,24 @@ std::string resolve_command(const std::string& cmd) {
   return cmd;
 }
 
+// One trial box: what it printed and how it ended, as the doctor reports it.
+nlohmann::json trial(sb::Sandbox& sandbox, std::vector<std::string> argv, sb::Network net, bool& ok) {
+  sb::Spec spec;
+  spec.argv = std::move(argv);
+  spec.network = net;
+  spec.limits.wall_ms = 20'000;
+  sb::Result r = sandbox.run(spec);
+  ok = r.ok();
+  nlohmann::json j = {{"verdict", sb::verdict_name(r.verdict)}, {"wall_ms", r.wall_ms}};
+  if (!r.message.empty()) j["message"] = r.message;
+  if (!r.ok() && !r.stderr_data.empty()) j["stderr"] = r.stderr_data.substr(0, 300);
+  return j;
+}
+
 int doctor(int argc, char** argv) {
-  cxxopts::Options opts("envforge sandbox doctor", "Report what this host supports for the sandbox, and why.");
+  cxxopts::Options opts("envforge sandbox doctor",
+                        "Report what this host supports for the sandbox, and why. Exit status 0 when boxes "
+                        "work here, 1 when they do not.");
   opts.add_options()("json", "print JSON")("h,help", "show help");
   cxxopts::ParseResult args;
   try {
@@ -58,38 +81,65 @@ int doctor(int argc, char** argv) {
     std::cout << opts.help();
     return 0;
   }
+  if (!args.unmatched().empty()) {
+    std::fprintf(stderr, "envforge sandbox doctor: unexpected argument '%s'\n", args.unmatched()[0].c_str());
+    return kUsageError;
+  }
   nlohmann::json report;
   report["launcher"] = sb::find_launcher("");
   report["host_uid"] = geteuid();
+  utsname u{};
+  if (uname(&u) == 0) report["kernel"] = u.release;
   report["max_user_namespaces"] = read_first_line("/proc/sys/user/max_user_namespaces");
   std::string unpriv = read_first_line("/proc/sys/kernel/unprivileged_userns_clone");
   report["unprivileged_userns_clone"] = unpriv.empty() ? "not present (allowed)" : unpriv;
   int rc = 0;
   try {
-    sb::LauncherClient client({});
-    auto p = client.probe();
+    sb::Sandbox sandbox;
+    auto p = sandbox.probe();
     report["rootless"] = p["rootless"] == "yes";
     auto mode = [](const std::string& v) { return std::string(sb::control_mode_name(static_cast<sb::ControlMode>(std::stoi(v)))); };
     report["memory"] = {{"mode", mode(p["memory_mode"])}, {"why", p["memory_reason"]}};
     report["pids"] = {{"mode", mode(p["pids_mode"])}, {"why", p["pids_reason"]}};
     report["seccomp_instructions"] = std::stoi(p["seccomp_instructions"]);
     if (p.count("cpu_limit")) report["cpu_limit"] = p["cpu_limit"];
-    sb::Sandbox sandbox;
-    sb::Spec spec;
-    spec.argv = {"/bin/true"};
-    auto r = sandbox.run(spec);
-    report["trial_run"] = {{"command", "/bin/true"}, {"verdict", sb::verdict_name(r.verdict)},
-                           {"wall_ms", r.wall_ms}, {"message", r.message}};
-    if (!r.ok()) rc = 1;
+    bool ok = false;
+    report["trial_run"] = trial(sandbox, {"/bin/true"}, sb::Network::kNone, ok);
+    report["trial_run"]["command"] = "/bin/true";
+    if (!ok) rc = 1;
+    report["trial_loopback"] = trial(sandbox, {"/bin/true"}, sb::Network::kLoopback, ok);
+    if (!ok) rc = 1;
+    // The Python runner (tools, solutions, verifiers) needs the system interpreter.
+    if (access("/usr/bin/python3", X_OK) == 0) {
+      report["trial_python"] = trial(sandbox, {"/usr/bin/python3", "-c", "import json, sqlite3"}, sb::Network::kNone, ok);
+      if (!ok) rc = 1;
+    } else {
+      report["trial_python"] = {{"verdict", "skipped"}, {"message", "/usr/bin/python3 not found: the Python runner cannot work"}};
+      rc = 1;
+    }
   } catch (const std::exception& e) {
     report["error"] = e.what();
     rc = 1;
+  }
+  // As root, whether the same works without privileges (user namespaces only), as it
+  // must for an unprivileged deployment.
+  if (geteuid() == 0) {
+    try {
+      sb::SandboxOptions o;
+      o.run_as_uid = o.run_as_gid = 65534;
+      sb::Sandbox rootless(o);
+      bool ok = false;
+      report["trial_rootless"] = trial(rootless, {"/bin/true"}, sb::Network::kNone, ok);
+      report["trial_rootless"]["as_uid"] = 65534;
+    } catch (const std::exception& e) {
+      report["trial_rootless"] = {{"verdict", "sandbox_error"}, {"message", e.what()}, {"as_uid", 65534}};
+    }
   }
   if (args.count("json")) {
     std::cout << report.dump(2) << "\n";
     return rc;
   }
-  std::cout << "envforge sandbox doctor\n";
+  std::cout << "envforge sandbox doctor: " << (rc == 0 ? "boxes work on this host" : "PROBLEMS FOUND") << "\n";
   for (auto& [k, v] : report.items()) {
     if (v.is_object()) {
       std::cout << "  " << k << ":\n";
@@ -114,13 +164,13 @@ int run(int argc, char** argv) {
   cxxopts::Options opts("envforge sandbox run", "Run one command in a box and print the Result as JSON.");
   opts.custom_help("[OPTIONS] -- CMD [ARGS...]");
   opts.add_options()
-      ("wall-ms", "wall time limit", cxxopts::value<std::int64_t>()->default_value("10000"))
-      ("cpu-ms", "CPU time limit", cxxopts::value<std::int64_t>()->default_value("10000"))
-      ("mem-mb", "memory limit (MiB)", cxxopts::value<std::int64_t>()->default_value("512"))
-      ("pids", "process and thread limit", cxxopts::value<int>()->default_value("64"))
-      ("fsize-mb", "largest file (MiB)", cxxopts::value<std::int64_t>()->default_value("64"))
-      ("tmpfs-mb", "writable space in /work and /tmp (MiB)", cxxopts::value<std::int64_t>()->default_value("64"))
-      ("out-kb", "stdout and stderr caps (KiB)", cxxopts::value<std::int64_t>()->default_value("1024"))
+      ("wall-ms", "wall time limit", cxxopts::value<std::string>()->default_value("10000"))
+      ("cpu-ms", "CPU time limit", cxxopts::value<std::string>()->default_value("10000"))
+      ("mem-mb", "memory limit (MiB)", cxxopts::value<std::string>()->default_value("512"))
+      ("pids", "process and thread limit", cxxopts::value<std::string>()->default_value("64"))
+      ("fsize-mb", "largest file (MiB)", cxxopts::value<std::string>()->default_value("64"))
+      ("tmpfs-mb", "writable space in /work and /tmp (MiB)", cxxopts::value<std::string>()->default_value("64"))
+      ("out-kb", "stdout and stderr caps (KiB)", cxxopts::value<std::string>()->default_value("1024"))
       ("net", "none | loopback", cxxopts::value<std::string>()->default_value("none"))
       ("file", "NAME=PATH: place host file PATH at /work/NAME", cxxopts::value<std::vector<std::string>>())
       ("ro-bind", "HOST[:BOX]: bind HOST read-only at BOX (default the same path)",
@@ -140,26 +190,45 @@ int run(int argc, char** argv) {
     std::cout << opts.help();
     return 0;
   }
+  if (!args.unmatched().empty()) {
+    std::fprintf(stderr, "envforge sandbox run: unexpected argument '%s' (the command goes after --)\n",
+                 args.unmatched()[0].c_str());
+    return kUsageError;
+  }
   if (split >= argc - 1) {
     std::fprintf(stderr, "envforge sandbox run: missing command (use -- CMD ARGS)\n");
     return kUsageError;
   }
   sb::Spec spec;
   spec.argv.push_back(resolve_command(argv[split + 1]));
+  if (spec.argv[0].empty() || spec.argv[0].front() != '/') {
+    std::fprintf(stderr, "envforge sandbox run: command '%s' not found in /usr/local/bin, /usr/bin, /bin, /usr/sbin, /sbin (give its absolute path)\n",
+                 spec.argv[0].c_str());
+    return kUsageError;
+  }
   for (int i = split + 2; i < argc; ++i) spec.argv.push_back(argv[i]);
   spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8"};
   if (args.count("env"))
     for (const auto& e : args["env"].as<std::vector<std::string>>()) spec.env.push_back(e);
   auto& l = spec.limits;
-  l.wall_ms = args["wall-ms"].as<std::int64_t>();
-  l.cpu_ms = args["cpu-ms"].as<std::int64_t>();
-  l.memory_mb = args["mem-mb"].as<std::int64_t>();
-  l.max_pids = args["pids"].as<int>();
-  l.file_size_mb = args["fsize-mb"].as<std::int64_t>();
-  l.tmpfs_mb = args["tmpfs-mb"].as<std::int64_t>();
-  std::int64_t out_kb = args["out-kb"].as<std::int64_t>();
-  if (out_kb <= 0) {
-    std::fprintf(stderr, "envforge sandbox run: --out-kb must be positive\n");
+  std::int64_t pids = 0, out_kb = 0;
+  for (auto [name, dest] : {std::pair<const char*, std::int64_t*>{"wall-ms", &l.wall_ms}, {"cpu-ms", &l.cpu_ms},
+                            {"mem-mb", &l.memory_mb}, {"pids", &pids}, {"fsize-mb", &l.file_size_mb},
+                            {"tmpfs-mb", &l.tmpfs_mb}, {"out-kb", &out_kb}}) {
+    const std::string text = args[name].as<std::string>();
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *dest);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      std::fprintf(stderr, "envforge sandbox run: --%s '%s' is not a whole number\n", name, text.c_str());
+      return kUsageError;
+    }
+  }
+  if (pids < 1 || pids > 65536) {
+    std::fprintf(stderr, "envforge sandbox run: --pids must be in 1..65536\n");
+    return kUsageError;
+  }
+  l.max_pids = static_cast<int>(pids);
+  if (out_kb <= 0 || out_kb > (1 << 20)) {
+    std::fprintf(stderr, "envforge sandbox run: --out-kb must be in 1..1048576\n");
     return kUsageError;
   }
   l.stdout_bytes = l.stderr_bytes = static_cast<std::size_t>(out_kb) * 1024;
@@ -198,6 +267,11 @@ int run(int argc, char** argv) {
   if (args.count("collect")) spec.collect = args["collect"].as<std::vector<std::string>>();
   if (args.count("stdin") && !read_file(args["stdin"].as<std::string>(), spec.stdin_data)) {
     std::fprintf(stderr, "envforge sandbox run: cannot read --stdin '%s'\n", args["stdin"].as<std::string>().c_str());
+    return kUsageError;
+  }
+  // A spec the sandbox would refuse is the caller's mistake: say so before starting one.
+  if (std::string bad = sb::precheck_spec(spec); !bad.empty()) {
+    std::fprintf(stderr, "envforge sandbox run: invalid spec: %s\n", bad.c_str());
     return kUsageError;
   }
   try {

@@ -110,6 +110,7 @@ void decide_verdict(const VerdictInputs& in, Result& out) {
     out.peak_kb = rec->maxrss_kb;
   }
   if (in.usage.peak_kb >= 0) out.peak_kb = in.usage.peak_kb;
+  out.decided_by = DecidedBy::kSandbox;
   if (rec && rec->kind == BoxEnd::kSetupError) {
     out.verdict = Verdict::kSandboxError;
     out.message = std::string("box setup failed: ") + rec->message;
@@ -127,47 +128,55 @@ void decide_verdict(const VerdictInputs& in, Result& out) {
   }
   const bool failed = !rec || out.exit_code != 0;
   const std::int64_t mem_limit_kb = l.memory_mb * 1024;
+  auto decide = [&](Verdict v, DecidedBy by, std::string message) {
+    out.verdict = v;
+    out.decided_by = by;
+    out.message = std::move(message);
+  };
+  const std::string cpu_text = "CPU time limit of " + std::to_string(l.cpu_ms) + " ms exceeded";
   if (in.host_kill == HostKill::kWall) {
-    out.verdict = Verdict::kTimeLimit;
-    out.message = "wall time limit of " + std::to_string(l.wall_ms) + " ms exceeded";
+    decide(Verdict::kTimeLimit, DecidedBy::kWallClock, "wall time limit of " + std::to_string(l.wall_ms) + " ms exceeded");
   } else if (in.host_kill == HostKill::kOutput) {
-    out.verdict = Verdict::kOutputLimit;
-    out.message = "output limit exceeded (stdout " + std::to_string(l.stdout_bytes) + " / stderr " +
-                  std::to_string(l.stderr_bytes) + " bytes)";
+    decide(Verdict::kOutputLimit, DecidedBy::kOutputCap,
+           "output limit exceeded (stdout " + std::to_string(l.stdout_bytes) + " / stderr " +
+               std::to_string(l.stderr_bytes) + " bytes)");
   } else if (!rec) {
-    out.verdict = Verdict::kSandboxError;
-    out.message = "the box's init process died without reporting";
+    decide(Verdict::kSandboxError, DecidedBy::kSandbox, "the box's init process died without reporting");
   } else if (rec->flags & StatusRecord::kCpuLimit) {
-    out.verdict = Verdict::kTimeLimit;
-    out.message = "CPU time limit of " + std::to_string(l.cpu_ms) + " ms exceeded";
+    decide(Verdict::kTimeLimit, DecidedBy::kReaperCpuClock, cpu_text + " (measured by the box's reaper)");
   } else if (out.signal == SIGSYS) {
-    out.verdict = Verdict::kKilledByPolicy;
-    out.message = "killed by the seccomp policy (a forbidden system call)";
+    decide(Verdict::kKilledByPolicy, DecidedBy::kSeccomp, "killed by the seccomp policy (a forbidden system call)");
   } else if (out.signal == SIGXCPU || (out.signal == SIGKILL && out.cpu_ms >= l.cpu_ms)) {
-    out.verdict = Verdict::kTimeLimit;
-    out.message = "CPU time limit of " + std::to_string(l.cpu_ms) + " ms exceeded";
+    decide(Verdict::kTimeLimit, DecidedBy::kCpuRlimit, cpu_text + " (RLIMIT_CPU)");
   } else if (out.signal == SIGXFSZ) {
-    out.verdict = Verdict::kOutputLimit;
-    out.message = "file size limit of " + std::to_string(l.file_size_mb) + " MiB exceeded";
+    decide(Verdict::kOutputLimit, DecidedBy::kFileSizeRlimit,
+           "file size limit of " + std::to_string(l.file_size_mb) + " MiB exceeded (RLIMIT_FSIZE)");
   } else if (failed && in.usage.oom_kills > 0) {
-    out.verdict = Verdict::kMemoryLimit;
-    out.message = "memory limit of " + std::to_string(l.memory_mb) + " MiB exceeded (cgroup OOM kill)";
+    decide(Verdict::kMemoryLimit, DecidedBy::kCgroupOomKill,
+           "memory limit of " + std::to_string(l.memory_mb) + " MiB exceeded (memory cgroup OOM kill)");
   } else if (failed && in.modes.memory == ControlMode::kRlimit && out.peak_kb * 4 >= mem_limit_kb * 3) {
-    // Under rlimits, allocations fail at the address-space limit; a failed run whose
-    // largest process came that close is a memory-limit run.
-    out.verdict = Verdict::kMemoryLimit;
-    out.message = "memory limit of " + std::to_string(l.memory_mb) + " MiB reached (address-space rlimit)";
+    // Under rlimits, allocations fail at the address-space limit and nothing reports
+    // it: a failed run whose largest process came that close is taken for one. Said
+    // plainly, since it is an inference and not a measurement.
+    decide(Verdict::kMemoryLimit, DecidedBy::kAddressSpaceRlimit,
+           "memory limit of " + std::to_string(l.memory_mb) +
+               " MiB presumed reached: no memory cgroup on this host, the run failed and its largest "
+               "process peaked at " + std::to_string(out.peak_kb / 1024) +
+               " MiB RSS under an address-space rlimit of the same size");
   } else if (out.cpu_ms > l.cpu_ms) {
-    out.verdict = Verdict::kTimeLimit;
-    out.message = "CPU time limit of " + std::to_string(l.cpu_ms) + " ms exceeded";
+    decide(Verdict::kTimeLimit, DecidedBy::kCpuUsage, cpu_text + " (CPU time reported after the run)");
   } else if (out.exit_code == 0) {
-    out.verdict = Verdict::kOk;
+    decide(Verdict::kOk, DecidedBy::kExitStatus, "");
   } else {
-    out.verdict = Verdict::kRuntimeError;
-    out.message = out.signal ? std::string("killed by signal ") + std::to_string(out.signal) + " (" +
-                                   strsignal(out.signal) + ")"
-                             : "exited with status " + std::to_string(out.exit_code);
+    decide(Verdict::kRuntimeError, DecidedBy::kExitStatus,
+           out.signal ? std::string("killed by signal ") + std::to_string(out.signal) + " (" + strsignal(out.signal) + ")"
+                      : "exited with status " + std::to_string(out.exit_code));
   }
+  // Refused forks are not a verdict of their own (the program decides what to make of
+  // them) but explain many failures.
+  if (failed && in.usage.pids_denied > 0 && out.verdict != Verdict::kSandboxError)
+    out.message += (out.message.empty() ? "" : "; ") + std::to_string(in.usage.pids_denied) +
+                   " fork(s) refused at the process limit of " + std::to_string(l.max_pids) + " (pids cgroup)";
 }
 
 }  // namespace envforge::sandbox

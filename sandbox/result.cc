@@ -24,6 +24,23 @@ std::string_view control_mode_name(ControlMode m) {
   return "unknown";
 }
 
+std::string_view decided_by_name(DecidedBy d) {
+  switch (d) {
+    case DecidedBy::kExitStatus: return "exit_status";
+    case DecidedBy::kWallClock: return "wall_clock";
+    case DecidedBy::kOutputCap: return "output_cap";
+    case DecidedBy::kReaperCpuClock: return "reaper_cpu_clock";
+    case DecidedBy::kCpuRlimit: return "rlimit_cpu";
+    case DecidedBy::kCpuUsage: return "cpu_usage";
+    case DecidedBy::kSeccomp: return "seccomp";
+    case DecidedBy::kFileSizeRlimit: return "rlimit_fsize";
+    case DecidedBy::kCgroupOomKill: return "cgroup_oom_kill";
+    case DecidedBy::kAddressSpaceRlimit: return "rlimit_as_inferred_from_peak_rss";
+    case DecidedBy::kSandbox: return "sandbox";
+  }
+  return "unknown";
+}
+
 namespace {
 
 // Bytes -> valid UTF-8 (invalid sequences become U+FFFD), so the JSON dumps safely.
@@ -48,6 +65,7 @@ nlohmann::json Result::to_json() const {
   j["stdout_truncated"] = stdout_truncated;
   j["stderr_truncated"] = stderr_truncated;
   j["message"] = utf8_clean(message);
+  j["decided_by"] = decided_by_name(decided_by);
   j["limits_mode"] = {{"memory", control_mode_name(limits_mode.memory)},
                       {"pids", control_mode_name(limits_mode.pids)}};
   nlohmann::json files = nlohmann::json::object();

@@ -25,6 +25,24 @@ std::string_view verdict_name(Verdict v);
 enum class ControlMode { kCgroupV2, kCgroupV1, kRlimit };
 std::string_view control_mode_name(ControlMode m);
 
+// The mechanism that decided a verdict, so that a reader can tell a measured limit
+// from an inferred one (e.g. a memory verdict from a cgroup OOM kill, or from the peak
+// RSS of a run that failed under an address-space rlimit).
+enum class DecidedBy {
+  kExitStatus,       // the payload's own exit status or signal
+  kWallClock,        // the host's wall-clock deadline
+  kOutputCap,        // the host's stdout/stderr caps
+  kReaperCpuClock,   // the box's reaper summing the CPU clocks of its processes
+  kCpuRlimit,        // RLIMIT_CPU (SIGXCPU, or SIGKILL past the hard limit)
+  kCpuUsage,         // the CPU time reported after the run exceeded the limit
+  kSeccomp,          // the seccomp filter killed a forbidden system call (SIGSYS)
+  kFileSizeRlimit,   // RLIMIT_FSIZE (SIGXFSZ)
+  kCgroupOomKill,    // the memory cgroup's OOM killer
+  kAddressSpaceRlimit,  // inferred: failed run whose peak RSS came close to the RLIMIT_AS limit
+  kSandbox,          // the sandbox itself (invalid spec, box set-up or exec failure)
+};
+std::string_view decided_by_name(DecidedBy d);
+
 struct LimitModes {
   ControlMode memory = ControlMode::kRlimit;
   ControlMode pids = ControlMode::kRlimit;
@@ -43,6 +61,7 @@ struct Result {
   bool stderr_truncated = false;
   std::map<std::string, std::string> files;  // collected files that existed and were readable
   std::string message;  // why the verdict is what it is (limit hit, setup failure, ...)
+  DecidedBy decided_by = DecidedBy::kSandbox;
   LimitModes limits_mode;
 
   bool ok() const { return verdict == Verdict::kOk; }

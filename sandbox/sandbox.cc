@@ -23,6 +23,8 @@ std::unique_ptr<Session> Sandbox::open_session(const Spec& spec) {
   return std::unique_ptr<Session>(new Session(std::move(impl)));
 }
 
+std::map<std::string, std::string> Sandbox::probe() { return launcher_->probe(); }
+
 LimitModes Sandbox::limit_modes() const { return launcher_->modes(); }
 int Sandbox::launcher_pid() const { return launcher_->pid(); }
 bool Sandbox::rootless() const { return launcher_->rootless(); }

@@ -7,6 +7,7 @@
 //   Result r = sb.run(spec);
 //   auto session = sb.open_session(spec);  session->call(R"({"x":1})", 1s);
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 
@@ -48,6 +49,10 @@ class Sandbox {
 
   // Starts the box now; throws std::runtime_error when it cannot be started at all.
   std::unique_ptr<Session> open_session(const Spec& spec);
+
+  // What the launcher found on this host (key=value: rootless, memory/pids modes and
+  // why, seccomp_instructions, cpu_limit), for `envforge sandbox doctor`.
+  std::map<std::string, std::string> probe();
 
   LimitModes limit_modes() const;
   int launcher_pid() const;   // for leak checks in tests

@@ -16,6 +16,7 @@ enum class MsgType : std::uint32_t {
   kLaunch = 1,
   kRelease = 2,
   kProbe = 3,
+  kReleaseQuiet = 4,  // a release that wants no reply (no cgroup usage to read)
   kLaunched = 101,
   kReleased = 102,
   kProbed = 103,

@@ -64,8 +64,9 @@ void write_text(const std::string& path, const std::string& text, mode_t mode) {
   close(fd);
 }
 
-void mkdirs(const std::string& path, mode_t mode) {
-  for (std::size_t pos = std::strlen(kRoot) + 1; pos <= path.size(); ++pos) {
+// Creates the missing directories of `path` below `base` (which exists).
+void mkdirs(const std::string& base, const std::string& path, mode_t mode) {
+  for (std::size_t pos = base.size() + 1; pos <= path.size(); ++pos) {
     if (pos == path.size() || path[pos] == '/') {
       std::string part = path.substr(0, pos);
       if (mkdir(part.c_str(), mode) != 0 && errno != EEXIST) fail("mkdir " + part, errno);
@@ -182,7 +183,7 @@ void add_dev() {
 void add_user_binds(const std::vector<RoBind>& binds, const std::vector<int>& fds) {
   for (std::size_t i = 0; i < binds.size(); ++i) {
     std::string target = std::string(kRoot) + binds[i].box_path;
-    mkdirs(target.substr(0, target.rfind('/')), 0755);
+    mkdirs(kRoot, target.substr(0, target.rfind('/')), 0755);
     struct stat st;
     if (fstat(fds[i], &st) != 0) fail("stat bind source " + binds[i].host_path, errno);
     if (S_ISDIR(st.st_mode)) {
@@ -194,26 +195,46 @@ void add_user_binds(const std::vector<RoBind>& binds, const std::vector<int>& fd
   }
 }
 
-void add_work_files(const std::vector<WorkFile>& files) {
-  std::string work = std::string(kRoot) + "/work";
+// `work` is where the box's /work is seen from here: below the root under construction,
+// or /work itself once the root is pivoted.
+void add_work_files(const std::string& work, const std::vector<WorkFile>& files) {
   for (const auto& f : files) {
     std::string path = work + "/" + f.name;
-    mkdirs(path.substr(0, path.rfind('/')), 0755);
+    mkdirs(work, path.substr(0, path.rfind('/')), 0755);
     // Set-id bits are dropped: the box mounts are nosuid anyway.
     write_text(path, f.bytes, f.mode & 0777);
   }
 }
 
-// The request-independent part of the root, built before the request exists.
-// Returns an O_PATH descriptor of the host /tmp (covered by the box tmpfs from here on)
-// through which bind sources under it stay reachable.
-int prepare_root() {
+std::string tmpfs_options(std::int64_t size_mb) {
+  return "size=" + std::to_string(size_mb << 20) + ",nr_inodes=" + std::to_string(16384 + kMaxFiles);
+}
+
+// The new root becomes / (the host tree is detached from this mount namespace) and is
+// made read-only; /work and /tmp stay writable mounts of the same tmpfs.
+void pivot_into_root() {
+  must(chdir(kRoot), "chdir new root");
+  must(static_cast<int>(syscall(SYS_pivot_root, ".", ".")), "pivot_root");
+  must(umount2(".", MNT_DETACH), "detach the old root");
+  must(chdir("/"), "chdir /");
+  must(mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr),
+       "read-only remount of /");
+}
+
+// The request-independent part of the root, built before the request exists. With
+// `host_view` (the box is for a request with read-only binds, whose sources are host
+// paths) it stops before pivot_root and returns an O_PATH descriptor of the host /tmp
+// (covered by the box tmpfs from here on) through which bind sources under it stay
+// reachable; otherwise the root is complete and pivoted, and it returns -1.
+int prepare_root(bool host_view) {
   // Nothing we mount may propagate back to the host.
   must(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "make / private");
-  int host_tmp = open(kRoot, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (host_tmp < 0) fail("open the host /tmp", errno);
-  std::string opts = "size=" + std::to_string(kDefaultTmpfsMb << 20) +
-                     ",nr_inodes=" + std::to_string(16384 + kMaxFiles) + ",mode=0755";
+  int host_tmp = -1;
+  if (host_view) {
+    host_tmp = open(kRoot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (host_tmp < 0) fail("open the host /tmp", errno);
+  }
+  std::string opts = tmpfs_options(kDefaultTmpfsMb) + ",mode=0755";
   must(mount("tmpfs", kRoot, "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()), "mount the box tmpfs");
   for (const char* d : {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"}) add_system_tree(d);
   add_etc();
@@ -225,6 +246,11 @@ int prepare_root() {
   must(mkdir(work.c_str(), 0755), "mkdir /work");
   must(mkdir(tmp.c_str(), 01777), "mkdir /tmp");
   must(chmod(tmp.c_str(), 01777), "chmod /tmp");
+  // /work and /tmp become mounts of their own so that / can be made read-only (user
+  // binds are never below them: spec_check reserves both).
+  must(mount(work.c_str(), work.c_str(), nullptr, MS_BIND, nullptr), "bind /work");
+  must(mount(tmp.c_str(), tmp.c_str(), nullptr, MS_BIND, nullptr), "bind /tmp");
+  if (!host_view) pivot_into_root();
   return host_tmp;
 }
 
@@ -235,12 +261,21 @@ int open_bind_source(const std::string& path, int host_tmp) {
   return open(path.c_str(), O_PATH | O_CLOEXEC);
 }
 
-// The request-dependent rest: tmpfs size, binds, work files, then pivot_root.
+// The request-dependent rest: tmpfs size, binds (host-view boxes only), work files and,
+// for a host-view box, pivot_root.
 void finish_root(const wire::LaunchRequest& req, int host_tmp) {
+  const bool host_view = host_tmp >= 0;
+  if (!host_view && !req.binds.empty()) fail("a pivoted box cannot take read-only binds", 0);
   if (req.limits.tmpfs_mb != kDefaultTmpfsMb) {
-    std::string opts = "size=" + std::to_string(req.limits.tmpfs_mb << 20) +
-                       ",nr_inodes=" + std::to_string(16384 + kMaxFiles);
-    must(mount("tmpfs", kRoot, nullptr, MS_REMOUNT | MS_NOSUID | MS_NODEV, opts.c_str()), "resize the box tmpfs");
+    // /work is a bind of the tmpfs's directory: remounting it resizes the whole tmpfs.
+    std::string work = host_view ? std::string(kRoot) + "/work" : "/work";
+    must(mount("tmpfs", work.c_str(), nullptr, MS_REMOUNT | MS_NOSUID | MS_NODEV,
+               tmpfs_options(req.limits.tmpfs_mb).c_str()),
+         "resize the box tmpfs");
+  }
+  if (!host_view) {
+    add_work_files("/work", req.files);
+    return;
   }
   std::vector<int> bind_fds;
   for (const auto& b : req.binds) {
@@ -251,17 +286,8 @@ void finish_root(const wire::LaunchRequest& req, int host_tmp) {
   close(host_tmp);
   add_user_binds(req.binds, bind_fds);
   for (int fd : bind_fds) close(fd);
-  add_work_files(req.files);
-  std::string work = std::string(kRoot) + "/work", tmp = std::string(kRoot) + "/tmp";
-  // /work and /tmp become mounts of their own so that / can be made read-only.
-  must(mount(work.c_str(), work.c_str(), nullptr, MS_BIND, nullptr), "bind /work");
-  must(mount(tmp.c_str(), tmp.c_str(), nullptr, MS_BIND, nullptr), "bind /tmp");
-  must(chdir(kRoot), "chdir new root");
-  must(static_cast<int>(syscall(SYS_pivot_root, ".", ".")), "pivot_root");
-  must(umount2(".", MNT_DETACH), "detach the old root");
-  must(chdir("/"), "chdir /");
-  must(mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr),
-       "read-only remount of /");
+  add_work_files(std::string(kRoot) + "/work", req.files);
+  pivot_into_root();
 }
 
 bool read_exact(int fd, void* buf, std::size_t n) {
@@ -291,11 +317,19 @@ wire::LaunchRequest read_request() {
   }
 }
 
-void drop_capabilities() {
+// The bounding and ambient sets only matter at exec: emptied ahead of the request.
+void drop_bounding_set() {
   for (int cap = 0; cap <= 63; ++cap) {
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno == EINVAL) break;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+      if (errno == EINVAL) break;  // past the last capability this kernel knows
+      fail("drop capability " + std::to_string(cap) + " from the bounding set", errno);
+    }
   }
-  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+    fail("clear the ambient capabilities", errno);
+}
+
+void drop_capabilities() {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
   if (syscall(SYS_capset, &hdr, data) != 0) fail("drop capabilities", errno);
@@ -310,59 +344,74 @@ void raise_effective_capabilities() {
   if (syscall(SYS_capset, &hdr, data) != 0) fail("raise capabilities", errno);
 }
 
-void set_limit(int resource, rlim_t soft, rlim_t hard) {
-  rlimit rl{soft, hard};
-  setrlimit(resource, &rl);
+void load_filter(const std::vector<sock_filter>& program, const char* what) {
+  sock_fprog prog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) fail(std::string("load ") + what, errno);
 }
 
-[[noreturn]] void report_exec_error(int fd, int err) {
-  (void)!write(fd, &err, sizeof err);
-  _exit(127);
-}
+// What the payload process does between vfork and execve, prepared beforehand: the
+// child shares the reaper's memory until it execs, so it may only make system calls.
+struct PayloadPlan {
+  std::vector<char*> argv, envp;
+  struct Limit {
+    __rlimit_resource_t resource;
+    rlimit value;
+  };
+  std::vector<Limit> limits;
+};
 
-// Runs in the payload process, forked by the reaper after it dropped its capabilities
-// and loaded the seccomp filter (both inherited here).
-[[noreturn]] void exec_payload(const BoxPlan& plan, const wire::LaunchRequest& req, int exec_err_fd) {
+PayloadPlan plan_payload(const BoxPlan& plan, const wire::LaunchRequest& req) {
   const Limits& l = req.limits;
-  auto report = [&](int err) { report_exec_error(exec_err_fd, err); };
-  setsid();
-  if (chdir("/work") != 0) report(errno);
-  umask(022);
+  PayloadPlan p;
+  auto limit = [&](int resource, rlim_t soft, rlim_t hard) { p.limits.push_back({resource, {soft, hard}}); };
   // A backstop only: the reaper ends the box at the CPU limit with ms granularity.
   rlim_t cpu_s = static_cast<rlim_t>((l.cpu_ms + 999) / 1000) + 1;
-  set_limit(RLIMIT_CPU, cpu_s, cpu_s + 1);
+  limit(RLIMIT_CPU, cpu_s, cpu_s + 1);
   rlim_t mem = static_cast<rlim_t>(l.memory_mb) << 20;
   // With a memory cgroup the address space only gets a loose bound (mappings are not memory).
   rlim_t as = plan.memory_by_rlimit ? mem : std::max<rlim_t>(4 * mem, mem + (rlim_t(2) << 30));
-  set_limit(RLIMIT_AS, as, as);
+  limit(RLIMIT_AS, as, as);
   // Counted per user inside this box's user namespace; +1 for the reaper (same uid).
-  set_limit(RLIMIT_NPROC, static_cast<rlim_t>(l.max_pids) + 1, static_cast<rlim_t>(l.max_pids) + 1);
-  set_limit(RLIMIT_NOFILE, static_cast<rlim_t>(l.open_files), static_cast<rlim_t>(l.open_files));
+  limit(RLIMIT_NPROC, static_cast<rlim_t>(l.max_pids) + 1, static_cast<rlim_t>(l.max_pids) + 1);
+  limit(RLIMIT_NOFILE, static_cast<rlim_t>(l.open_files), static_cast<rlim_t>(l.open_files));
   rlim_t fsize = static_cast<rlim_t>(l.file_size_mb) << 20;
-  set_limit(RLIMIT_FSIZE, fsize, fsize);
-  set_limit(RLIMIT_CORE, 0, 0);
-  set_limit(RLIMIT_MEMLOCK, 0, 0);
-  set_limit(RLIMIT_MSGQUEUE, 0, 0);
+  limit(RLIMIT_FSIZE, fsize, fsize);
+  limit(RLIMIT_CORE, 0, 0);
+  limit(RLIMIT_MEMLOCK, 0, 0);
+  limit(RLIMIT_MSGQUEUE, 0, 0);
+  for (const auto& a : req.argv) p.argv.push_back(const_cast<char*>(a.c_str()));
+  p.argv.push_back(nullptr);
+  for (const auto& e : req.env) p.envp.push_back(const_cast<char*>(e.c_str()));
+  p.envp.push_back(nullptr);
+  return p;
+}
+
+// Runs in the vfork child of the reaper, which already dropped its capabilities and
+// loaded the seccomp filter (both inherited). On failure the errno is left in
+// `exec_errno` (shared memory until exec) for the reaper to report.
+[[noreturn]] void exec_payload(const PayloadPlan& p, volatile int* exec_errno) {
+  setsid();
+  if (chdir("/work") != 0) {
+    *exec_errno = errno;
+    _exit(127);
+  }
+  umask(022);
+  for (const auto& l : p.limits) setrlimit(l.resource, &l.value);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-
-  std::vector<char*> argv, envp;
-  for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const auto& e : req.env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  execve(argv[0], argv.data(), envp.data());
-  report_exec_error(exec_err_fd, errno);
+  execve(p.argv[0], p.argv.data(), p.envp.data());
+  *exec_errno = errno;
+  _exit(127);
 }
 
 }  // namespace
 
-std::string encode_box_request(const wire::LaunchRequest& req) {
-  std::string body = wire::encode(req);
+std::string box_request_frame(std::string_view body) {
   std::uint64_t n = body.size();
   std::string frame(reinterpret_cast<const char*>(&n), sizeof n);
-  return frame + body;
+  frame += body;
+  return frame;
 }
 
 void box_main(const BoxPlan& plan) {
@@ -382,40 +431,40 @@ void box_main(const BoxPlan& plan) {
   must(setresgid(kBoxUid, kBoxUid, kBoxUid), "setresgid");
   must(setresuid(kBoxUid, kBoxUid, kBoxUid), "setresuid");
   raise_effective_capabilities();
-  int host_tmp = prepare_root();
+  int host_tmp = prepare_root(plan.host_view);
   must(unshare(CLONE_NEWCGROUP), "new cgroup namespace");
   must(sethostname("box", 3), "sethostname");
+  drop_bounding_set();
+  // Not dumpable from here on: the payload runs as the same uid and must not reach this
+  // process (the reaper) through /proc/1/mem or /proc/1/fd: it could forge the status
+  // record. no_new_privs before the request too: nothing here execs until the payload.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs", errno);
+  load_filter(plan.seccomp->early, "the seccomp filter");
 
   const wire::LaunchRequest req = read_request();
   finish_root(req, host_tmp);
 
-  // From here on this process holds nothing worth stealing: no capabilities, the same
-  // filter as the payload (loaded once, inherited by the fork), not dumpable (the
-  // payload runs as the same uid and must not reach the reaper through /proc/1/mem or
-  // /proc/1/fd: it could forge the status record).
+  // From here on this process holds nothing worth stealing: no capabilities and the
+  // whole policy (inherited by the payload).
   drop_capabilities();
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs", errno);
-  sock_fprog prog{static_cast<unsigned short>(plan.seccomp->size()),
-                  const_cast<sock_filter*>(plan.seccomp->data())};
-  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) fail("load the seccomp filter", errno);
+  load_filter(plan.seccomp->late, "the seccomp filter of mount calls");
 
-  int exec_err[2];
-  must(pipe2(exec_err, O_CLOEXEC), "pipe");
   // SIGCHLD stays blocked in the reaper (it waits with sigtimedwait); the payload
   // unblocks it before exec.
   sigset_t chld;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   sigprocmask(SIG_BLOCK, &chld, nullptr);
-  pid_t payload = fork();
-  if (payload < 0) fail("fork payload", errno);
-  if (payload == 0) {
-    close(exec_err[0]);
-    close(kBoxStatusFd);
-    exec_payload(plan, req, exec_err[1]);
-  }
-  close(exec_err[1]);
+  // The payload sees neither the status pipe nor the request pipe.
+  fcntl(kBoxStatusFd, F_SETFD, FD_CLOEXEC);
+  const PayloadPlan payload_plan = plan_payload(plan, req);
+  // vfork: the payload starts without a copy of this address space (copying it, then
+  // tearing the copy down at exec, cost more than the rest of the launch).
+  volatile int exec_errno = 0;
+  pid_t payload = vfork();
+  if (payload < 0) fail("start the payload", errno);
+  if (payload == 0) exec_payload(payload_plan, &exec_errno);
   // The reaper keeps no end of the payload's stdio, so the host sees EOF when the
   // payload and everything it started are gone.
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -423,8 +472,7 @@ void box_main(const BoxPlan& plan) {
   close(devnull);
 
   StatusRecord rec = reap_box(payload, req.limits.cpu_ms, plan.cpus);
-  int err = 0;
-  if (read(exec_err[0], &err, sizeof err) == static_cast<ssize_t>(sizeof err)) {
+  if (const int err = exec_errno; err != 0) {
     rec.kind = BoxEnd::kExecError;
     rec.error = err;
     std::snprintf(rec.message, sizeof rec.message, "cannot execute %s: %s", req.argv[0].c_str(),

@@ -1,14 +1,17 @@
 // What runs inside a freshly cloned box. It builds the request-independent part of
 // the box's root file system ahead of time (a box is usually cloned before its request
-// exists: the launcher keeps one ready per network mode), then reads its request,
-// finishes the root (size, binds, work files, pivot_root), and becomes the box's PID 1:
+// exists: the launcher keeps one ready per network mode and bind use): without binds
+// the root is complete and pivoted before the request, so a launch only writes the work
+// files; with binds the pivot waits for the bind sources. Then it becomes the box's PID 1:
 // a reaper that starts the payload as an unprivileged user with no capabilities,
 // rlimits and the seccomp filter, and enforces the CPU-time limit at ms granularity.
 #pragma once
 #include <linux/filter.h>
 
+#include <string_view>
 #include <vector>
 
+#include "sandbox/launcher/seccomp_policy.h"
 #include "sandbox/wire.h"
 
 namespace envforge::sandbox::launcher {
@@ -26,13 +29,17 @@ inline constexpr unsigned kBoxUid = 1000;
 inline constexpr std::int64_t kDefaultTmpfsMb = 64;
 
 struct BoxPlan {
-  const std::vector<sock_filter>* seccomp = nullptr;
+  const SeccompPrograms* seccomp = nullptr;
   bool memory_by_rlimit = true;  // no memory cgroup: limit the address space instead
   int cpus = 1;                  // CPUs the box may use (bounds how fast CPU time grows)
+  // Keep the host's tree reachable until the request (for read-only binds, whose
+  // sources are host paths); otherwise the root is pivoted before the request.
+  bool host_view = false;
 };
 
-// Writes the request frame a waiting box reads from kBoxSyncFd (after the 'G').
-std::string encode_box_request(const wire::LaunchRequest& req);
+// The request frame a waiting box reads from kBoxSyncFd (after the 'G'), around the
+// encoded LaunchRequest as the host sent it.
+std::string box_request_frame(std::string_view body);
 
 // Never returns. Expects stdin/stdout/stderr on 0/1/2, the status pipe on kBoxStatusFd
 // and the launcher's go-ahead/request pipe on kBoxSyncFd, nothing else open.

@@ -52,6 +52,7 @@ struct Box {
   pid_t pid = 0;
   unsigned slot = 0;
   Network network = Network::kNone;
+  bool host_view = false;               // for requests with read-only binds (box_init.h)
   int request_w = -1;                   // the box's go-ahead/request pipe
   int host_fds[4] = {-1, -1, -1, -1};   // stdin (write), stdout, stderr, status (read)
   CgroupMark mark;
@@ -133,8 +134,8 @@ class Launcher {
     if (rootless_) enter_own_user_namespace();
     home_netns_ = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     if (home_netns_ < 0) throw Fail(errno_text("open own network namespace"));
-    seccomp_[0] = build_seccomp_program(Network::kNone);
-    seccomp_[1] = build_seccomp_program(Network::kLoopback);
+    seccomp_[0] = build_seccomp_programs(Network::kNone);
+    seccomp_[1] = build_seccomp_programs(Network::kLoopback);
   }
 
   ~Launcher() {
@@ -172,7 +173,15 @@ class Launcher {
       try {
         switch (type) {
           case wire::MsgType::kLaunch: launch(payload); break;
-          case wire::MsgType::kRelease: release(payload); break;
+          case wire::MsgType::kRelease: release(payload, true); break;
+          case wire::MsgType::kReleaseQuiet:
+            // Nothing may answer a quiet release: the host reads no reply to it.
+            try {
+              release(payload, false);
+            } catch (const std::exception& e) {
+              std::fprintf(stderr, "envforge-sandbox-launcher: %s\n", e.what());
+            }
+            break;
           case wire::MsgType::kProbe: probe(); break;
           default: throw Fail("unknown request type " + std::to_string(static_cast<unsigned>(type)));
         }
@@ -257,9 +266,10 @@ class Launcher {
 
   // Clones a box for `net`, with its maps written and cgroups joined; it builds the
   // request-independent part of its root and then waits for its request.
-  Box spawn(Network net) {
+  Box spawn(Network net, bool host_view) {
     Box box;
     box.network = net;
+    box.host_view = host_view;
     box.slot = alloc_slot();
     int pipes[5][2] = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
     auto cleanup = [&] {
@@ -287,7 +297,7 @@ class Launcher {
       args.pidfd = reinterpret_cast<std::uint64_t>(&box.pidfd);
       args.exit_signal = SIGCHLD;
       long pid = syscall(SYS_clone3, &args, sizeof args);
-      if (pid == 0) child(net, pipes);
+      if (pid == 0) child(net, host_view, pipes);
       int clone_errno = errno;
       if (setns(home_netns_, CLONE_NEWNET) != 0) {
         std::fprintf(stderr, "envforge-sandbox-launcher: cannot return to own network namespace: %s\n",
@@ -324,10 +334,10 @@ class Launcher {
     }
   }
 
-  // A spare for `net` that is still alive, or a fresh box.
-  Box take_box(Network net) {
+  // A spare of this kind that is still alive, or a fresh box.
+  Box take_box(Network net, bool host_view) {
     for (auto it = spares_.begin(); it != spares_.end(); ++it) {
-      if (it->network != net) continue;
+      if (it->network != net || it->host_view != host_view) continue;
       Box b = *it;
       spares_.erase(it);
       if (!is_gone(b.pidfd)) return b;
@@ -336,19 +346,20 @@ class Launcher {
       slots_[b.slot].busy = false;
       break;
     }
-    return spawn(net);
+    return spawn(net, host_view);
   }
 
   void launch(const std::string& payload) {
     wire::LaunchRequest req = wire::decode_launch(payload);
     std::string bad = check_spec(req.argv, req.env, req.files, req.binds, req.limits);
     if (!bad.empty()) throw Fail(bad);
-    Box box = take_box(req.network);
+    const bool host_view = !req.binds.empty();
+    Box box = take_box(req.network, host_view);
     try {
       std::string error;
       if (!cgroups_.arm(slots_[box.slot].cgroup, req.limits, box.mark, error)) throw Fail(error);
       // A box that died before reading its request reports why on its status pipe.
-      std::string frame = encode_box_request(req);
+      std::string frame = box_request_frame(payload);
       if (frame.size() > 65536) fcntl(box.request_w, F_SETPIPE_SZ, 1 << 20);
       fcntl(box.request_w, F_SETFL, O_NONBLOCK);
       if (!write_to_box(box.request_w, frame, 10'000) && errno != EPIPE) pidfd_kill(box.pidfd);
@@ -371,17 +382,17 @@ class Launcher {
     running_[id] = box;
     // The next request of this kind finds its box half-built.
     bool have_spare = false;
-    for (const auto& b : spares_) have_spare |= b.network == req.network;
+    for (const auto& b : spares_) have_spare |= b.network == req.network && b.host_view == host_view;
     if (!have_spare) {
       try {
-        spares_.push_back(spawn(req.network));
+        spares_.push_back(spawn(req.network, host_view));
       } catch (const std::exception&) {
         // No spare now; the next launch clones its box and reports what fails.
       }
     }
   }
 
-  [[noreturn]] void child(Network net, int pipes[5][2]) {
+  [[noreturn]] void child(Network net, bool host_view, int pipes[5][2]) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     // Arrange 0..4 from sources that may themselves sit on 0..4: lift them first.
     int src[5] = {pipes[0][0], pipes[1][1], pipes[2][1], pipes[3][1], pipes[4][0]};
@@ -393,13 +404,14 @@ class Launcher {
     plan.seccomp = &seccomp_[net == Network::kLoopback ? 1 : 0];
     plan.memory_by_rlimit = cgroups_.memory_mode() == ControlMode::kRlimit;
     plan.cpus = cpus_;
+    plan.host_view = host_view;
     box_main(plan);
   }
 
   // Reads the box's usage, kills it and answers at once: the box's teardown (its
   // namespaces and mounts) runs while the host goes on; its slot is reused once the
   // pidfd says it is gone.
-  void release(const std::string& payload) {
+  void release(const std::string& payload, bool answer) {
     wire::Reader rd(payload);
     std::uint64_t id = rd.u64();
     auto it = running_.find(id);
@@ -407,8 +419,9 @@ class Launcher {
     Box box = it->second;
     running_.erase(it);
     pidfd_kill(box.pidfd);
-    CgroupUsage u = cgroups_.usage(slots_[box.slot].cgroup, box.mark);
     dying_.push_back(box);
+    if (!answer) return;
+    CgroupUsage u = cgroups_.usage(slots_[box.slot].cgroup, box.mark);
     wire::ReleaseReply reply;
     reply.peak_kb = u.peak_kb;
     reply.oom_kills = u.oom_kills;
@@ -425,7 +438,7 @@ class Launcher {
         "memory_reason=" + p.memory.reason,
         "pids_mode=" + std::to_string(static_cast<int>(cgroups_.pids_mode())),
         "pids_reason=" + p.pids.reason,
-        "seccomp_instructions=" + std::to_string(seccomp_[0].size()),
+        "seccomp_instructions=" + std::to_string(seccomp_[0].early.size() + seccomp_[0].late.size()),
         "cpu_limit=reaper polls box CPU clocks (ms granularity), RLIMIT_CPU as backstop",
     };
     wire::Writer w;
@@ -438,7 +451,7 @@ class Launcher {
   int cpus_ = 1;
   BoxCgroups cgroups_;
   int home_netns_ = -1;
-  std::vector<sock_filter> seccomp_[2];
+  SeccompPrograms seccomp_[2];
   std::vector<int> netns_[2];
   std::vector<Slot> slots_;
   std::list<Box> spares_;

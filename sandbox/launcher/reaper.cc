@@ -46,7 +46,7 @@ StatusRecord reap_box(pid_t payload, std::int64_t cpu_limit_ms, int cpus) {
   sigaddset(&chld, SIGCHLD);
   const std::int64_t limit_us = cpu_limit_ms * 1000;
   cpus = std::max(1, cpus);
-  bool payload_done = false, killed = false;
+  bool payload_done = false, killed = false, first = true;
   while (!payload_done) {
     for (;;) {
       int st = 0;
@@ -60,7 +60,9 @@ StatusRecord reap_box(pid_t payload, std::int64_t cpu_limit_ms, int cpus) {
       }
     }
     if (payload_done || killed) continue;
-    const std::int64_t used = box_cpu_us();
+    // The payload has only just been started: nothing to count yet.
+    const std::int64_t used = first ? 0 : box_cpu_us();
+    first = false;
     if (used >= limit_us) {
       rec.flags |= StatusRecord::kCpuLimit;
       kill(-1, SIGKILL);

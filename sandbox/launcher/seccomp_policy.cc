@@ -30,6 +30,16 @@ constexpr const char* kKilled[] = {
     "landlock_create_ruleset",
 };
 
+// Killed by the late filter only: the set-up of a box makes these after the early filter
+// is in place (see SeccompPrograms).
+constexpr const char* kSetupCalls[] = {"mount", "umount2", "pivot_root", "open_tree", "move_mount", "mount_setattr"};
+
+bool is_setup_call(const char* name) {
+  for (const char* s : kSetupCalls)
+    if (std::strcmp(s, name) == 0) return true;
+  return false;
+}
+
 // Refused with an error the program can handle: io_uring bypasses the filter's view of
 // system calls; clone3 hides its flags from seccomp, so libc falls back to clone.
 struct Errno {
@@ -51,20 +61,51 @@ void check(int rc, const char* what) {
 
 int syscall_nr(const char* name) { return seccomp_syscall_resolve_name(name); }
 
-}  // namespace
+struct FilterContext {
+  scmp_filter_ctx ctx;
+  FilterContext() : ctx(seccomp_init(SCMP_ACT_ALLOW)) {
+    if (!ctx) throw std::runtime_error("seccomp policy: seccomp_init failed");
+    check(seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS), "bad-arch action");
+    check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0), "nnp attribute");
+    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);  // binary tree: cheaper per syscall
+  }
+  ~FilterContext() { seccomp_release(ctx); }
+  FilterContext(const FilterContext&) = delete;
+  FilterContext& operator=(const FilterContext&) = delete;
+};
 
-std::vector<sock_filter> build_seccomp_program(Network network) {
-  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-  if (!ctx) throw std::runtime_error("seccomp policy: seccomp_init failed");
-  struct Guard {
-    scmp_filter_ctx c;
-    ~Guard() { seccomp_release(c); }
-  } guard{ctx};
-  check(seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS), "bad-arch action");
-  check(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0), "nnp attribute");
-  seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);  // binary tree: cheaper per syscall
+std::vector<sock_filter> export_program(scmp_filter_ctx ctx) {
+  int fd = memfd_create("envforge-seccomp", MFD_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(std::string("seccomp policy: memfd_create: ") + std::strerror(errno));
+  int rc = seccomp_export_bpf(ctx, fd);
+  if (rc < 0) {
+    close(fd);
+    check(rc, "export");
+  }
+  off_t size = lseek(fd, 0, SEEK_END);
+  std::vector<sock_filter> prog(static_cast<std::size_t>(size) / sizeof(sock_filter));
+  ssize_t got = pread(fd, prog.data(), prog.size() * sizeof(sock_filter), 0);
+  close(fd);
+  if (got != static_cast<ssize_t>(prog.size() * sizeof(sock_filter)) || prog.empty())
+    throw std::runtime_error("seccomp policy: could not read the exported filter");
+  return prog;
+}
 
+std::vector<sock_filter> build_late() {
+  FilterContext f;
+  for (const char* name : kSetupCalls) {
+    int nr = syscall_nr(name);
+    if (nr == __NR_SCMP_ERROR || nr < 0) continue;  // not on this architecture
+    check(seccomp_rule_add(f.ctx, SCMP_ACT_KILL_PROCESS, nr, 0), name);
+  }
+  return export_program(f.ctx);
+}
+
+std::vector<sock_filter> build_early(Network network) {
+  FilterContext f;
+  scmp_filter_ctx ctx = f.ctx;
   for (const char* name : kKilled) {
+    if (is_setup_call(name)) continue;  // the late filter's
     int nr = syscall_nr(name);
     if (nr == __NR_SCMP_ERROR || nr < 0) continue;  // not on this architecture
     check(seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 0), name);
@@ -104,20 +145,11 @@ std::vector<sock_filter> build_seccomp_program(Network network) {
     }
   }
 
-  int fd = memfd_create("envforge-seccomp", MFD_CLOEXEC);
-  if (fd < 0) throw std::runtime_error(std::string("seccomp policy: memfd_create: ") + std::strerror(errno));
-  int rc = seccomp_export_bpf(ctx, fd);
-  if (rc < 0) {
-    close(fd);
-    check(rc, "export");
-  }
-  off_t size = lseek(fd, 0, SEEK_END);
-  std::vector<sock_filter> prog(static_cast<std::size_t>(size) / sizeof(sock_filter));
-  ssize_t got = pread(fd, prog.data(), prog.size() * sizeof(sock_filter), 0);
-  close(fd);
-  if (got != static_cast<ssize_t>(prog.size() * sizeof(sock_filter)) || prog.empty())
-    throw std::runtime_error("seccomp policy: could not read the exported filter");
-  return prog;
+  return export_program(ctx);
 }
+
+}  // namespace
+
+SeccompPrograms build_seccomp_programs(Network network) { return {build_early(network), build_late()}; }
 
 }  // namespace envforge::sandbox::launcher

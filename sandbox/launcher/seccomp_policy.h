@@ -11,7 +11,17 @@
 
 namespace envforge::sandbox::launcher {
 
-// Throws std::runtime_error when libseccomp cannot build the filter.
-std::vector<sock_filter> build_seccomp_program(Network network);
+// The policy in two stacked filters whose conjunction is the whole policy. The kernel's
+// cost of loading a filter grows with its length, so the long one is loaded while a
+// spare box waits for its request; it leaves out the mount calls that the request's
+// own set-up still makes (a tmpfs resize, read-only binds, pivot_root), and the short
+// one, loaded once the root is finished, kills exactly those.
+struct SeccompPrograms {
+  std::vector<sock_filter> early;  // everything but the set-up's mount calls
+  std::vector<sock_filter> late;   // the set-up's mount calls
+};
+
+// Throws std::runtime_error when libseccomp cannot build a filter.
+SeccompPrograms build_seccomp_programs(Network network);
 
 }  // namespace envforge::sandbox::launcher

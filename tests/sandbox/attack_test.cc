@@ -50,6 +50,11 @@ TEST_P(AttackTest, ForkBombHitsTheWallLimit) {
 TEST_P(AttackTest, MemoryBombHitsTheMemoryLimit) {
   Result r = run(attack("memory_bomb"));
   EXPECT_EQ(r.verdict, Verdict::kMemoryLimit) << r.message << " peak_kb=" << r.peak_kb;
+  // The Result names what decided: a measurement by the cgroup, or the inference made
+  // without one.
+  EXPECT_EQ(r.decided_by, r.limits_mode.memory == ControlMode::kRlimit ? DecidedBy::kAddressSpaceRlimit
+                                                                        : DecidedBy::kCgroupOomKill)
+      << r.message;
 }
 
 TEST_P(AttackTest, StackOverflowIsARuntimeError) {
@@ -77,6 +82,7 @@ TEST_P(AttackTest, CpuLimitHasMillisecondGranularity) {
     Result r = run(s);
     EXPECT_EQ(r.verdict, Verdict::kTimeLimit) << mode << ": " << r.message;
     EXPECT_NE(r.message.find("CPU time limit of 300 ms"), std::string::npos) << mode << ": " << r.message;
+    EXPECT_EQ(r.decided_by, DecidedBy::kReaperCpuClock) << mode << ": " << r.message;
     EXPECT_GE(r.cpu_ms, 300) << mode;
     EXPECT_LT(r.cpu_ms, 900) << mode;
     EXPECT_EQ(r.signal, SIGKILL) << mode;
