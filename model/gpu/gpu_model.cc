@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <tuple>
 #include <stdexcept>
 #include <string>
 
@@ -15,6 +16,7 @@
 namespace envforge::model::gpu {
 
 namespace eg = engine::gpu;
+using eg::OutType;
 
 namespace {
 
@@ -32,6 +34,7 @@ GpuModel::Impl::~Impl() {
   for (auto& [key, exec] : graphs) cudaGraphExecDestroy(exec);
   if (in_host) cudaFreeHost(in_host);
   blas.reset();
+  fp8.reset();
   if (stream) cudaStreamDestroy(stream);
 }
 
@@ -70,9 +73,9 @@ void GpuModel::Impl::init(const ModelWeights& host_w) {
 
   ENVFORGE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   blas = std::make_unique<eg::Blas>(stream);
-  w = GpuWeights::upload(host_w, c);
-  wa = w.layers.empty() ? 0 : w.layers[0].w_a_rows;
-  wb = w.layers.empty() ? 0 : w.layers[0].w_b_rows;
+  w = GpuWeights::upload(host_w, c, opt.fp8_gemm);
+  wa = w.layers.empty() ? 0 : w.layers[0].w_a.rows;
+  wb = w.layers.empty() ? 0 : w.layers[0].w_b.rows;
 
   // RoPE table: cos/sin of pos * inv_freq in double, rounded to float as the CPU does.
   const std::vector<double> inv_freq = rope_inv_freq(c);
@@ -148,12 +151,82 @@ void GpuModel::Impl::init(const ModelWeights& host_w) {
     dispatch_buf = DeviceArray<char>(eg::moe_dispatch_bytes(int(A), E));
     dispatch = eg::moe_dispatch_view(dispatch_buf.get(), int(A), E);
   }
+  // FP8 linear layers: one quantization scratch for the widest input, then a support check
+  // of every FP8 segment with its real output layout.
+  {
+    std::vector<std::tuple<Linear*, OutType, int, bool>> lins;
+    lins.emplace_back(&w.lm_head, OutType::kF32, c.vocab_size, false);
+    for (auto& L : w.layers) {
+      lins.emplace_back(&L.w_a, OutType::kF32, wa, false);
+      lins.emplace_back(&L.w_b, OutType::kF32, wb, false);
+      lins.emplace_back(&L.o, OutType::kF32, d, true);
+      if (!L.moe) {
+        lins.emplace_back(&L.gate_up, OutType::kF32, 2 * c.intermediate_size, false);
+        lins.emplace_back(&L.down, OutType::kF32, d, true);
+      } else if (L.has_shared) {
+        lins.emplace_back(&L.shared_gate_up, OutType::kF32, 2 * L.shared_inter, false);
+        lins.emplace_back(&L.shared_down, OutType::kF32, d, true);
+      }
+    }
+    int max_k = 0;
+    for (auto& [lin, t, ld, acc] : lins)
+      if (lin->any_fp8()) max_k = std::max(max_k, lin->cols);
+    if (max_k > 0) {
+      fp8 = std::make_unique<eg::Fp8Gemm>(stream, T, max_k);
+      for (auto& [lin, t, ld, acc] : lins) settle_fp8(*lin, t, ld, acc);
+    }
+  }
   // The attention's split scratch depends on the token count and the row bound.
   for (int t = 1; t <= T; ++t)
     for (int r : {c.index_topk, next_pow2(opt.max_context)})
       mla_ws_bytes = std::max(mla_ws_bytes, eg::mla_workspace_bytes(t, Hp, r));
   mla_ws = DeviceArray<float>((mla_ws_bytes + 3) / 4);
   ENVFORGE_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+void GpuModel::Impl::settle_fp8(Linear& lin, OutType y_type, int ld_y, bool accumulate) {
+  const size_t elem = y_type == OutType::kF32 ? 4 : 2;
+  for (LinearSegment& seg : lin.segs) {
+    if (!seg.fp8) continue;
+    // the output columns start at row0: cuBLASLt picks kernels by the address alignment
+    const size_t off = seg.row0 * elem;
+    int align = 256;
+    while (align > 16 && off % align != 0) align /= 2;
+    bool ok = off % 16 == 0;
+    for (int n : {1, opt.max_seqs, opt.max_step_tokens})
+      ok = ok && fp8->supports(seg.rows, n, eg::fp8_padded_k(lin.cols), y_type, ld_y, accumulate,
+                               align);
+    if (ok) {
+      ++stats.fp8_segments;
+      continue;
+    }
+    Bf16Array b(size_t(seg.rows) * lin.cols);
+    eg::fp8_dequantize_weight({seg.codes.get(), seg.scales.get(), seg.rows, lin.cols,
+                               eg::fp8_padded_k(lin.cols)},
+                              b.get(), lin.cols, stream);
+    ENVFORGE_CUDA_CHECK(cudaStreamSynchronize(stream));
+    seg.bf16 = std::move(b);
+    seg.codes = {};
+    seg.scales = {};
+    seg.fp8 = false;
+    ++stats.fp8_fallbacks;
+  }
+}
+
+void GpuModel::Impl::linear(const __nv_bfloat16* x, int ld_x, const Linear& lin, int n, void* y,
+                            OutType y_type, int ld_y, float beta) {
+  const size_t elem = y_type == OutType::kF32 ? 4 : 2;
+  for (const LinearSegment& seg : lin.segs) {
+    void* ys = static_cast<char*>(y) + size_t(seg.row0) * elem;
+    if (seg.fp8) {
+      fp8->linear(x, ld_x, n,
+                  {seg.codes.get(), seg.scales.get(), seg.rows, lin.cols,
+                   eg::fp8_padded_k(lin.cols)},
+                  ys, y_type, ld_y, beta);
+    } else {
+      blas->linear(x, ld_x, seg.bf16.get(), n, seg.rows, lin.cols, ys, y_type, ld_y, beta);
+    }
+  }
 }
 
 void GpuModel::Impl::run_step(const StepShape& s, bool decode) {

@@ -23,6 +23,10 @@ struct GpuModelOptions {
   int max_step_tokens = 256;  // tokens per forward step; longer prompts run in chunks
   bool cuda_graphs = true;    // replay decode steps (one token per sequence) from graphs
   bool force_dense = false;   // dense attention even past index_topk
+  // FP8-stored linear layers run FP8 GEMMs (cuBLASLt, activations quantized per token in groups
+  // of 128 as DeepSeek's inference does); false converts them to bf16 on load, the path that
+  // matches the CPU engine (float activations) most closely.
+  bool fp8_gemm = true;
 };
 
 // A read-only view of token ids (this header is also read by C++17 CUDA sources: no std::span).
@@ -53,6 +57,8 @@ struct GpuModelStats {
   long sparse_steps = 0;     // steps that ran the indexer and sparse attention
   long graph_replays = 0;    // decode steps launched from a captured graph
   int graphs_captured = 0;   // distinct decode shapes captured
+  int fp8_segments = 0;      // weight segments run by FP8 GEMMs
+  int fp8_fallbacks = 0;     // FP8 segments converted to bf16 (no cuBLASLt FP8 algorithm)
 };
 
 class GpuModel {

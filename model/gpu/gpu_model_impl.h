@@ -8,6 +8,7 @@
 #include <tuple>
 #include <vector>
 
+#include "engine/cuda/fp8_gemm.h"
 #include "engine/cuda/gemm.h"
 #include "engine/cuda/layer_kernels.h"
 #include "model/gpu/gpu_model.h"
@@ -30,6 +31,7 @@ struct GpuModel::Impl {
   GpuWeights w;
   cudaStream_t stream = nullptr;
   std::unique_ptr<engine::gpu::Blas> blas;
+  std::unique_ptr<engine::gpu::Fp8Gemm> fp8;  // only when some weight is FP8
   GpuModelStats stats;
 
   // derived sizes
@@ -88,6 +90,12 @@ struct GpuModel::Impl {
   // Enqueues the whole forward of one step (inputs already in in_dev) on `stream`.
   void enqueue_step(const StepShape& s);
   void enqueue_attention(int layer, const StepShape& s);
+  // y (rows ld_y apart, columns = w's rows) = x w^T (+ beta y), segment by segment.
+  void linear(const __nv_bfloat16* x, int ld_x, const Linear& w, int n, void* y,
+              engine::gpu::OutType y_type, int ld_y, float beta = 0.f);
+  // Keeps an FP8 segment only where cuBLASLt runs it for every step size and the output
+  // offset is aligned; otherwise converts it to bf16 on the device.
+  void settle_fp8(Linear& w, engine::gpu::OutType y_type, int ld_y, bool accumulate);
   // Indexer vector prep arguments common to keys and queries (see gpu_step.cc).
   engine::gpu::IndexVectorArgs index_vector_args(const float* x, int row_stride, int rows,
                                                  int heads, uint8_t* codes, float* scales,

@@ -24,8 +24,7 @@ void GpuModel::Impl::enqueue_step(const StepShape& s) {
   eg::gather_rows(h.get(), out_rows, s.rows, d, sel.get(), stream);
   eg::rms_norm(sel.get(), d, W.final_norm.get(), s.rows, d, cfg.rms_norm_eps, nullptr,
                sel_bf.get(), d, stream);
-  blas->linear(sel_bf.get(), d, W.lm_head.get(), s.rows, cfg.vocab_size, d, logits.get(),
-               OutType::kF32, cfg.vocab_size);
+  linear(sel_bf.get(), d, W.lm_head, s.rows, logits.get(), OutType::kF32, cfg.vocab_size);
 }
 
 // Index vectors (keys: one head per row, LayerNorm, paged; queries: IH heads, dense) share
@@ -54,10 +53,10 @@ void GpuModel::Impl::enqueue_attention(int li, const StepShape& s) {
   eg::rms_norm(h.get(), d, L.input_norm.get(), n, d, cfg.rms_norm_eps, nullptr, xn_bf.get(), d,
                stream);
   // [q_a | kv_a | indexer k | indexer weights] of xn, then q_norm and [q_b | indexer q].
-  blas->linear(xn_bf.get(), d, L.w_a.get(), n, wa, d, a_out.get(), OutType::kF32, wa);
+  linear(xn_bf.get(), d, L.w_a, n, a_out.get(), OutType::kF32, wa);
   eg::rms_norm(a_out.get(), wa, L.q_a_norm.get(), n, ql, cfg.rms_norm_eps, nullptr, qr_bf.get(),
                ql, stream);
-  blas->linear(qr_bf.get(), ql, L.w_b.get(), n, wb, ql, b_out.get(), OutType::kF32, wb);
+  linear(qr_bf.get(), ql, L.w_b, n, b_out.get(), OutType::kF32, wb);
 
   // New rows of this step into the caches (latent + rope key; FP8 index key).
   eg::KvWriteArgs kw;
@@ -138,7 +137,7 @@ void GpuModel::Impl::enqueue_attention(int li, const StepShape& s) {
                 long(nope + vd) * kvl, olat.get(), Hp * eg::kVDim, eg::kVDim, ocat.get(),
                 OutType::kBf16, H * vd, vd, H);
   // o_proj straight into the residual stream
-  blas->linear(ocat.get(), H * vd, L.o.get(), n, d, H * vd, h.get(), OutType::kF32, d, 1.f);
+  linear(ocat.get(), H * vd, L.o, n, h.get(), OutType::kF32, d, 1.f);
 }
 
 void GpuModel::Impl::enqueue_feed_forward(int li, const StepShape& s) {
@@ -146,11 +145,10 @@ void GpuModel::Impl::enqueue_feed_forward(int li, const StepShape& s) {
   const int n = s.n;
   eg::rms_norm(h.get(), d, L.post_attn_norm.get(), n, d, cfg.rms_norm_eps, xn.get(), xn_bf.get(),
                d, stream);
-  auto mlp = [&](const Bf16Array& gate_up, const Bf16Array& down, int inter) {
-    blas->linear(xn_bf.get(), d, gate_up.get(), n, 2 * inter, d, gu.get(), OutType::kF32,
-                 2 * inter);
+  auto mlp = [&](const Linear& gate_up, const Linear& down, int inter) {
+    linear(xn_bf.get(), d, gate_up, n, gu.get(), OutType::kF32, 2 * inter);
     eg::silu_mul(gu.get(), 2 * inter, n, inter, act.get(), stream);
-    blas->linear(act.get(), inter, down.get(), n, d, inter, h.get(), OutType::kF32, d, 1.f);
+    linear(act.get(), inter, down, n, h.get(), OutType::kF32, d, 1.f);
   };
   if (!L.moe) {
     mlp(L.gate_up, L.down, cfg.intermediate_size);
