@@ -217,6 +217,19 @@ constexpr int kWgThreads = 128;
 #endif
 }
 
+// cp.async of 16 bytes (src_bytes 0 fills zeros), optionally with an L2 prefetch-size hint
+// of 256 bytes (a key tile streams 4 KB contiguous runs).
+template <bool kPrefetch256>
+__device__ __forceinline__ void cp_async_16_hint(void* dst, const void* src, int src_bytes) {
+  if constexpr (kPrefetch256) {
+    asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;\n" ::"r"(
+                     ptx::smem_addr(dst)),
+                 "l"(src), "r"(src_bytes));
+  } else {
+    ptx::cp_async_16(dst, src, src_bytes);
+  }
+}
+
 // Byte offset of 16-byte chunk c of row r in a 1024-aligned tile of 128-byte rows with the
 // 128-byte swizzle (address bits 4-6 xor bits 7-9), the layout the wgmma descriptors name.
 [[maybe_unused]] __device__ __forceinline__ int sw128(int r, int c) { return r * 128 + ((c ^ (r & 7)) << 4); }
@@ -231,7 +244,7 @@ struct WgSmem {
   static constexpr int kBytes = kPages + kMaxChunkPages * 4 + 1024;  // + alignment slack
 };
 
-template <int kStages>
+template <int kStages, bool kPrefetch256>
 __global__ void __launch_bounds__(kWgThreads) indexer_wgmma_kernel(IndexerArgs p,
                                                                    int chunk_tiles) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -294,8 +307,8 @@ __global__ void __launch_bounds__(kWgThreads) indexer_wgmma_kernel(IndexerArgs p
 #pragma unroll
         for (int i = 0; i < 2; ++i) {  // 32 rows x 8 chunks over 128 threads
           const int c = tid + kWgThreads * i, row = c >> 3;
-          ptx::cp_async_16(dst + sw128(32 * h + row, c & 7), src + c * 16,
-                           key0 + row <= lim ? 16 : 0);
+          cp_async_16_hint<kPrefetch256>(dst + sw128(32 * h + row, c & 7), src + c * 16,
+                                         key0 + row <= lim ? 16 : 0);
         }
         if (tid < 8)
           ptx::cp_async_16(s_scale + stage * kTileKeys + 32 * h + 4 * tid,
@@ -362,14 +375,15 @@ int resident_blocks(K kernel) {
   return std::max(1, n);
 }
 
-template <int kStages>
+template <int kStages, bool kPrefetch256>
 int wgmma_blocks_per_sm() {
   const int smem = WgSmem<kStages>::kBytes;
-  ENVFORGE_CUDA_CHECK(cudaFuncSetAttribute(indexer_wgmma_kernel<kStages>,
-                                           cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  auto kernel = indexer_wgmma_kernel<kStages, kPrefetch256>;
+  ENVFORGE_CUDA_CHECK(
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   int n = 0;
-  ENVFORGE_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-      &n, indexer_wgmma_kernel<kStages>, kWgThreads, smem));
+  ENVFORGE_CUDA_CHECK(
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kWgThreads, smem));
   return std::max(1, n);
 }
 
@@ -384,9 +398,9 @@ bool device_is_hopper() {
   return yes;
 }
 
-template <int kStages>
+template <int kStages, bool kPrefetch256>
 void launch_wgmma(const IndexerArgs& p, cudaStream_t stream) {
-  static const int per_sm = wgmma_blocks_per_sm<kStages>();
+  static const int per_sm = wgmma_blocks_per_sm<kStages, kPrefetch256>();
   const int total_tiles = (p.S + kTileKeys - 1) / kTileKeys;
   const long wave = long(device_sm_count()) * per_sm;
   const long per_row = std::max<long>(1, wave / p.T);
@@ -395,8 +409,8 @@ void launch_wgmma(const IndexerArgs& p, cudaStream_t stream) {
   // a chunk's pages must fit the page-id cache
   chunk_tiles = std::min(chunk_tiles, (kMaxChunkPages - 2) * p.table.page_size / kTileKeys);
   const int chunks = (total_tiles + chunk_tiles - 1) / chunk_tiles;
-  indexer_wgmma_kernel<kStages><<<dim3(chunks, p.T), kWgThreads, WgSmem<kStages>::kBytes,
-                                  stream>>>(p, chunk_tiles);
+  indexer_wgmma_kernel<kStages, kPrefetch256>
+      <<<dim3(chunks, p.T), kWgThreads, WgSmem<kStages>::kBytes, stream>>>(p, chunk_tiles);
 }
 
 }  // namespace
@@ -423,9 +437,9 @@ void indexer_scores_variant(const IndexerArgs& p, int variant, cudaStream_t stre
           "key_pages and key_scale must be 16-byte aligned");
   if (fp8 && variant != 2 && device_is_hopper()) {
     if (variant == 1) {
-      launch_wgmma<6>(p, stream);
+      launch_wgmma<4, true>(p, stream);
     } else {
-      launch_wgmma<4>(p, stream);
+      launch_wgmma<4, false>(p, stream);
     }
     ENVFORGE_CUDA_CHECK_LAUNCH();
     return;
