@@ -6,8 +6,7 @@
 // 128x128 block scales (BLK128x128_32F), the activation operand with one scale per row and
 // 128-column block (VEC128_32F), each block's partial sum scaled in fp32:
 // y[n][m] = sum_b ws[m/128][b] * xs[n][b] * sum_{k in block b} wq[m][k] * xq[n][k].
-// (Per-row scales on both operands, VEC128 x VEC128, would be exact too but cuBLASLt 13.0 has
-// no Hopper kernel for it.) K is zero-padded to a multiple of 512 (exact: padded columns
+// K is zero-padded to a multiple of 512 (exact: padded columns
 // contribute nothing): the block-scale rows then hold a multiple of 4 floats, which is the
 // leading dimension cuBLASLt reads. Matrices stacked into one GEMM must start on a 128-row
 // block (the runner splits stacks where they do not).
@@ -91,7 +90,7 @@ class Fp8Gemm {
     bool ok = false;
     bool direct = true;  // D is y; else f32 into scratch_, then fp8_scatter_out
     const char* name = "";
-    std::string tried;  // heuristic status of each configuration tried
+    std::string tried;  // the heuristic's status, for describe()
   };
   using Key = std::tuple<int, int, int, int, int, bool, int>;
   Plan& plan(int m, int n, int k_pad, OutType y_type, int ld_y, bool accumulate, int y_align);
