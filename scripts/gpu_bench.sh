@@ -30,14 +30,17 @@ if ! nvidia-smi -L >/dev/null 2>&1; then
 fi
 if [[ -z "$bin_dir" ]]; then
   cmake -S . -B build-gpu -G Ninja -DENVFORGE_CUDA=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build build-gpu --target engine_cuda_tests dsa_gpu_bench gpu_model_bench
+  cmake --build build-gpu --target engine_cuda_tests dsa_gpu_bench gpu_model_bench fp8_gemm_bench \
+      indexer_bench
   bin_dir=build-gpu
   tests_bin=build-gpu/tests/engine_cuda_tests
   bench_bin=build-gpu/bench/dsa_gpu_bench
+  extra_dir=build-gpu/bench
   model_bin=build-gpu/bench/gpu_model_bench
 else
   tests_bin="$bin_dir/engine_cuda_tests"
   bench_bin="$bin_dir/dsa_gpu_bench"
+  extra_dir="$bin_dir"
   model_bin="$bin_dir/gpu_model_bench"
 fi
 results_dir="${ENVFORGE_RESULTS_DIR:-bench/results}"
@@ -96,6 +99,12 @@ PY
 fi
 PYTHONUNBUFFERED=1 timeout "$step_timeout" python3 bench/dsa_gpu_bench_torch.py --json "$work/torch.json" $quick
 timeout "$step_timeout" "$bench_bin" --ceilings "$work/torch.json" --json "$work/ours.json" $quick
+# FP8 against bf16 linear layers, and the indexer alone; their tables go into the results as text.
+for extra in fp8_gemm_bench indexer_bench; do
+  if [[ -x "$extra_dir/$extra" ]]; then
+    timeout "$step_timeout" "$extra_dir/$extra" | tee "$work/$extra.txt"
+  fi
+done
 
 python3 - "$work" "$results_dir" "$tests_rc" "$*" <<'PY'
 import datetime, json, os, re, subprocess, sys
@@ -149,6 +158,9 @@ doc = {
     "ours": ours,
     "torch_eager": torch,
 }
+for extra in ("fp8_gemm_bench", "indexer_bench"):
+    if os.path.exists(f"{work}/{extra}.txt"):
+        doc[extra] = open(f"{work}/{extra}.txt").read().splitlines()
 slug = re.sub(r"[^A-Za-z0-9]+", "-", ours["device"]).strip("-").lower()
 path = f"{results_dir}/dsa_gpu_{now.strftime('%Y-%m-%d')}_{slug}.json"
 json.dump(doc, open(path, "w"), indent=2)
