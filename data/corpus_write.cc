@@ -10,6 +10,7 @@
 #include "data/content_id.h"
 #include "data/corpus.h"
 #include "data/corpus_impl.h"
+#include "data/item_prep.h"
 
 namespace envforge::data {
 
@@ -76,18 +77,16 @@ void write_validations(Connection& c, int64_t task_row, const std::vector<Valida
   }
 }
 
-void write_rollout(Connection& c, const std::string& task_id, int64_t task_row,
-                   const RolloutRecord& r) {
-  std::string trajectory = json_text(r.trajectory);
-  std::string id = r.id.empty() ? rollout_id(task_id, r, trajectory) : r.id;
+void write_rollout(Connection& c, int64_t task_row, const RolloutRecord& r,
+                   const PreparedRollout& p) {
   RebindScope s(c.cached(
       "INSERT OR IGNORE INTO rollouts(id, task_row, model, attempt, trajectory, reward, passed, "
       "prompt_tokens, completion_tokens, started_at_ms, wall_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
-  s->bind_static(1, id);
+  s->bind_static(1, p.id);
   s->bind(2, task_row);
   s->bind_static(3, r.model);
   s->bind(4, int64_t{r.attempt});
-  s->bind_static(5, trajectory);
+  s->bind_static(5, p.trajectory);
   s->bind(6, r.reward);
   s->bind(7, int64_t{r.passed});
   s->bind(8, r.prompt_tokens);
@@ -97,15 +96,15 @@ void write_rollout(Connection& c, const std::string& task_id, int64_t task_row,
   s->run();
 }
 
-void write_task(Connection& c, DigestMemo& memo, const std::string& env_id,
-                const std::string& category, const TaskRecord& t,
+void write_task(Connection& c, const std::string& env_id, const std::string& category,
+                const TaskRecord& t, const PreparedTask& p,
                 std::unordered_set<std::string>& code_seen) {
-  CanonicalTask canon(t, &memo);
+  const CanonicalTask& canon = p.canon;
   // The same verify.py is shared by many tasks: store it once per transaction.
   if (code_seen.insert(canon.verifier_sha256).second)
     put_blob(c, t.verifier_code, canon.verifier_sha256);
-  std::string hash = t.content_hash.empty() ? task_content_hash(t, canon) : t.content_hash;
-  std::string id = t.id.empty() ? task_id(env_id, std::string_view(hash)) : t.id;
+  const std::string& hash = p.hash;
+  const std::string& id = p.id;
   if (t.status == TaskStatus::kRejected && t.reject_reason.empty())
     throw CorpusError("corpus " + c.path() + ": rejected task " + id + " has no reject reason");
   {
@@ -132,12 +131,12 @@ void write_task(Connection& c, DigestMemo& memo, const std::string& env_id,
   if (sqlite3_changes(c.raw()) == 0) return;
   int64_t row = sqlite3_last_insert_rowid(c.raw());
   write_validations(c, row, t.validations);
-  for (const auto& r : t.rollouts) write_rollout(c, id, row, r);
+  for (size_t i = 0; i < t.rollouts.size(); ++i) write_rollout(c, row, t.rollouts[i], p.rollouts[i]);
 }
 
-std::string write_environment(Connection& c, DigestMemo& memo, const EnvironmentRecord& e) {
-  CanonicalEnvironment canon(e, &memo);
-  std::string id = e.id.empty() ? environment_id(e, canon) : e.id;
+void write_environment(Connection& c, const EnvironmentRecord& e, const PreparedItem& p) {
+  const CanonicalEnvironment& canon = *p.env;
+  const std::string& id = p.env_id;
   put_blob(c, e.tools_code, canon.tools_code_sha256);
   put_blob(c, e.world_db, canon.world_db_sha256);
   RebindScope s(c.cached(
@@ -156,18 +155,19 @@ std::string write_environment(Connection& c, DigestMemo& memo, const Environment
   s->bind_static(10, canon.world_db_sha256);
   s->bind(11, e.created_at_ms ? e.created_at_ms : now_ms());
   s->run();
-  return id;
 }
 
-// Writes one item inside the caller's transaction; false if already recorded.
-bool write_item(Corpus::Impl& impl, const WorkItem& item) {
+// Writes item i inside the caller's transaction; false if already recorded.
+bool write_item(Corpus::Impl& impl, ItemPreparer& prep, size_t i, const WorkItem& item) {
   Connection& c = *impl.conn;
   if (item.key.empty()) throw CorpusError("corpus " + c.path() + ": work item without a key");
   if (key_exists(c, item.key)) return false;
-  std::string env_id = write_environment(c, impl.code_digests, item.environment);
+  const PreparedItem& p = prep.get(i);
+  write_environment(c, item.environment, p);
+  const std::string& env_id = p.env_id;
   std::unordered_set<std::string> code_seen;
-  for (const auto& t : item.tasks)
-    write_task(c, impl.code_digests, env_id, item.environment.category, t, code_seen);
+  for (size_t k = 0; k < item.tasks.size(); ++k)
+    write_task(c, env_id, item.environment.category, item.tasks[k], p.tasks[k], code_seen);
   RebindScope s(c.cached(
       "INSERT INTO work_items(key, environment_id, run_id, task_count, recorded_at_ms) "
       "VALUES (?,?,?,?,?)"));
@@ -239,7 +239,10 @@ size_t Corpus::record_work_items(std::span<const WorkItem> items) {
   size_t added = 0;
   WriteTransaction tx(c);
   try {
-    for (const auto& item : items) added += write_item(*impl_, item) ? 1 : 0;
+    // Canonical texts and ids of the next items are computed on a second
+    // thread while this one writes (the preparer is stopped on any error).
+    ItemPreparer prep(items, impl_->code_digests);
+    for (size_t i = 0; i < items.size(); ++i) added += write_item(*impl_, prep, i, items[i]) ? 1 : 0;
   } catch (const std::invalid_argument& e) {  // e.g. JSON that has no canonical form
     throw CorpusError("corpus " + c.path() + ": work item rejected: " + e.what());
   }
