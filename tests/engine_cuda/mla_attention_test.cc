@@ -141,6 +141,32 @@ TEST_F(MlaKernel, DenseManyQueriesWithoutSplitting) {
   }
   EXPECT_LT(run_case(c, 47), kTol);
 }
+TEST_F(MlaKernel, DenseShortPrefixesEveryPipelineDepth) {
+  // prefixes of 1 to 9 row tiles (the Hopper kernel streams 32-row tiles through a 4-stage
+  // ring), ending inside, at and just past tile and 64-row page boundaries; 64 and 128 heads
+  for (int hq : {64, 128}) {
+    MlaCase c{{1, 31, 32, 33, 64, 65, 97, 127, 128, 129, 160, 255, 289}, {}, {}, hq, 0};
+    for (int s = 0; s < int(c.seq_lens.size()); ++s) {
+      c.q_seq.push_back(s);
+      c.q_len.push_back(c.seq_lens[s]);
+    }
+    EXPECT_LT(run_case(c, 48 + hq), kTol) << hq << " heads";
+  }
+}
+TEST_F(MlaKernel, DenseFreshInputsAtSeveralSizes) {
+  // one query per sequence, lengths drawn per seed: splits with a ragged last tile
+  for (uint32_t seed : {101u, 102u, 103u}) {
+    std::mt19937 rng(seed);
+    MlaCase c{{}, {}, {}, 128, 0};
+    const int T = 1 + int(rng() % 5);
+    for (int t = 0; t < T; ++t) {
+      c.seq_lens.push_back(1 + int(rng() % 9000));
+      c.q_seq.push_back(t);
+      c.q_len.push_back(c.seq_lens.back());
+    }
+    EXPECT_LT(run_case(c, seed), kTol) << "seed " << seed;
+  }
+}
 TEST_F(MlaKernel, DenseCausalPrefill) {
   MlaCase c{{640}, {}, {}, 64, 0};
   for (int t = 0; t < 20; ++t) {
