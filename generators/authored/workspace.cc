@@ -8,7 +8,7 @@ bool plain_char(char c) {
          c == '-' || c == '.';
 }
 
-std::string quoted(std::string_view path) {
+std::string quoted_path(std::string_view path) {
   std::string out = "\"";
   for (char c : path.substr(0, 80)) out += (static_cast<unsigned char>(c) < 0x20 || c == '"') ? '?' : c;
   return out + (path.size() > 80 ? "...\"" : "\"");
@@ -17,7 +17,7 @@ std::string quoted(std::string_view path) {
 }  // namespace
 
 std::optional<std::string> Workspace::check_path(std::string_view path) const {
-  const std::string name = "path " + quoted(path);
+  const std::string name = "path " + quoted_path(path);
   if (path.empty()) return std::string("path is empty");
   if (path.size() > limits_.max_path_chars)
     return name + " is longer than " + std::to_string(limits_.max_path_chars) + " characters";
@@ -50,7 +50,7 @@ std::optional<std::string> Workspace::check_sizes(const std::map<std::string, st
   std::size_t total = 0;
   for (const auto& [path, bytes] : files) {
     if (bytes.size() > limits_.max_file_bytes)
-      return "file " + quoted(path) + " has " + std::to_string(bytes.size()) + " bytes, more than the limit of " +
+      return "file " + quoted_path(path) + " has " + std::to_string(bytes.size()) + " bytes, more than the limit of " +
              std::to_string(limits_.max_file_bytes);
     total += bytes.size();
   }
@@ -65,9 +65,9 @@ std::optional<std::string> Workspace::write(const std::string& path, std::string
   // A file cannot also be a directory of other files.
   for (const auto& [other, _] : files_) {
     if (other.size() > path.size() && other.compare(0, path.size(), path) == 0 && other[path.size()] == '/')
-      return "path " + quoted(path) + " is a directory of the workspace";
+      return "path " + quoted_path(path) + " is a directory of the workspace";
     if (path.size() > other.size() && path.compare(0, other.size(), other) == 0 && path[other.size()] == '/')
-      return "path " + quoted(path) + " is below " + quoted(other) + ", which is a file";
+      return "path " + quoted_path(path) + " is below " + quoted_path(other) + ", which is a file";
   }
   std::map<std::string, std::string> next = files_;
   next[path] = std::move(bytes);

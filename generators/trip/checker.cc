@@ -12,12 +12,6 @@ using nlohmann::json;
 
 Verdict fail(std::string code, std::string detail) { return {false, std::move(code), std::move(detail)}; }
 
-bool has(const std::vector<std::string>& v, const std::string& x) {
-  for (const auto& s : v)
-    if (s == x) return true;
-  return false;
-}
-
 bool is_str(const json& o, const char* k) { return o.contains(k) && o[k].is_string(); }
 
 Verdict check_lookup(const World& w, const TripTask& t, const json& a) {
@@ -27,7 +21,7 @@ Verdict check_lookup(const World& w, const TripTask& t, const json& a) {
   if (!h) return fail("unknown_item", "no hotel " + id);
   if (h->city_id != t.city) return fail("wrong_city", id + " is not in " + t.city);
   if (h->price > t.max_price) return fail("price", id + " costs more than the limit");
-  if (!has(h->amenities, t.amenity)) return fail("amenity", id + " lacks " + t.amenity);
+  if (!listed(h->amenities, t.amenity)) return fail("amenity", id + " lacks " + t.amenity);
   const std::string best = best_hotel(w, t);
   if (id != best) return fail("not_best", id + " is not the best-rated qualifying hotel");
   return {true, "", ""};
@@ -136,7 +130,7 @@ Verdict check_plan(const World& w, const TripTask& t, const json& p) {
   }
   if (!t.hotel_amenity.empty())
     for (size_t i = 0; i < days.size(); ++i)
-      if (!has(w.hotel(days[i]["hotel"])->amenities, t.hotel_amenity)) return fail("hotel_amenity", days[i]["hotel"].get<std::string>() + " lacks " + t.hotel_amenity);
+      if (!listed(w.hotel(days[i]["hotel"])->amenities, t.hotel_amenity)) return fail("hotel_amenity", days[i]["hotel"].get<std::string>() + " lacks " + t.hotel_amenity);
   for (size_t i = 0; i < days.size(); ++i)
     for (const auto& a : acts[i])
       if (a.kind == "attraction" && w.attraction(a.id)->rating < t.attraction_min_rating)
@@ -144,7 +138,7 @@ Verdict check_plan(const World& w, const TripTask& t, const json& p) {
   if (!t.diet.empty())
     for (size_t i = 0; i < days.size(); ++i)
       for (const auto& a : acts[i])
-        if (a.kind != "attraction" && !has(w.restaurant(a.id)->diets, t.diet)) return fail("dietary", a.id + " does not serve " + t.diet);
+        if (a.kind != "attraction" && !listed(w.restaurant(a.id)->diets, t.diet)) return fail("dietary", a.id + " does not serve " + t.diet);
   for (const auto& [type, need] : t.quotas) {
     int got = 0;
     for (const auto& day : acts)
@@ -203,7 +197,7 @@ int plan_cost(const World& w, const TripTask& t, const json& p) {
 std::string best_hotel(const World& w, const TripTask& t) {
   const Hotel* best = nullptr;
   for (const Hotel* h : w.hotels_in(t.city)) {
-    if (h->price > t.max_price || !has(h->amenities, t.amenity)) continue;
+    if (h->price > t.max_price || !listed(h->amenities, t.amenity)) continue;
     if (!best || h->rating > best->rating || (h->rating == best->rating && h->price < best->price))
       best = h;
   }

@@ -13,14 +13,10 @@ namespace {
 
 using nlohmann::json;
 
-bool has(const std::vector<std::string>& v, const std::string& x) {
-  return std::find(v.begin(), v.end(), x) != v.end();
-}
-
 int qualifying_hotels(const World& w, const std::string& city, double floor, const std::string& amenity) {
   int n = 0;
   for (const Hotel* h : w.hotels_in(city))
-    if (h->rating >= floor && (amenity.empty() || has(h->amenities, amenity))) ++n;
+    if (h->rating >= floor && (amenity.empty() || listed(h->amenities, amenity))) ++n;
   return n;
 }
 
@@ -53,21 +49,21 @@ bool draw_lookup(const World& w, Rng& rng, TripTask& t) {
   std::vector<std::string> amenities;
   for (const Hotel* h : hotels)
     for (const auto& a : h->amenities)
-      if (!has(amenities, a)) amenities.push_back(a);
+      if (!listed(amenities, a)) amenities.push_back(a);
   if (amenities.empty()) return false;
   std::sort(amenities.begin(), amenities.end());
   t.city = c.id;
   t.amenity = rng.pick(amenities);
   std::vector<int> prices;
   for (const Hotel* h : hotels)
-    if (has(h->amenities, t.amenity)) prices.push_back(h->price);
+    if (listed(h->amenities, t.amenity)) prices.push_back(h->price);
   std::sort(prices.begin(), prices.end());
   if (prices.size() < 2) return false;
   t.max_price = prices[static_cast<size_t>(rng.range(1, static_cast<int64_t>(prices.size()) - 1))];
   // The best must be unique by rating, or "the best" is ambiguous.
   std::vector<double> ratings;
   for (const Hotel* h : hotels)
-    if (h->price <= t.max_price && has(h->amenities, t.amenity)) ratings.push_back(h->rating);
+    if (h->price <= t.max_price && listed(h->amenities, t.amenity)) ratings.push_back(h->rating);
   std::sort(ratings.rbegin(), ratings.rend());
   return ratings.size() >= 2 && ratings[0] > ratings[1];
 }
@@ -78,7 +74,7 @@ std::vector<std::string> city_chain(const World& w, Rng& rng, int n) {
   while (static_cast<int>(chain.size()) < n) {
     std::vector<std::string> next;
     for (const auto& c : w.cities)
-      if (!has(chain, c.id) && w.connected(chain.back(), c.id)) next.push_back(c.id);
+      if (!listed(chain, c.id) && w.connected(chain.back(), c.id)) next.push_back(c.id);
     if (next.empty()) return {};
     chain.push_back(rng.pick(next));
   }
@@ -104,7 +100,7 @@ std::vector<std::string> common_diets(const World& w, const std::vector<std::str
     bool ok = true;
     for (const auto& c : cities) {
       int n = 0;
-      for (const Restaurant* r : w.restaurants_in(c)) n += has(r->diets, diet);
+      for (const Restaurant* r : w.restaurants_in(c)) n += listed(r->diets, diet);
       ok = ok && n >= 3;
     }
     if (ok) out.push_back(diet);

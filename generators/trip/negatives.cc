@@ -13,10 +13,6 @@ namespace {
 using nlohmann::json;
 using Candidates = std::function<std::vector<json>()>;
 
-bool has(const std::vector<std::string>& v, const std::string& x) {
-  return std::find(v.begin(), v.end(), x) != v.end();
-}
-
 bool task_city(const TripTask& t, const std::string& c) {
   if (t.kind == "lookup") return t.city == c;
   for (const auto& d : t.days)
@@ -179,7 +175,7 @@ std::vector<json> lookup_candidates(const World& w, const TripTask& t, const jso
     for (const Attraction* a : w.attractions_in(t.city)) out.push_back({{"hotel_id", a->id}});
   } else if (kind == "other_city") each_hotel([&](const Hotel& h) { return h.city_id != t.city; });
   else if (kind == "over_price") each_hotel([&](const Hotel& h) { return h.city_id == t.city && h.price > t.max_price; });
-  else if (kind == "missing_amenity") each_hotel([&](const Hotel& h) { return h.city_id == t.city && h.price <= t.max_price && !has(h.amenities, t.amenity); });
+  else if (kind == "missing_amenity") each_hotel([&](const Hotel& h) { return h.city_id == t.city && h.price <= t.max_price && !listed(h.amenities, t.amenity); });
   else if (kind == "not_best") each_hotel([&](const Hotel& h) { return h.city_id == t.city && h.id != best; });
   return out;
 }
@@ -267,11 +263,11 @@ std::vector<json> plan_candidates(const World& w, const TripTask& t, const json&
     out = swap_hotels(w, t, ref, [&](const Hotel& h) { return h.rating < t.hotel_min_rating; });
   } else if (kind == "hotel_without_amenity") {
     if (!t.hotel_amenity.empty())
-      out = swap_hotels(w, t, ref, [&](const Hotel& h) { return h.rating >= t.hotel_min_rating && !has(h.amenities, t.hotel_amenity); });
+      out = swap_hotels(w, t, ref, [&](const Hotel& h) { return h.rating >= t.hotel_min_rating && !listed(h.amenities, t.hotel_amenity); });
   } else if (kind == "low_rated_attraction") {
     out = swap_attractions(w, t, ref, [&](const Attraction& a) { return a.rating < t.attraction_min_rating; });
   } else if (kind == "wrong_diet") {
-    if (!t.diet.empty()) out = swap_restaurants(w, t, ref, [&](const Restaurant& r) { return !has(r.diets, t.diet); });
+    if (!t.diet.empty()) out = swap_restaurants(w, t, ref, [&](const Restaurant& r) { return !listed(r.diets, t.diet); });
   } else if (kind == "quota_missed") {
     if (!t.quotas.empty())
       out = swap_attractions(w, t, ref, [&](const Attraction& a) { return !t.quotas.count(a.type) && a.rating >= t.attraction_min_rating; });

@@ -58,10 +58,6 @@ struct DayCands {
   std::vector<Combo> combos;
 };
 
-bool has(const std::vector<std::string>& v, const std::string& x) {
-  return std::find(v.begin(), v.end(), x) != v.end();
-}
-
 class PlanSearch {
  public:
   PlanSearch(const World& w, const TripTask& t, const SolveOptions& o) : w_(w), t_(t), o_(o) {
@@ -103,7 +99,7 @@ class PlanSearch {
       DayCands dc;
       for (const Hotel* h : w_.hotels_in(spec.city)) {
         if (h->rating < t_.hotel_min_rating) continue;
-        if (!t_.hotel_amenity.empty() && !has(h->amenities, t_.hotel_amenity)) continue;
+        if (!t_.hotel_amenity.empty() && !listed(h->amenities, t_.hotel_amenity)) continue;
         if (!dc.hotel || h->price < dc.hotel->price) dc.hotel = h;
       }
       if (!dc.hotel) return false;
@@ -118,7 +114,7 @@ class PlanSearch {
         atts.push_back(keep({a, "attraction", a->duration_min, it->second, q}));
       }
       for (const Restaurant* r : w_.restaurants_in(spec.city)) {
-        if ((r->closed_mask & (1 << wd)) || (!t_.diet.empty() && !has(r->diets, t_.diet))) continue;
+        if ((r->closed_mask & (1 << wd)) || (!t_.diet.empty() && !listed(r->diets, t_.diet))) continue;
         auto [it, fresh] = rest_bit.emplace(r->id, static_cast<int>(rest_bit.size()));
         if (it->second >= 64) return false;
         rests.push_back(keep({r, "", kMealMinutes, it->second}));

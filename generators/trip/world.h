@@ -58,6 +58,13 @@ struct Transport {
   int price = 0;            // per person
 };
 
+// Whether a list of names (amenities, diets, ...) holds `name`.
+inline bool listed(const std::vector<std::string>& names, const std::string& name) {
+  for (const auto& n : names)
+    if (n == name) return true;
+  return false;
+}
+
 struct World {
   uint64_t seed = 0;
   std::string start_date;   // first date with transport

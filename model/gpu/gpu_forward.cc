@@ -12,7 +12,7 @@ namespace envforge::model::gpu {
 
 namespace {
 
-[[noreturn]] void bad(const std::string& what) {
+[[noreturn]] void bad_forward_input(const std::string& what) {
   throw std::invalid_argument("GpuModel::forward: " + what);
 }
 
@@ -33,25 +33,25 @@ std::vector<float> GpuModel::forward(const GpuBatchItem* items, size_t count, bo
   for (size_t b = 0; b < batch.size(); ++b) {
     const GpuBatchItem& it = batch[b];
     if (it.seq < 0 || it.seq >= int(m.seqs.size()) || !m.seqs[it.seq].alive)
-      bad("batch item " + std::to_string(b) + " names no live sequence (" +
+      bad_forward_input("batch item " + std::to_string(b) + " names no live sequence (" +
           std::to_string(it.seq) + ")");
     for (size_t o = 0; o < b; ++o)
-      if (batch[o].seq == it.seq) bad("sequence " + std::to_string(it.seq) + " appears twice");
-    if (it.tokens.empty()) bad("batch item " + std::to_string(b) + " has no tokens");
+      if (batch[o].seq == it.seq) bad_forward_input("sequence " + std::to_string(it.seq) + " appears twice");
+    if (it.tokens.empty()) bad_forward_input("batch item " + std::to_string(b) + " has no tokens");
     for (int32_t tok : it.tokens)
       if (tok < 0 || tok >= c.vocab_size)
-        bad("token id " + std::to_string(tok) + " outside the vocabulary of " +
+        bad_forward_input("token id " + std::to_string(tok) + " outside the vocabulary of " +
             std::to_string(c.vocab_size));
     const Impl::Seq& s = m.seqs[it.seq];
     const size_t len = s.length + it.tokens.size();
     if (len > size_t(m.opt.max_context))
-      bad("context of " + std::to_string(len) + " tokens exceeds max_context " +
+      bad_forward_input("context of " + std::to_string(len) + " tokens exceeds max_context " +
           std::to_string(m.opt.max_context));
     pages_needed += (len + m.opt.page_size - 1) / m.opt.page_size - s.pages.size();
     total += it.tokens.size();
   }
   if (pages_needed > m.free_pages.size())
-    bad("needs " + std::to_string(pages_needed) + " more cache blocks, " +
+    bad_forward_input("needs " + std::to_string(pages_needed) + " more cache blocks, " +
         std::to_string(m.free_pages.size()) + " are free");
 
   const int T = m.opt.max_step_tokens, V = c.vocab_size;

@@ -5,6 +5,7 @@
 
 #include "agents/agent_loop.h"
 #include "agents/scripted_backend.h"
+#include "tests/agents/tool_call_json.h"
 
 namespace envforge::agents {
 namespace {
@@ -20,10 +21,6 @@ json tool(const std::string& name, json properties, json required) {
             {"parameters",
              {{"type", "object"}, {"properties", properties}, {"required", required},
               {"additionalProperties", false}}}}}};
-}
-
-json call(const std::string& id, const std::string& name, json args) {
-  return {{"id", id}, {"name", name}, {"arguments", args}};
 }
 
 struct AgentLoopTest : ::testing::Test {
@@ -53,10 +50,10 @@ struct AgentLoopTest : ::testing::Test {
 TEST_F(AgentLoopTest, SolvesATaskThroughToolCallsAndRecordsEverything) {
   ScriptedBackend backend(json{{"replies",
       {{{"reasoning", "look up the price"},
-        {"tool_calls", {call("c1", "get_price", {{"item", "apple"}})}},
+        {"tool_calls", {testing::tool_call("c1", "get_price", {{"item", "apple"}})}},
         {"usage", {{"prompt_tokens", 100}, {"completion_tokens", 20}}}},
-       {{"tool_calls", {call("c2", "multiply", {{"a", 3}, {"b", 4}}),
-                        call("c3", "get_price", {{"item", "plum"}})}},
+       {{"tool_calls", {testing::tool_call("c2", "multiply", {{"a", 3}, {"b", 4}}),
+                        testing::tool_call("c3", "get_price", {{"item", "plum"}})}},
         {"usage", {{"prompt_tokens", 150}, {"completion_tokens", 30}}}},
        {{"content", "Four apples cost 12."},
         {"usage", {{"prompt_tokens", 220}, {"completion_tokens", 8}}}}}}});
@@ -106,12 +103,12 @@ TEST_F(AgentLoopTest, SolvesATaskThroughToolCallsAndRecordsEverything) {
 TEST_F(AgentLoopTest, TheModelsMistakesComeBackAsToolErrors) {
   ScriptedBackend backend(json{{"replies",
       {{{"tool_calls",
-         {call("a", "get_price", "{\"item\": \"apple\""),  // cut-off JSON
-          call("b", "get_prices", {{"item", "apple"}}),    // unknown tool
-          call("c", "get_price", json::object()),          // missing argument
-          call("d", "get_price", {{"item", 7}}),           // wrong type
-          call("e", "get_price", {{"item", "apple"}, {"qty", 2}}),  // extra argument
-          call("f", "explode", json::object())}}},         // the tool raises
+         {testing::tool_call("a", "get_price", "{\"item\": \"apple\""),  // cut-off JSON
+          testing::tool_call("b", "get_prices", {{"item", "apple"}}),    // unknown tool
+          testing::tool_call("c", "get_price", json::object()),          // missing argument
+          testing::tool_call("d", "get_price", {{"item", 7}}),           // wrong type
+          testing::tool_call("e", "get_price", {{"item", "apple"}, {"qty", 2}}),  // extra argument
+          testing::tool_call("f", "explode", json::object())}}},         // the tool raises
        {{"content", "sorry"}}}}});
   Trajectory t = run_agent(backend, tools, config, "price?");
   EXPECT_EQ(t.stop_reason, StopReason::kFinalAnswer);
@@ -133,7 +130,7 @@ TEST_F(AgentLoopTest, TheModelsMistakesComeBackAsToolErrors) {
 
 TEST_F(AgentLoopTest, StopsAtTheTurnBudget) {
   ScriptedBackend backend(json{{"repeat", true},
-      {"replies", {{{"tool_calls", {call("x", "get_price", {{"item", "pear"}})}}}}}});
+      {"replies", {{{"tool_calls", {testing::tool_call("x", "get_price", {{"item", "pear"}})}}}}}});
   config.budget.max_turns = 4;
   Trajectory t = run_agent(backend, tools, config, "loop forever");
   EXPECT_EQ(t.stop_reason, StopReason::kMaxTurns);
@@ -145,7 +142,7 @@ TEST_F(AgentLoopTest, StopsAtTheTurnBudget) {
 
 TEST_F(AgentLoopTest, StopsAtTheTokenBudgetAndNeverAsksForMore) {
   ScriptedBackend backend(json{{"repeat", true},
-      {"replies", {{{"tool_calls", {call("x", "get_price", {{"item", "pear"}})}},
+      {"replies", {{{"tool_calls", {testing::tool_call("x", "get_price", {{"item", "pear"}})}},
                     {"usage", {{"prompt_tokens", 10}, {"completion_tokens", 100}}}}}}});
   config.budget.max_completion_tokens = 250;
   config.sampling.max_tokens = 120;
@@ -161,7 +158,7 @@ TEST_F(AgentLoopTest, StopsAtTheTokenBudgetAndNeverAsksForMore) {
 
 TEST_F(AgentLoopTest, StopsAtTheContextBudget) {
   ScriptedBackend backend(json{{"replies",
-      {{{"tool_calls", {call("x", "get_price", {{"item", "pear"}})}},
+      {{{"tool_calls", {testing::tool_call("x", "get_price", {{"item", "pear"}})}},
         {"usage", {{"prompt_tokens", 900}, {"completion_tokens", 150}}}},
        {{"content", "never reached"}}}}});
   config.budget.max_context_tokens = 1000;
@@ -176,7 +173,7 @@ TEST_F(AgentLoopTest, StopsAtTheTimeBudget) {
     return "done";
   });
   config.tools.push_back(tool("slow", json::object(), json::array()));
-  ScriptedBackend backend(json{{"repeat", true}, {"replies", {{{"tool_calls", {call("s", "slow", json::object())}}}}}});
+  ScriptedBackend backend(json{{"repeat", true}, {"replies", {{{"tool_calls", {testing::tool_call("s", "slow", json::object())}}}}}});
   config.budget.max_turns = 1000;
   config.budget.max_wall = milliseconds(200);
   Trajectory t = run_agent(backend, tools, config, "slow work");
@@ -187,7 +184,7 @@ TEST_F(AgentLoopTest, StopsAtTheTimeBudget) {
 
 TEST_F(AgentLoopTest, ABackendFailureEndsTheRunWithTheReason) {
   ScriptedBackend backend(json{{"replies",
-      {{{"tool_calls", {call("x", "get_price", {{"item", "pear"}})}}},
+      {{{"tool_calls", {testing::tool_call("x", "get_price", {{"item", "pear"}})}}},
        {{"error", {{"kind", "protocol"}, {"message", "reply is not JSON"}}}}}}});
   Trajectory t = run_agent(backend, tools, config, "x");
   EXPECT_EQ(t.stop_reason, StopReason::kBackendError);
@@ -206,7 +203,7 @@ TEST_F(AgentLoopTest, ABrokenEnvironmentEndsTheRun) {
     }
   } broken;
   ScriptedBackend backend(json{{"replies",
-      {{{"tool_calls", {call("x", "get_price", {{"item", "pear"}}), call("y", "get_price", {{"item", "apple"}})}}},
+      {{{"tool_calls", {testing::tool_call("x", "get_price", {{"item", "pear"}}), testing::tool_call("y", "get_price", {{"item", "apple"}})}}},
        {{"content", "never"}}}}});
   Trajectory t = run_agent(backend, broken, config, "x");
   EXPECT_EQ(t.stop_reason, StopReason::kToolFailure);
@@ -219,8 +216,8 @@ TEST_F(AgentLoopTest, AFinalAnswerToolEndsTheRunWithItsArguments) {
   config.tools.push_back(tool("submit", {{"total", {{"type", "integer"}}}}, {"total"}));
   config.final_answer_tool = "submit";
   ScriptedBackend backend(json{{"replies",
-      {{{"tool_calls", {call("a", "submit", {{"total", "twelve"}})}}},  // rejected: wrong type
-       {{"tool_calls", {call("b", "submit", {{"total", 12}})}}}}}});
+      {{{"tool_calls", {testing::tool_call("a", "submit", {{"total", "twelve"}})}}},  // rejected: wrong type
+       {{"tool_calls", {testing::tool_call("b", "submit", {{"total", 12}})}}}}}});
   Trajectory t = run_agent(backend, tools, config, "x");
   EXPECT_EQ(t.stop_reason, StopReason::kFinalAnswer);
   ASSERT_TRUE(t.final_answer);
@@ -240,7 +237,7 @@ TEST_F(AgentLoopTest, LongResultsAreCutAndDuplicateIdsMadeUnique) {
   config.tools.push_back(tool("dump", json::object(), json::array()));
   config.max_tool_result_chars = 100;
   ScriptedBackend backend(json{{"replies",
-      {{{"tool_calls", {call("same", "dump", json::object()), call("same", "dump", json::object())}}},
+      {{{"tool_calls", {testing::tool_call("same", "dump", json::object()), testing::tool_call("same", "dump", json::object())}}},
        {{"content", "ok"}}}}});
   Trajectory t = run_agent(backend, tools, config, "x");
   ASSERT_EQ(t.messages.size(), 6u);

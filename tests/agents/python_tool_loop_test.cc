@@ -11,6 +11,7 @@
 #include "agents/python_tool_executor.h"
 #include "agents/scripted_backend.h"
 #include "verifiers/python_runner.h"
+#include "tests/agents/tool_call_json.h"
 
 namespace envforge::agents {
 namespace {
@@ -78,10 +79,6 @@ json fn(const std::string& name, json props, json required) {
                         {"parameters", {{"type", "object"}, {"properties", props}, {"required", required}}}}}};
 }
 
-json call(const std::string& id, const std::string& name, json args) {
-  return {{"id", id}, {"name", name}, {"arguments", args}};
-}
-
 TEST(PythonToolLoop, SolvesATripTaskThroughToolsInTheSandbox) {
   std::string dir = ::testing::TempDir() + "/agents_python_tool_loop";
   std::filesystem::create_directories(dir);
@@ -104,13 +101,13 @@ TEST(PythonToolLoop, SolvesATripTaskThroughToolsInTheSandbox) {
   config.final_answer_tool = "submit";
   config.tool_timeout = milliseconds(1500);
   ScriptedBackend backend(json{{"replies",
-      {{{"tool_calls", {call("a", "search_flights", {{"origin", "OSL"}, {"destination", "PAR"}}),
-                        call("b", "hotels_in", {{"city", "PAR"}, {"max_price", 0}})}}},
-       {{"tool_calls", {call("c", "hotels_in", {{"city", "PAR"}, {"max_price", 100}}),
-                        call("d", "book", {{"flight_id", "AF202"}}),
-                        call("e", "spin", json::object())}}},
-       {{"tool_calls", {call("f", "search_flights", {{"origin", "OSL"}, {"destination", "PAR"}}),
-                        call("g", "submit", {{"flight", "AF202"}, {"hotel", "Le Petit"}})}}}}}});
+      {{{"tool_calls", {testing::tool_call("a", "search_flights", {{"origin", "OSL"}, {"destination", "PAR"}}),
+                        testing::tool_call("b", "hotels_in", {{"city", "PAR"}, {"max_price", 0}})}}},
+       {{"tool_calls", {testing::tool_call("c", "hotels_in", {{"city", "PAR"}, {"max_price", 100}}),
+                        testing::tool_call("d", "book", {{"flight_id", "AF202"}}),
+                        testing::tool_call("e", "spin", json::object())}}},
+       {{"tool_calls", {testing::tool_call("f", "search_flights", {{"origin", "OSL"}, {"destination", "PAR"}}),
+                        testing::tool_call("g", "submit", {{"flight", "AF202"}, {"hotel", "Le Petit"}})}}}}}});
   Trajectory t = run_agent(backend, executor, config, "Cheapest flight OSL->PAR and a hotel under 100.");
 
   EXPECT_EQ(t.stop_reason, StopReason::kFinalAnswer) << t.error;

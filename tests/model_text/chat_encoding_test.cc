@@ -2,7 +2,6 @@
 // script (fixtures/dsv32_chat.json, written by model/tools/chat_fixtures.py).
 #include <gtest/gtest.h>
 
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -15,11 +14,6 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-ojson load_fixtures() {
-  std::ifstream in(testing::fixture_path("dsv32_chat.json"));
-  return ojson::parse(in);  // ordered: key order shows in prompts
-}
-
 ChatEncodeOptions options_of(const ojson& c) {
   ChatEncodeOptions o;
   o.mode = c["thinking_mode"] == "thinking" ? ThinkingMode::kThinking : ThinkingMode::kChat;
@@ -29,7 +23,7 @@ ChatEncodeOptions options_of(const ojson& c) {
 }
 
 TEST(ChatEncoding, EveryFixtureConversationEncodesByteForByte) {
-  const ojson doc = load_fixtures();
+  const ojson doc = testing::load_chat_fixtures();
   ASSERT_GE(doc["encode"].size(), 20u);
   int checked = 0;
   for (const auto& c : doc["encode"]) {
@@ -44,7 +38,7 @@ TEST(ChatEncoding, EveryFixtureConversationEncodesByteForByte) {
 }
 
 TEST(ChatEncoding, RejectsWhatTheReferenceRejects) {
-  const ojson doc = load_fixtures();
+  const ojson doc = testing::load_chat_fixtures();
   int checked = 0;
   for (const auto& c : doc["encode"]) {
     if (!c.contains("error")) continue;

@@ -3,7 +3,6 @@
 // and the errors malformed tool calls get.
 #include <gtest/gtest.h>
 
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -21,13 +20,8 @@ ThinkingMode mode_of(const ojson& c) {
   return c["thinking_mode"] == "thinking" ? ThinkingMode::kThinking : ThinkingMode::kChat;
 }
 
-ojson load_fixtures() {
-  std::ifstream in(testing::fixture_path("dsv32_chat.json"));
-  return ojson::parse(in);
-}
-
 TEST(CompletionParser, EveryFixtureParsesLikeTheReference) {
-  const ojson doc = load_fixtures();
+  const ojson doc = testing::load_chat_fixtures();
   ASSERT_GE(doc["parse"].size(), 15u);
   for (const auto& c : doc["parse"]) {
     const std::string text = c["text"];

@@ -2,12 +2,22 @@
 #pragma once
 
 #include <filesystem>
+#include <fstream>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 namespace envforge::model::text::testing {
 
 inline std::string fixture_path(const std::string& name) {
   return std::string(ENVFORGE_SOURCE_DIR) + "/tests/model_text/fixtures/" + name;
+}
+
+// The chat cases of the published encoding script (written by model/tools/chat_fixtures.py),
+// key order kept: it shows in prompts.
+inline nlohmann::ordered_json load_chat_fixtures() {
+  std::ifstream in(fixture_path("dsv32_chat.json"));
+  return nlohmann::ordered_json::parse(in);
 }
 
 // DeepSeek-V3's tokenizer.json, installed by scripts/setup.sh (npm ci --prefix scripts/npm).
