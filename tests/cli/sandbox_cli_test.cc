@@ -6,67 +6,42 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/synth/cli_run.h"
 
 namespace {
 
-struct Outcome {
-  int exit_code;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using ::envforge::testing::CliOutcome;
 
 class SandboxCli : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/envforge-sandbox-cli-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
-
   std::string write(const std::string& name, const std::string& body) {
     std::string path = dir_ + "/" + name;
     std::ofstream(path, std::ios::binary) << body;
     return path;
   }
 
-  Outcome envforge(const std::string& args) {
-    const std::string err_path = dir_ + "/stderr.txt";
-    std::string cmd = std::string(ENVFORGE_BIN) + " " + args + " 2>'" + err_path + "'";
-    FILE* pipe = popen(cmd.c_str(), "r");
-    if (!pipe) return {-1, "", ""};
-    std::string out;
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-    int status = pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, slurp(err_path)};
-  }
+  CliOutcome envforge(const std::string& args) { return ::envforge::testing::run_envforge(args, tmp_); }
 
   // A run whose stdout must be one Result as JSON.
   nlohmann::json run_json(const std::string& args, int want_exit) {
-    Outcome o = envforge("sandbox run " + args);
+    CliOutcome o = envforge("sandbox run " + args);
     EXPECT_EQ(o.exit_code, want_exit) << args << "\n" << o.out << o.err;
     nlohmann::json j = nlohmann::json::parse(o.out, nullptr, false);
     EXPECT_FALSE(j.is_discarded()) << "not JSON: " << o.out << o.err;
     return j;
   }
 
-  std::string dir_;
+  ::envforge::testing::CliTempDir tmp_;
+  std::string dir_ = tmp_.path;
 };
 
 TEST_F(SandboxCli, DoctorReportsModesReasonsAndWorkingTrials) {
-  Outcome o = envforge("sandbox doctor --json");
+  CliOutcome o = envforge("sandbox doctor --json");
   ASSERT_EQ(o.exit_code, 0) << o.out << o.err;
   auto j = nlohmann::json::parse(o.out);
   for (const char* c : {"memory", "pids"}) {
@@ -84,7 +59,7 @@ TEST_F(SandboxCli, DoctorReportsModesReasonsAndWorkingTrials) {
   }
   EXPECT_EQ(j["launcher"].get<std::string>().front(), '/');
 
-  Outcome text = envforge("sandbox doctor");
+  CliOutcome text = envforge("sandbox doctor");
   EXPECT_EQ(text.exit_code, 0);
   EXPECT_NE(text.out.find("boxes work on this host"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("memory:"), std::string::npos) << text.out;
@@ -153,7 +128,7 @@ TEST_F(SandboxCli, RunBindsReadOnlyAndKeepsTheNetworkClosedUnlessAsked) {
   auto bind = run_json("--ro-bind " + dir_ + ":/data -- sh -c 'cat /data/world.txt; echo x > /data/world.txt'", 1);
   EXPECT_EQ(bind["stdout"], "the world\n");
   EXPECT_NE(bind["stderr"].get<std::string>().find("Read-only"), std::string::npos) << bind.dump();
-  EXPECT_EQ(slurp(dir_ + "/world.txt"), "the world\n");
+  EXPECT_EQ(::envforge::testing::slurp_file(dir_ + "/world.txt"), "the world\n");
 
   const std::string listen = "-- python3 -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); print(\"up\")'";
   auto loop = run_json("--net loopback " + listen, 0);
@@ -192,7 +167,7 @@ TEST_F(SandboxCli, BadInputIsAUsageErrorNamingIt) {
            {"sandbox", "usage"},
            {"sandbox doctor extra", "unexpected argument 'extra'"},
        }) {
-    Outcome o = envforge(b.args);
+    CliOutcome o = envforge(b.args);
     EXPECT_EQ(o.exit_code, 2) << b.args << "\n" << o.out << o.err;
     EXPECT_NE(o.err.find(b.says), std::string::npos) << b.args << ": " << o.err;
     EXPECT_EQ(o.out, "") << b.args;
