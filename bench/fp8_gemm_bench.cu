@@ -12,6 +12,7 @@
 #include <exception>
 #include <vector>
 
+#include "bench/gpu_timing.cuh"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/fp8_gemm.h"
 #include "engine/cuda/gemm.h"
@@ -19,6 +20,8 @@
 namespace gpu = envforge::engine::gpu;
 
 namespace {
+
+using envforge::bench::time_ms;
 
 __global__ void fill(uint8_t* p, size_t n, uint32_t seed, int kind) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n;
@@ -35,28 +38,6 @@ __global__ void fill(uint8_t* p, size_t n, uint32_t seed, int kind) {
       reinterpret_cast<float*>(p)[i] = (0.5f + (x & 0xFFFF) / 65536.f) / 448.f;
     }
   }
-}
-
-template <class F>
-double time_ms(F&& f, int reps = 20, int samples = 7) {
-  cudaEvent_t a, b;
-  ENVFORGE_CUDA_CHECK(cudaEventCreate(&a));
-  ENVFORGE_CUDA_CHECK(cudaEventCreate(&b));
-  for (int i = 0; i < 3; ++i) f();
-  std::vector<float> t;
-  for (int s = 0; s < samples; ++s) {
-    ENVFORGE_CUDA_CHECK(cudaEventRecord(a));
-    for (int r = 0; r < reps; ++r) f();
-    ENVFORGE_CUDA_CHECK(cudaEventRecord(b));
-    ENVFORGE_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    ENVFORGE_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    t.push_back(ms / reps);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
 }
 
 struct Shape {
@@ -102,13 +83,13 @@ int main() {
     for (int n : tokens) try {
       const auto* xb = reinterpret_cast<const __nv_bfloat16*>(x);
       const gpu::Fp8Matrix w{w8, reinterpret_cast<const float*>(ws), s.m, s.k, s.k};
-      const double t_bf = time_ms([&] {
+      const double t_bf = time_ms([&](int) {
         blas.linear(xb, s.k, reinterpret_cast<const __nv_bfloat16*>(wbf), n, s.m, s.k, y,
                     gpu::OutType::kF32, s.m);
       });
       const double t_fp8 =
-          time_ms([&] { fp8.linear(xb, s.k, n, w, y, gpu::OutType::kF32, s.m); });
-      const double t_gemm = time_ms([&] {
+          time_ms([&](int) { fp8.linear(xb, s.k, n, w, y, gpu::OutType::kF32, s.m); });
+      const double t_gemm = time_ms([&](int) {
         fp8.linear_quantized(fp8.act_codes(), fp8.act_scales(), n, w, y, gpu::OutType::kF32,
                              s.m);
       });

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/gpu_timing.cuh"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/dsa_kernels.h"
 #include "engine/cuda/indexer_tuning.h"
@@ -21,6 +22,8 @@
 namespace gpu = envforge::engine::gpu;
 
 namespace {
+
+using envforge::bench::time_ms;
 
 constexpr int kPage = 64, kTopK = 2048;
 
@@ -46,29 +49,6 @@ T* dev(size_t n) {
   T* p = nullptr;
   ENVFORGE_CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(T)));
   return p;
-}
-
-// Median of `samples` timings (ms per call) of `reps` back-to-back calls.
-template <class F>
-double time_ms(F&& f, int reps = 10, int samples = 7) {
-  cudaEvent_t a, b;
-  ENVFORGE_CUDA_CHECK(cudaEventCreate(&a));
-  ENVFORGE_CUDA_CHECK(cudaEventCreate(&b));
-  for (int i = 0; i < 3; ++i) f(i);
-  std::vector<float> t;
-  for (int s = 0; s < samples; ++s) {
-    ENVFORGE_CUDA_CHECK(cudaEventRecord(a));
-    for (int r = 0; r < reps; ++r) f(r);
-    ENVFORGE_CUDA_CHECK(cudaEventRecord(b));
-    ENVFORGE_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    ENVFORGE_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    t.push_back(ms / reps);
-  }
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
 }
 
 double copy_gbps() {
