@@ -12,7 +12,7 @@
 #include <exception>
 #include <vector>
 
-#include "bench/gpu_timing.cuh"
+#include "bench/gpu_bench_util.cuh"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/fp8_gemm.h"
 #include "engine/cuda/gemm.h"
@@ -26,12 +26,9 @@ using envforge::bench::time_ms;
 __global__ void fill(uint8_t* p, size_t n, uint32_t seed, int kind) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n;
        i += size_t(gridDim.x) * blockDim.x) {
-    uint32_t x = uint32_t(i) * 0x9E3779B1u ^ seed;
-    x ^= x >> 15;
-    x *= 0x2C1B3C6Du;
-    x ^= x >> 12;
+    const uint32_t x = envforge::bench::mixed_bits(i, seed);
     if (kind == 0) {  // e4m3 codes, finite, both signs
-      p[i] = uint8_t((x & 0x80) | ((x >> 8) % 0x70));
+      p[i] = envforge::bench::finite_e4m3(x);
     } else if (kind == 1) {  // bf16 in [-1, 1)
       reinterpret_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16((x & 0xFFFF) / 32768.f - 1.f);
     } else {  // f32 scales in [0.5, 1.5) / 448

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/gpu_timing.cuh"
+#include "bench/gpu_bench_util.cuh"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/dsa_kernels.h"
 #include "engine/cuda/indexer_tuning.h"
@@ -30,12 +30,8 @@ constexpr int kPage = 64, kTopK = 2048;
 __global__ void fill_random(uint8_t* p, size_t n, uint32_t seed, bool e4m3) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n;
        i += size_t(gridDim.x) * blockDim.x) {
-    uint32_t x = uint32_t(i) * 0x9E3779B1u ^ seed;
-    x ^= x >> 15;
-    x *= 0x2C1B3C6Du;
-    x ^= x >> 12;
-    // e4m3: finite values of both signs (exponent field below 15)
-    p[i] = e4m3 ? uint8_t((x & 0x80) | ((x >> 8) % 0x70)) : uint8_t(x);
+    const uint32_t x = envforge::bench::mixed_bits(i, seed);
+    p[i] = e4m3 ? envforge::bench::finite_e4m3(x) : uint8_t(x);
   }
 }
 __global__ void fill_scale(float* p, size_t n, float lo, float hi) {
