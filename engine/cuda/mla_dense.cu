@@ -3,12 +3,19 @@
 // capability 9.0; the split plan and the merge pass are shared with the sparse kernel
 // (mla_split.cuh).
 //
-// A block takes 64 heads of one query and one split of its prefix. Two warpgroups; tiles of 64
-// rows stream through a double-buffered cp.async pipeline into 128-byte-swizzled shared memory.
-// Per tile, warpgroup w computes S = Q K^T for the tile's rows 32w..32w+31 (64 heads x 32), the
-// two agree on the running row maxima through shared memory and write their bf16 weights into
-// one 64 x 64 P tile; then warpgroup w accumulates O[:, 256w..256w+255] += P V over all 64 rows.
-// Operands are read by the tensor cores straight from shared memory.
+// A block takes 64 heads of one query and one split of its prefix; two warpgroups that work
+// out of step ("seesaw") so that one's softmax runs while the other's products keep the tensor
+// cores busy. The prefix streams through a ring of four 32-row tiles; tile j is copied and
+// scored (S = Q K^T, 64 heads x 32 rows) by warpgroup j % 2 alone. Per pair of tiles (a, b):
+//   WG0: S_a, new row maxima m_a = max(m, rowmax S_a) -> shared; P_a -> shared;
+//        O[:, 0:256] = O * scale_a + P_a V_a; issues S of its next tile; then, once WG1 has
+//        m_b and P_b, O = O * scale_b + P_b V_b.
+//   WG1: S_b once S_a is done; m_b = max(m_a, rowmax S_b), P_b, scale_b -> shared;
+//        O[:, 256:512] = O * scale_a + P_a V_a, then O = O * scale_b + P_b V_b.
+// Only row maxima, scale factors and the bf16 weights cross between the warpgroups (named
+// barriers); each keeps the output of its own 256 value columns. A tile's weights P (64 heads
+// x 32 rows, 64-byte swizzle) go into the tile's own rope columns, which nothing reads once
+// its scores are done. bench/results/dsa_gpu_notes.md has the measurements behind the choices.
 #include <cmath>
 
 #include "engine/cuda/cuda_check.h"
@@ -22,25 +29,46 @@ constexpr int kThreads = 256;
 constexpr int kHeads = kMlaHeadsPerBlock;  // 64
 [[maybe_unused]] constexpr int kChunksPerRow = kQkDim / 8;  // 16-byte chunks
 [[maybe_unused]] constexpr float kLog2e = 1.4426950408889634f;
-constexpr int kDTile = 64;
-constexpr int kDKBlocks = kQkDim / 64;  // 9 column blocks of 128 B
+constexpr int kDTile = 32;                   // rows per tile; a pair of tiles is 64 rows
+constexpr int kDStages = 4;                  // two pairs: one computed on, one arriving
+constexpr int kDKBlocks = kQkDim / 64;       // 9 column blocks of 128 B
 constexpr int kDRowBytes = 128;
-constexpr int kDBlockBytes = kDTile * kDRowBytes;      // one 64-column block of a 64-row tile
-constexpr int kDTileBytes = kDKBlocks * kDBlockBytes;  // 73728
-constexpr int kDMinSplitTiles = 2;
+constexpr int kDBlockBytes = kDTile * kDRowBytes;      // one 64-column block of a tile
+constexpr int kDTileBytes = kDKBlocks * kDBlockBytes;  // 36864
+constexpr int kDQBlockBytes = kHeads * kDRowBytes;     // one 64-column block of the query
+constexpr int kDQBytes = kDKBlocks * kDQBlockBytes;    // 73728
+[[maybe_unused]] constexpr int kDPOffset = 8 * kDBlockBytes;  // P over the rope block, 64 x 64 B
+constexpr int kDPairRows = 2 * kDTile;
+constexpr int kDMinSplitTiles = 2;  // pairs
+
+// named barriers: 1 + wg own warpgroup, then the hand-offs (arrive by one, sync by the other)
+[[maybe_unused]] constexpr int kBarAReady = 3;  // WG0 -> WG1: m_a, scale_a, P_a
+[[maybe_unused]] constexpr int kBarBReady = 4;  // WG1 -> WG0: m_b, scale_b, P_b
+[[maybe_unused]] constexpr int kBarScored = 5;   // WG0 -> WG1: S_a done (and the previous pair)
+[[maybe_unused]] constexpr int kBarWg1Done = 6;  // WG1 -> WG0: done reading the previous pair
 
 struct DenseSmem {
-  alignas(1024) unsigned char q[kDTileBytes];
-  alignas(1024) unsigned char kv[2][kDTileBytes];
-  alignas(1024) unsigned char p[kDBlockBytes];
-  float red_max[2][kDTile];
-  float red_sum[2][kDTile];
+  alignas(1024) unsigned char q[kDQBytes];
+  alignas(1024) unsigned char kv[kDStages][kDTileBytes];
+  float m_a[kHeads], scale_a[kHeads], m_b[kHeads], scale_b[kHeads];
+  int rescale_b[4];  // per warp of WG1: some scale_b != 1
+  float red_sum[2][kHeads];
 };
 constexpr size_t kDenseSmemBytes = sizeof(DenseSmem) + 1024;  // + alignment slack
 
-// byte offset of 16-byte chunk c (0..71) of row r in a swizzled 64-row tile
-[[maybe_unused]] __device__ __forceinline__ uint32_t dense_chunk_offset(int r, int c) {
-  return uint32_t((c >> 3) * kDBlockBytes + r * kDRowBytes + (((c & 7) ^ (r & 7)) << 4));
+// byte offset of 16-byte chunk c (0..71) of row r in a 128-byte-swizzled tile of 64-column
+// blocks block_bytes apart
+[[maybe_unused]] __device__ __forceinline__ uint32_t dense_chunk_offset(int r, int c,
+                                                                        int block_bytes) {
+  return uint32_t((c >> 3) * block_bytes + r * kDRowBytes + (((c & 7) ^ (r & 7)) << 4));
+}
+
+[[maybe_unused]] __device__ __forceinline__ void rescale(float (&o)[128], const float (&f)[2]) {
+  // once the row maxima settle most factors are 1: skip the 128 multiplies then
+  if (__any_sync(0xffffffffu, f[0] != 1.f || f[1] != 1.f)) {
+#pragma unroll
+    for (int i = 0; i < 128; ++i) o[i] *= f[(i >> 1) & 1];
+  }
 }
 
 __global__ void __launch_bounds__(kThreads, 1)
@@ -53,114 +81,149 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int t = blockIdx.x / hgroups, hg = blockIdx.x % hgroups;
   const int split = blockIdx.y;
   const int tid = threadIdx.x, lane = tid & 31;
-  const int wg = tid >> 7, wq = (tid >> 5) & 3;  // warpgroup, warp within it
+  // warpgroup (broadcast from lane 0 so that the compiler knows it is warp-uniform and keeps
+  // the tensor-core descriptors built from it in uniform registers), warp within it
+  const int wg = __shfl_sync(0xffffffffu, tid >> 7, 0), wq = (tid >> 5) & 3;
+  const int lt = tid & 127;                      // thread within the warpgroup
   const int g = lane >> 2, tq = lane & 3;
   const int seq = p.q_seq[t];
   const int len = p.q_len[t];
   const int begin = split * rows_per_split;
   const int end = min(begin + rows_per_split, max(len, 0));
   const int n_tiles = end > begin ? (end - begin + kDTile - 1) / kDTile : 0;
+  const int n_pairs = (n_tiles + 1) / 2;  // the last pair's second tile may lie past the end
   const int32_t* page_row = p.table.pages + size_t(seq) * p.table.max_pages;
+  const int page_shift =
+      (p.table.page_size & (p.table.page_size - 1)) == 0 ? __ffs(p.table.page_size) - 1 : -1;
   const int h0 = hg * kHeads;
 
-  // 8 threads per row, 128 B per warp instruction; rows tid/8 and tid/8 + 32
-  auto load_tile = [&](int tile, int buf) {
-    const int c0 = tid & 7;
+  // tile j into stage j % 4 by its own warpgroup: 8 threads per row, rows lt/8 and lt/8 + 16;
+  // rows past the end are zero-filled
+  // the physical rows of this thread's two rows of a tile, -1 past the end; looked up a pair
+  // before the copy so that the table read is off the copy's path
+  auto tile_rows = [&](int tile, int(&rows)[2]) {
 #pragma unroll
     for (int pass = 0; pass < 2; ++pass) {
-      const int r = (tid >> 3) + 32 * pass;
-      const int pos = begin + tile * kDTile + r;
-      int row = -1;
-      if (pos < end && pos / p.table.page_size < p.table.max_pages)
-        row = __ldg(page_row + pos / p.table.page_size) * p.table.page_size +
-              pos % p.table.page_size;
-      const __nv_bfloat16* src = p.kv_pages + (row >= 0 ? size_t(row) * kQkDim : 0);
+      const int pos = begin + tile * kDTile + (lt >> 3) + 16 * pass;
+      const int page = page_shift >= 0 ? pos >> page_shift : pos / p.table.page_size;
+      rows[pass] = -1;
+      if (pos < end && page < p.table.max_pages)
+        rows[pass] = __ldg(page_row + page) * p.table.page_size + (pos - page * p.table.page_size);
+    }
+  };
+  auto load_tile = [&](int tile, const int(&rows)[2]) {
+    unsigned char* dst = sm.kv[tile % kDStages];
+    const int c0 = lt & 7;
 #pragma unroll
-      for (int j = 0; j < kDKBlocks; ++j) {
-        const int c = c0 + 8 * j;
-        ptx::cp_async_16(sm.kv[buf] + dense_chunk_offset(r, c), src + c * 8, row >= 0 ? 16 : 0);
-      }
+    for (int pass = 0; pass < 2; ++pass) {
+      const int r = (lt >> 3) + 16 * pass;
+      const int row = rows[pass];
+      const __nv_bfloat16* src = p.kv_pages + (row >= 0 ? size_t(row) * kQkDim : 0) + c0 * 8;
+      unsigned char* d = dst + dense_chunk_offset(r, c0, kDBlockBytes);  // chunk c0 + 8 j
+#pragma unroll
+      for (int j = 0; j < kDKBlocks; ++j)
+        ptx::cp_async_16(d + j * kDBlockBytes, src + 64 * j, row >= 0 ? 16 : 0);
     }
   };
   {
     const __nv_bfloat16* q = p.q + (size_t(t) * p.Hq + h0) * kQkDim;
     for (int i = tid; i < kHeads * kChunksPerRow; i += kThreads) {
       const int r = i / kChunksPerRow, c = i % kChunksPerRow;
-      ptx::cp_async_16(sm.q + dense_chunk_offset(r, c), q + size_t(r) * kQkDim + c * 8, 16);
+      ptx::cp_async_16(sm.q + dense_chunk_offset(r, c, kDQBlockBytes),
+                       q + size_t(r) * kQkDim + c * 8, 16);
     }
   }
-  if (n_tiles > 0) load_tile(0, 0);
   ptx::cp_async_commit();
+  // this warpgroup's tiles of pairs 0 and 1
+  int next_rows[2];
+  tile_rows(wg, next_rows);
+  if (wg < 2 * n_pairs) load_tile(wg, next_rows);
+  ptx::cp_async_commit();
+  tile_rows(wg + 2, next_rows);
+  if (wg + 2 < 2 * n_pairs) load_tile(wg + 2, next_rows);
+  ptx::cp_async_commit();
+  tile_rows(wg + 4, next_rows);
+  ptx::cp_async_wait<2>();  // the query (both warpgroups copied parts of it)
+  ptx::fence_proxy_async();
+  __syncthreads();
 
   const float scale2 = p.softmax_scale * kLog2e;
   const int row0 = 16 * wq + g;  // head rows row0 and row0 + 8 of this thread
   const uint32_t q_addr = ptx::smem_addr(sm.q);
-  const uint32_t p_addr = ptx::smem_addr(sm.p);
   float o[128];
 #pragma unroll
   for (int i = 0; i < 128; ++i) o[i] = 0.f;
   float m_run[2] = {-INFINITY, -INFINITY};
-  float l_run[2] = {0.f, 0.f};
+  float l_run[2] = {0.f, 0.f};  // this warpgroup's tiles only; the two are added at the end
 
-  for (int it = 0; it < n_tiles; ++it) {
-    const int buf = it & 1;
-    if (it + 1 < n_tiles) {
-      load_tile(it + 1, buf ^ 1);
-      ptx::cp_async_commit();
+  // the tile of pair pr that this warpgroup copied, in place for the tensor cores
+  auto wait_own_tile = [&](int pr) {
+    if (pr == 0)
       ptx::cp_async_wait<1>();
-    } else {
+    else
       ptx::cp_async_wait<0>();
-    }
     ptx::fence_proxy_async();
-    __syncthreads();
-    const uint32_t kv_addr = ptx::smem_addr(sm.kv[buf]);
-
-    // S = Q K^T over this warpgroup's 32 rows of the tile
-    float s[16];
+    ptx::named_bar_sync(1 + wg, 128);
+  };
+  // S = Q K^T over one tile, issued as two independent accumulator chains (even and odd k
+  // steps): a lone chain of small products would wait on each one's latency
+  // descriptors are built once; a k step adds its byte offset / 16 to the address field
+  const uint64_t q_desc = ptx::wgmma_desc_sw128(q_addr, 16, 1024);
+  const uint64_t kv_desc0 = ptx::wgmma_desc_sw128(ptx::smem_addr(sm.kv[0]), 16, 1024);
+  // a step adds to the low word only: shared addresses stay below 256 KB, so the 14-bit
+  // address field never carries into the rest
+  auto desc_step = [](uint64_t d, uint32_t add16) {
+    return (d & 0xFFFFFFFF00000000ull) | uint32_t(uint32_t(d) + add16);
+  };
+  auto issue_scores = [&](int tile, float(&s)[16], float(&s_odd)[16]) {
+    const uint64_t kv_desc = desc_step(kv_desc0, (tile % kDStages) * (kDTileBytes >> 4));
     ptx::wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < kQkDim / 16; ++kk) {
-      const uint32_t koff = (kk >> 2) * kDBlockBytes + (kk & 3) * 32;
-      const uint64_t da = ptx::wgmma_desc_sw128(q_addr + koff, 16, 1024);
-      const uint64_t db = ptx::wgmma_desc_sw128(kv_addr + koff + wg * 32 * kDRowBytes, 16, 1024);
-      ptx::wgmma_m64n32k16(s, da, db, kk > 0);
+      const uint32_t kcol = (kk & 3) * 32;
+      const uint64_t da = desc_step(q_desc, ((kk >> 2) * kDQBlockBytes + kcol) >> 4);
+      const uint64_t db = desc_step(kv_desc, ((kk >> 2) * kDBlockBytes + kcol) >> 4);
+      if (kk < 2)
+        ptx::wgmma_m64n32k16_first(kk ? s_odd : s, da, db);
+      else
+        ptx::wgmma_m64n32k16((kk & 1) ? s_odd : s, da, db, 1);
     }
-    ptx::wgmma_commit();
-    ptx::wgmma_wait<0>();
-
-    const int tile_pos = begin + it * kDTile + wg * 32;
-    float mx[2] = {-INFINITY, -INFINITY};
+  };
+  // raw scores (the sum of both chains) into s, -inf past the end; the tile's maximum of
+  // rows row0, row0 + 8 in the scaled base-2 domain of m_run
+  auto tile_max = [&](int tile, const float(&acc)[16], const float(&acc_odd)[16], float(&s)[16],
+                      float(&mx)[2]) {
+    const int tile_pos = begin + tile * kDTile;
 #pragma unroll
-    for (int i = 0; i < 16; ++i) {
-      const int pos = tile_pos + 8 * (i >> 2) + 2 * tq + (i & 1);
-      s[i] = pos < end ? s[i] * scale2 : -INFINITY;
-      mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], s[i]);
+    for (int i = 0; i < 16; ++i) s[i] = acc[i] + acc_odd[i];
+    if (tile_pos + kDTile > end) {
+#pragma unroll
+      for (int i = 0; i < 16; ++i)
+        if (tile_pos + 8 * (i >> 2) + 2 * tq + (i & 1) >= end) s[i] = -INFINITY;
     }
+    mx[0] = mx[1] = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < 16; ++i) mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], s[i]);
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
       mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+      mx[h] *= scale2;
     }
-    if (tq == 0) {
-      sm.red_max[wg][row0] = mx[0];
-      sm.red_max[wg][row0 + 8] = mx[1];
-    }
-    __syncthreads();
-    float alpha[2];
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int row = row0 + 8 * h;
-      const float m_new = fmaxf(m_run[h], fmaxf(sm.red_max[0][row], sm.red_max[1][row]));
-      alpha[h] = m_new == -INFINITY ? 1.f : exp2f(m_run[h] - m_new);
-      m_run[h] = m_new;
-      l_run[h] *= alpha[h];
-    }
+  };
+  // the tile's bf16 weights into its rope block (64 heads x 32 rows, 64-byte swizzle), their
+  // sums into l_run; then the whole tile is in place for this warpgroup's products
+  auto write_weights = [&](int tile, const float(&s)[16]) {
+    unsigned char* p_tile = sm.kv[tile % kDStages] + kDPOffset;
+    // masked scores are -inf and give 0; a row with nothing visible yet subtracts 0
+    const float m_use[2] = {m_run[0] == -INFINITY ? 0.f : m_run[0],
+                            m_run[1] == -INFINITY ? 0.f : m_run[1]};
 #pragma unroll
     for (int nb = 0; nb < 4; ++nb) {
       float pv[4];
 #pragma unroll
       for (int e = 0; e < 4; ++e)
-        pv[e] = s[4 * nb + e] == -INFINITY ? 0.f : exp2f(s[4 * nb + e] - m_run[e >> 1]);
+        pv[e] = ptx::exp2_approx(fmaf(s[4 * nb + e], scale2, -m_use[e >> 1]));
       // the sums use the bf16-rounded weights that the PV product sees
       const uint32_t lo = ptx::pack_bf16x2(pv[0], pv[1]);
       const uint32_t hi = ptx::pack_bf16x2(pv[2], pv[3]);
@@ -168,35 +231,143 @@ __global__ void __launch_bounds__(kThreads, 1)
       const __nv_bfloat162 hi2 = *reinterpret_cast<const __nv_bfloat162*>(&hi);
       l_run[0] += __low2float(lo2) + __high2float(lo2);
       l_run[1] += __low2float(hi2) + __high2float(hi2);
-      const int chunk = wg * 4 + nb;  // 16-byte chunk of the P row (8 rows of the tile)
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const int row = row0 + 8 * h;
-        *reinterpret_cast<uint32_t*>(sm.p + row * kDRowBytes + (((chunk ^ (row & 7))) << 4) +
+        *reinterpret_cast<uint32_t*>(p_tile + row * 64 + ((nb ^ ((row >> 1) & 3)) << 4) +
                                      tq * 4) = h == 0 ? lo : hi;
       }
     }
-    // once the row maxima settle most tiles leave them unchanged: skip the 128 multiplies
-    if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
-#pragma unroll
-      for (int i = 0; i < 128; ++i) o[i] *= alpha[(i >> 1) & 1];
-    }
     ptx::fence_proxy_async();
-    __syncthreads();
-
-    // O[:, 256 wg ..] += P V over the tile's 64 rows
+    ptx::named_bar_sync(1 + wg, 128);
+  };
+  // O[:, 256 wg ..] += P V over one tile (2 x k16), weights and values from shared memory
+  const uint64_t p_desc0 =
+      ptx::wgmma_desc_sw64(ptx::smem_addr(sm.kv[0]) + kDPOffset, 16, 512);
+  const uint64_t v_desc0 = ptx::wgmma_desc_sw128(
+      ptx::smem_addr(sm.kv[0]) + (4 * wg) * kDBlockBytes, kDBlockBytes, 1024);
+  auto issue_pv = [&](int tile) {
+    const uint32_t stage = (tile % kDStages) * (kDTileBytes >> 4);
     ptx::wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < kDTile / 16; ++kk) {
-      const uint64_t da = ptx::wgmma_desc_sw128(p_addr + kk * 32, 16, 1024);
-      const uint64_t db = ptx::wgmma_desc_sw128(
-          kv_addr + (4 * wg) * kDBlockBytes + kk * 16 * kDRowBytes, kDBlockBytes, 1024);
+      const uint64_t da = desc_step(p_desc0, stage + ((kk * 32) >> 4));
+      const uint64_t db = desc_step(v_desc0, stage + ((kk * 16 * kDRowBytes) >> 4));
       ptx::wgmma_m64n256k16_tb(o, da, db);
     }
     ptx::wgmma_commit();
-    ptx::wgmma_wait<0>();
-    __syncthreads();
+  };
+  // warpgroup-uniform: some row of WG1's tile raised its maximum in this pair
+  auto any_rescale_b = [&] {
+    return (sm.rescale_b[0] | sm.rescale_b[1] | sm.rescale_b[2] | sm.rescale_b[3]) != 0;
+  };
+
+  if (wg == 0) {
+    // WG0 runs one tile ahead: the scores of its next tile are issued right after its first
+    // product, so that they occupy the tensor cores while WG1 does its softmax
+    float acc[16], acc_odd[16];
+    for (int pr = 0; pr < n_pairs; ++pr) {
+      const int tile = 2 * pr;
+      float s[16], mx[2], scale_a[2], scale_b[2];
+      if (pr == 0) {
+        wait_own_tile(0);
+        issue_scores(0, acc, acc_odd);
+        ptx::wgmma_commit();
+      }
+      // S_a and the previous pair's last product (issued after it). Waiting for S_a alone
+      // (wait_group 1) makes ptxas serialize every product of the kernel.
+      ptx::wgmma_wait<0>();
+      ptx::named_bar_arrive(kBarScored, 256);
+      if (pr >= 1) {
+        // WG1 is done with the previous pair: its stage of WG0 takes the next tile
+        ptx::named_bar_sync(kBarWg1Done, 256);
+        if (tile + 2 < 2 * n_pairs) load_tile(tile + 2, next_rows);
+        ptx::cp_async_commit();
+        tile_rows(tile + 4, next_rows);
+      }
+      tile_max(tile, acc, acc_odd, s, mx);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const float m_new = fmaxf(m_run[h], mx[h]);
+        scale_a[h] = m_new == -INFINITY ? 1.f : ptx::exp2_approx(m_run[h] - m_new);
+        m_run[h] = m_new;
+        l_run[h] *= scale_a[h];
+        if (tq == 0) {
+          sm.m_a[row0 + 8 * h] = m_new;
+          sm.scale_a[row0 + 8 * h] = scale_a[h];
+        }
+      }
+      write_weights(tile, s);
+      ptx::named_bar_arrive(kBarAReady, 256);
+      rescale(o, scale_a);
+      issue_pv(tile);
+      // after the last pair this scores a stale stage, unread: no branch around the
+      // products, which ptxas would otherwise serialize
+      wait_own_tile(pr + 1);
+      issue_scores(tile + 2, acc, acc_odd);
+      ptx::wgmma_commit();
+      ptx::named_bar_sync(kBarBReady, 256);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        m_run[h] = sm.m_b[row0 + 8 * h];
+        scale_b[h] = sm.scale_b[row0 + 8 * h];
+        l_run[h] *= scale_b[h];
+      }
+      if (any_rescale_b()) {
+        ptx::wgmma_wait<0>();  // the first product (and the next scores)
+        rescale(o, scale_b);
+      }
+      issue_pv(tile + 1);
+    }
+  } else {
+    for (int pr = 0; pr < n_pairs; ++pr) {
+      const int tile = 2 * pr + 1;
+      wait_own_tile(pr);
+      // scored once WG0's scores are done, so that each one's softmax runs while the
+      // other's products occupy the tensor cores
+      ptx::named_bar_sync(kBarScored, 256);
+      float acc[16], acc_odd[16], s[16], mx[2], scale_a[2], scale_b[2];
+      issue_scores(tile, acc, acc_odd);
+      ptx::wgmma_commit();
+      ptx::wgmma_wait<0>();
+      tile_max(tile, acc, acc_odd, s, mx);
+      ptx::named_bar_sync(kBarAReady, 256);
+      if (pr >= 1) {
+        // WG0 is done with the previous pair (it waits before kBarAReady) and so is WG1:
+        // its stage takes this warpgroup's tile of the next pair
+        if (tile + 2 < 2 * n_pairs) load_tile(tile + 2, next_rows);
+        ptx::cp_async_commit();
+        tile_rows(tile + 4, next_rows);
+      }
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        scale_a[h] = sm.scale_a[row0 + 8 * h];
+        const float m_a = sm.m_a[row0 + 8 * h];
+        const float m_new = fmaxf(m_a, mx[h]);
+        scale_b[h] = m_new == -INFINITY ? 1.f : ptx::exp2_approx(m_a - m_new);
+        m_run[h] = m_new;
+        l_run[h] *= scale_a[h] * scale_b[h];
+        if (tq == 0) {
+          sm.m_b[row0 + 8 * h] = m_new;
+          sm.scale_b[row0 + 8 * h] = scale_b[h];
+        }
+      }
+      const bool any = __any_sync(0xffffffffu, scale_b[0] != 1.f || scale_b[1] != 1.f);
+      if (lane == 0) sm.rescale_b[wq] = any;
+      write_weights(tile, s);
+      ptx::named_bar_arrive(kBarBReady, 256);
+      rescale(o, scale_a);
+      issue_pv(tile - 1);
+      if (any_rescale_b()) {
+        ptx::wgmma_wait<0>();
+        rescale(o, scale_b);
+      }
+      issue_pv(tile);
+      ptx::wgmma_wait<0>();
+      if (pr + 1 < n_pairs) ptx::named_bar_arrive(kBarWg1Done, 256);
+    }
   }
+  ptx::wgmma_wait<0>();
   ptx::cp_async_wait<0>();
 
 #pragma unroll
@@ -254,7 +425,7 @@ bool dense_on_wgmma() {
 }
 
 SplitPlan dense_plan(int T, int Hq, int max_len) {
-  return make_split_plan(T, Hq, max_len, kDTile, kDMinSplitTiles);
+  return make_split_plan(T, Hq, max_len, kDPairRows, kDMinSplitTiles);
 }
 
 void launch_dense(const MlaArgs& p, const SplitPlan& plan, const SplitBuffers& bufs,

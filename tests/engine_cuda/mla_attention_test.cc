@@ -16,6 +16,7 @@ struct MlaCase {
   int Hq = 128;
   int k = 0;           // 0 = dense
   bool stray = false;  // sprinkle -1 and out-of-range indices that must be skipped
+  bool rising = false;  // rows scaled up along each sequence: the row maxima keep growing
 };
 
 double run_case(const MlaCase& c, uint32_t seed) {
@@ -24,7 +25,15 @@ double run_case(const MlaCase& c, uint32_t seed) {
   const bool sparse = c.k > 0;
   const PagedLayout layout = make_layout(rng, c.seq_lens, 64);
   const auto q_b = to_bf16(random_normal(rng, size_t(T) * c.Hq * kQkDim));
-  const auto pool_b = to_bf16(random_normal(rng, size_t(layout.num_pages) * 64 * kQkDim));
+  auto pool_r = random_normal(rng, size_t(layout.num_pages) * 64 * kQkDim);
+  if (c.rising) {
+    for (int sq = 0; sq < int(c.seq_lens.size()); ++sq)
+      for (int s = 0; s < c.seq_lens[sq]; ++s) {
+        const float f = 0.25f + 3.f * float(s) / float(c.seq_lens[sq]);
+        for (int d = 0; d < kQkDim; ++d) pool_r[layout.row(sq, s) * kQkDim + d] *= f;
+      }
+  }
+  const auto pool_b = to_bf16(pool_r);
   const auto q_f = from_bf16(q_b), pool_f = from_bf16(pool_b);
 
   // each query picks k distinct visible rows (all of them, shuffled, when fewer), -1 padded
@@ -166,6 +175,12 @@ TEST_F(MlaKernel, DenseFreshInputsAtSeveralSizes) {
     }
     EXPECT_LT(run_case(c, seed), kTol) << "seed " << seed;
   }
+}
+TEST_F(MlaKernel, DenseRisingScoresRescaleOften) {
+  // keys grow along the sequence, so most tiles raise some head's running maximum and the
+  // output accumulated so far has to be rescaled; one long split-merged query, short ones
+  MlaCase c{{7000, 300, 97}, {0, 1, 2}, {7000, 300, 97}, 128, 0, false, true};
+  EXPECT_LT(run_case(c, 49), kTol);
 }
 TEST_F(MlaKernel, DenseCausalPrefill) {
   MlaCase c{{640}, {}, {}, 64, 0};
