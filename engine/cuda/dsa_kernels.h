@@ -67,6 +67,9 @@ struct MlaArgs {
   __nv_bfloat16* out = nullptr;  // [T][Hq][512]
   void* workspace = nullptr;     // mla_workspace_bytes(...) bytes
   size_t workspace_bytes = 0;
+  // The portable mma.sync kernel even where the warpgroup-MMA one runs (compute capability
+  // 9.0): tests check both on the devices at hand, benchmarks time one against the other.
+  bool portable_kernel = false;
 };
 // Sparse: rows idx[t][*] that are >= 0 and < q_len[t] (others are skipped). Dense: rows
 // 0..q_len[t]-1. A query with no row gets zeros.

@@ -4,8 +4,9 @@
 // into shared memory, where all 64 heads share them. 8 warps: for S = Q K^T warp w owns heads
 // 16*(w%4).. and tokens 16*(w/4)..; for O += P V it owns heads 16*(w%4).. and value columns
 // 256*(w/4)... Online softmax in base 2. With several splits, each writes a normalized partial
-// output and its log-sum-exp; a second kernel merges them. On compute capability 9.0 the dense
-// path has its own kernel on warpgroup MMA (mla_dense.cu); elsewhere it uses this one.
+// output and its log-sum-exp; a second kernel merges them. On compute capability 9.0 both
+// paths run on the warpgroup MMA kernel (mla_wgmma.cu) instead, unless the caller asks for
+// this portable one.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -328,7 +329,7 @@ size_t mla_workspace_bytes(int T, int Hq, int max_rows) {
   if (T <= 0 || Hq <= 0) return 0;
   // enough for either kernel: the caller does not say whether the rows are dense
   const int splits =
-      std::max(make_plan(T, Hq, max_rows).splits, mla::dense_plan(T, Hq, max_rows).splits);
+      std::max(make_plan(T, Hq, max_rows).splits, mla::wgmma_plan(T, Hq, max_rows).splits);
   return mla::split_workspace_bytes(T, Hq, splits);
 }
 
@@ -344,11 +345,12 @@ void mla_attention(const MlaArgs& p, cudaStream_t stream) {
   const bool sparse = p.idx != nullptr;
   require(!sparse || p.k > 0, "k must be positive with idx");
   require(sparse || p.max_len >= 0, "max_len must be non-negative");
-  static const bool use_wgmma = mla::dense_on_wgmma();
-  const bool dense_wgmma = !sparse && use_wgmma;
-  const mla::SplitPlan plan = dense_wgmma ? mla::dense_plan(p.T, p.Hq, p.max_len)
-                                          : make_plan(p.T, p.Hq, sparse ? p.k : p.max_len);
-  const size_t need = mla_workspace_bytes(p.T, p.Hq, sparse ? p.k : p.max_len);
+  static const bool wgmma_device = mla::wgmma_kernel_supported();
+  const bool use_wgmma = wgmma_device && !p.portable_kernel;
+  const int max_rows = sparse ? p.k : p.max_len;
+  const mla::SplitPlan plan =
+      use_wgmma ? mla::wgmma_plan(p.T, p.Hq, max_rows) : make_plan(p.T, p.Hq, max_rows);
+  const size_t need = mla_workspace_bytes(p.T, p.Hq, max_rows);
   require(p.workspace_bytes >= need && (need == 0 || p.workspace),
           "workspace of " + std::to_string(need) + " bytes needed, got " +
               std::to_string(p.workspace_bytes));
@@ -356,8 +358,8 @@ void mla_attention(const MlaArgs& p, cudaStream_t stream) {
   require(blocks <= 0x7fffffffL, "too many queries");
 
   const mla::SplitBuffers bufs = mla::split_buffers(p.workspace, p.T, p.Hq, plan);
-  if (dense_wgmma) {
-    mla::launch_dense(p, plan, bufs, stream);
+  if (use_wgmma) {
+    mla::launch_wgmma(p, plan, bufs, stream);
   } else {
     static const bool attr_set = [] {
       ENVFORGE_CUDA_CHECK(cudaFuncSetAttribute(

@@ -1,5 +1,5 @@
 // How the MLA attention kernels split a query's rows over several blocks, and the pieces the
-// sparse kernel (mla_attention.cu) and the Hopper dense kernel (mla_dense.cu) share: the plan,
+// portable kernel (mla_attention.cu) and the Hopper kernel (mla_wgmma.cu) share: the plan,
 // the partial outputs in the caller's workspace, and the merge pass. Host code only.
 #pragma once
 
@@ -52,10 +52,10 @@ inline size_t split_workspace_bytes(int T, int Hq, int splits) {
 void launch_combine(int T, int Hq, const SplitPlan& plan, const SplitBuffers& bufs,
                     __nv_bfloat16* out, cudaStream_t stream);
 
-// Dense rows on compute capability 9.0 (mla_dense.cu): warpgroup MMA kernel.
-bool dense_on_wgmma();
-SplitPlan dense_plan(int T, int Hq, int max_len);
-void launch_dense(const MlaArgs& p, const SplitPlan& plan, const SplitBuffers& bufs,
+// Compute capability 9.0 (mla_wgmma.cu): the warpgroup MMA kernel, dense and sparse rows.
+bool wgmma_kernel_supported();
+SplitPlan wgmma_plan(int T, int Hq, int max_rows);
+void launch_wgmma(const MlaArgs& p, const SplitPlan& plan, const SplitBuffers& bufs,
                   cudaStream_t stream);
 
 }  // namespace envforge::engine::gpu::mla

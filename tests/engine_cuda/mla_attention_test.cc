@@ -19,7 +19,7 @@ struct MlaCase {
   bool rising = false;  // rows scaled up along each sequence: the row maxima keep growing
 };
 
-double run_case(const MlaCase& c, uint32_t seed) {
+double run_case(const MlaCase& c, uint32_t seed, bool portable) {
   std::mt19937 rng(seed);
   const int T = int(c.q_seq.size());
   const bool sparse = c.k > 0;
@@ -80,6 +80,7 @@ double run_case(const MlaCase& c, uint32_t seed) {
   a.out = d_out.get();
   a.workspace = d_ws.get();
   a.workspace_bytes = ws;
+  a.portable_kernel = portable;
   mla_attention(a, nullptr);
   const std::vector<float> got = from_bf16(d_out.download());
 
@@ -107,50 +108,72 @@ double run_case(const MlaCase& c, uint32_t seed) {
   return err;
 }
 
-class MlaKernel : public GpuTest {};
+// Each case runs on the kernel the device picks (warpgroup MMA on compute capability 9.0) and
+// on the portable mma.sync kernel.
+class MlaKernel : public GpuTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  double run(const MlaCase& c, uint32_t seed) const { return run_case(c, seed, GetParam()); }
+};
+INSTANTIATE_TEST_SUITE_P(Kernels, MlaKernel, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "portable" : "device_default"; });
 
 // bf16 inputs, bf16 probabilities into the value product and a bf16 output: about 3e-3.
 constexpr double kTol = 1e-2;
 
-TEST_F(MlaKernel, SparseDecodeOverSelectedRows) {
+TEST_P(MlaKernel, SparseDecodeOverSelectedRows) {
   // 128 heads, k = 2048 of a 5000-row context; a query with fewer rows than k (-1 padded)
-  EXPECT_LT(run_case({{5000, 3000, 700}, {0, 1, 2}, {5000, 3000, 700}, 128, 2048}, 41), kTol);
+  EXPECT_LT(run({{5000, 3000, 700}, {0, 1, 2}, {5000, 3000, 700}, 128, 2048}, 41), kTol);
 }
-TEST_F(MlaKernel, SparsePrefillEachQueryItsOwnRows) {
+TEST_P(MlaKernel, SparsePrefillEachQueryItsOwnRows) {
   // many queries of one sequence at causal lengths, 64 heads, stray indices to skip
   MlaCase c{{1200}, {}, {}, 64, 256, true};
   for (int t = 0; t < 24; ++t) {
     c.q_seq.push_back(0);
     c.q_len.push_back(1200 - t * 37);
   }
-  EXPECT_LT(run_case(c, 42), kTol);
+  EXPECT_LT(run(c, 42), kTol);
 }
-TEST_F(MlaKernel, SparseManyQueriesWithoutSplitting) {
+TEST_P(MlaKernel, SparseManyQueriesWithoutSplitting) {
   // enough queries that one block per query fills the device (no split, no merge pass)
   MlaCase c{{300, 200}, {}, {}, 64, 32};
   for (int t = 0; t < 300; ++t) {
     c.q_seq.push_back(t % 2);
     c.q_len.push_back(t % 2 ? 200 : 300);
   }
-  EXPECT_LT(run_case(c, 43), kTol);
+  EXPECT_LT(run(c, 43), kTol);
 }
-TEST_F(MlaKernel, DenseDecodeOverWholePrefix) {
-  EXPECT_LT(run_case({{4100, 129, 1}, {0, 1, 2}, {4100, 129, 1}, 128, 0}, 44), kTol);
+TEST_P(MlaKernel, SparseFreshInputsAtSeveralSizes) {
+  // k and lengths drawn per seed: lengths below k (-1 padding), slots that fill part of a
+  // tile, stray indices past the length, whole splits without one selected row
+  for (uint32_t seed : {201u, 202u, 203u, 204u}) {
+    std::mt19937 rng(seed);
+    MlaCase c{{}, {}, {}, seed % 2 ? 128 : 64, 1 + int(rng() % 2048), true};
+    const int T = 1 + int(rng() % 6);
+    for (int t = 0; t < T; ++t) {
+      c.seq_lens.push_back(1 + int(rng() % 6000));
+      c.q_seq.push_back(t);
+      c.q_len.push_back(c.seq_lens.back());
+    }
+    EXPECT_LT(run(c, seed), kTol) << "seed " << seed << " k " << c.k;
+  }
 }
-TEST_F(MlaKernel, DenseLongPrefixManySplits) {
+TEST_P(MlaKernel, DenseDecodeOverWholePrefix) {
+  EXPECT_LT(run({{4100, 129, 1}, {0, 1, 2}, {4100, 129, 1}, 128, 0}, 44), kTol);
+}
+TEST_P(MlaKernel, DenseLongPrefixManySplits) {
   // one query over 20000 rows: split over the whole device, partial last tile, merge pass
-  EXPECT_LT(run_case({{20000}, {0}, {20000}, 128, 0}, 46), kTol);
+  EXPECT_LT(run({{20000}, {0}, {20000}, 128, 0}, 46), kTol);
 }
-TEST_F(MlaKernel, DenseManyQueriesWithoutSplitting) {
+TEST_P(MlaKernel, DenseManyQueriesWithoutSplitting) {
   // enough (query, head group) pairs to fill the device: one block each, no merge pass
   MlaCase c{{333, 64, 1000}, {}, {}, 128, 0};
   for (int t = 0; t < 140; ++t) {
     c.q_seq.push_back(t % 3);
     c.q_len.push_back(t % 3 == 0 ? 333 - t : t % 3 == 1 ? 64 : 1000);
   }
-  EXPECT_LT(run_case(c, 47), kTol);
+  EXPECT_LT(run(c, 47), kTol);
 }
-TEST_F(MlaKernel, DenseShortPrefixesEveryPipelineDepth) {
+TEST_P(MlaKernel, DenseShortPrefixesEveryPipelineDepth) {
   // prefixes of 1 to 9 row tiles (the Hopper kernel streams 32-row tiles through a 4-stage
   // ring), ending inside, at and just past tile and 64-row page boundaries; 64 and 128 heads
   for (int hq : {64, 128}) {
@@ -159,10 +182,10 @@ TEST_F(MlaKernel, DenseShortPrefixesEveryPipelineDepth) {
       c.q_seq.push_back(s);
       c.q_len.push_back(c.seq_lens[s]);
     }
-    EXPECT_LT(run_case(c, 48 + hq), kTol) << hq << " heads";
+    EXPECT_LT(run(c, 48 + hq), kTol) << hq << " heads";
   }
 }
-TEST_F(MlaKernel, DenseFreshInputsAtSeveralSizes) {
+TEST_P(MlaKernel, DenseFreshInputsAtSeveralSizes) {
   // one query per sequence, lengths drawn per seed: splits with a ragged last tile
   for (uint32_t seed : {101u, 102u, 103u}) {
     std::mt19937 rng(seed);
@@ -173,22 +196,27 @@ TEST_F(MlaKernel, DenseFreshInputsAtSeveralSizes) {
       c.q_seq.push_back(t);
       c.q_len.push_back(c.seq_lens.back());
     }
-    EXPECT_LT(run_case(c, seed), kTol) << "seed " << seed;
+    EXPECT_LT(run(c, seed), kTol) << "seed " << seed;
   }
 }
-TEST_F(MlaKernel, DenseRisingScoresRescaleOften) {
+TEST_P(MlaKernel, DenseRisingScoresRescaleOften) {
   // keys grow along the sequence, so most tiles raise some head's running maximum and the
   // output accumulated so far has to be rescaled; one long split-merged query, short ones
   MlaCase c{{7000, 300, 97}, {0, 1, 2}, {7000, 300, 97}, 128, 0, false, true};
-  EXPECT_LT(run_case(c, 49), kTol);
+  EXPECT_LT(run(c, 49), kTol);
 }
-TEST_F(MlaKernel, DenseCausalPrefill) {
+TEST_P(MlaKernel, SparseRisingScoresRescaleOften) {
+  // the same growing keys under a shuffled selection: maxima rise in some tiles, not in others
+  MlaCase c{{7000, 300, 97}, {0, 1, 2}, {7000, 300, 97}, 128, 2048, true, true};
+  EXPECT_LT(run(c, 50), kTol);
+}
+TEST_P(MlaKernel, DenseCausalPrefill) {
   MlaCase c{{640}, {}, {}, 64, 0};
   for (int t = 0; t < 20; ++t) {
     c.q_seq.push_back(0);
     c.q_len.push_back(640 - t * 31);
   }
-  EXPECT_LT(run_case(c, 45), kTol);
+  EXPECT_LT(run(c, 45), kTol);
 }
 
 TEST(MlaKernelArgs, RejectsBadShapes) {

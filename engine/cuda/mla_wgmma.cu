@@ -1,9 +1,10 @@
-// Dense MLA decode/prefill on Hopper warpgroup MMA (sm_90a), absorbed (MQA) form over the
-// prefix 0..q_len-1 of each query. Used by mla_attention() for dense rows on compute
-// capability 9.0; the split plan and the merge pass are shared with the sparse kernel
-// (mla_split.cuh).
+// MLA decode/prefill on Hopper warpgroup MMA (sm_90a), absorbed (MQA) form, over the prefix
+// 0..q_len-1 of each query (dense) or over its selected rows (sparse: the slots of idx are the
+// rows of the stream, and skipped selections are masked like rows past the end). Used by
+// mla_attention() on compute capability 9.0; the split plan and the merge pass are shared
+// with the portable mma.sync kernel (mla_split.cuh).
 //
-// A block takes 64 heads of one query and one split of its prefix; two warpgroups that work
+// A block takes 64 heads of one query and one split of its rows; two warpgroups that work
 // out of step ("seesaw") so that one's softmax runs while the other's products keep the tensor
 // cores busy. The prefix streams through a ring of four 32-row tiles; tile j is copied and
 // scored (S = Q K^T, 64 heads x 32 rows) by warpgroup j % 2 alone. Per pair of tiles (a, b):
@@ -47,18 +48,19 @@ constexpr int kDMinSplitTiles = 2;  // pairs
 [[maybe_unused]] constexpr int kBarScored = 5;   // WG0 -> WG1: S_a done (and the previous pair)
 [[maybe_unused]] constexpr int kBarWg1Done = 6;  // WG1 -> WG0: done reading the previous pair
 
-struct DenseSmem {
+struct WgmmaSmem {
   alignas(1024) unsigned char q[kDQBytes];
   alignas(1024) unsigned char kv[kDStages][kDTileBytes];
   float m_a[kHeads], scale_a[kHeads], m_b[kHeads], scale_b[kHeads];
   int rescale_b[4];  // per warp of WG1: some scale_b != 1
   float red_sum[2][kHeads];
+  int valid[kDStages][kDTile];  // sparse rows: the slot holds a visible cache row
 };
-constexpr size_t kDenseSmemBytes = sizeof(DenseSmem) + 1024;  // + alignment slack
+constexpr size_t kWgmmaSmemBytes = sizeof(WgmmaSmem) + 1024;  // + alignment slack
 
 // byte offset of 16-byte chunk c (0..71) of row r in a 128-byte-swizzled tile of 64-column
 // blocks block_bytes apart
-[[maybe_unused]] __device__ __forceinline__ uint32_t dense_chunk_offset(int r, int c,
+[[maybe_unused]] __device__ __forceinline__ uint32_t swizzled_chunk_offset(int r, int c,
                                                                         int block_bytes) {
   return uint32_t((c >> 3) * block_bytes + r * kDRowBytes + (((c & 7) ^ (r & 7)) << 4));
 }
@@ -72,10 +74,10 @@ constexpr size_t kDenseSmemBytes = sizeof(DenseSmem) + 1024;  // + alignment sla
 }
 
 __global__ void __launch_bounds__(kThreads, 1)
-    mla_dense_kernel(MlaArgs p, int splits, int rows_per_split, float* o_part, float* lse_part) {
+    mla_wgmma_kernel(MlaArgs p, int splits, int rows_per_split, float* o_part, float* lse_part) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ unsigned char dsmem_raw[];
-  DenseSmem& sm = *reinterpret_cast<DenseSmem*>(
+  WgmmaSmem& sm = *reinterpret_cast<WgmmaSmem*>(
       (reinterpret_cast<uintptr_t>(dsmem_raw) + 1023) & ~uintptr_t(1023));
   const int hgroups = p.Hq / kHeads;
   const int t = blockIdx.x / hgroups, hg = blockIdx.x % hgroups;
@@ -88,8 +90,10 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int g = lane >> 2, tq = lane & 3;
   const int seq = p.q_seq[t];
   const int len = p.q_len[t];
+  const bool sparse = p.idx != nullptr;
   const int begin = split * rows_per_split;
-  const int end = min(begin + rows_per_split, max(len, 0));
+  const int end = min(begin + rows_per_split, sparse ? p.k : max(len, 0));
+  const int32_t* idx_row = sparse ? p.idx + size_t(t) * p.k : nullptr;
   const int n_tiles = end > begin ? (end - begin + kDTile - 1) / kDTile : 0;
   const int n_pairs = (n_tiles + 1) / 2;  // the last pair's second tile may lie past the end
   const int32_t* page_row = p.table.pages + size_t(seq) * p.table.max_pages;
@@ -99,16 +103,21 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   // tile j into stage j % 4 by its own warpgroup: 8 threads per row, rows lt/8 and lt/8 + 16;
   // rows past the end are zero-filled
-  // the physical rows of this thread's two rows of a tile, -1 past the end; looked up a pair
-  // before the copy so that the table read is off the copy's path
+  // the physical rows of this thread's two rows of a tile, -1 past the end and for skipped
+  // selections; looked up a pair before the copy so that the index and table reads are off
+  // the copy's path
   auto tile_rows = [&](int tile, int(&rows)[2]) {
 #pragma unroll
     for (int pass = 0; pass < 2; ++pass) {
-      const int pos = begin + tile * kDTile + (lt >> 3) + 16 * pass;
-      const int page = page_shift >= 0 ? pos >> page_shift : pos / p.table.page_size;
+      const int slot = begin + tile * kDTile + (lt >> 3) + 16 * pass;
+      int pos = slot < end ? slot : -1;
+      if (sparse && pos >= 0) pos = __ldg(idx_row + slot);
       rows[pass] = -1;
-      if (pos < end && page < p.table.max_pages)
-        rows[pass] = __ldg(page_row + page) * p.table.page_size + (pos - page * p.table.page_size);
+      if (pos >= 0 && pos < len) {
+        const int page = page_shift >= 0 ? pos >> page_shift : pos / p.table.page_size;
+        if (page < p.table.max_pages)
+          rows[pass] = __ldg(page_row + page) * p.table.page_size + (pos - page * p.table.page_size);
+      }
     }
   };
   auto load_tile = [&](int tile, const int(&rows)[2]) {
@@ -118,8 +127,9 @@ __global__ void __launch_bounds__(kThreads, 1)
     for (int pass = 0; pass < 2; ++pass) {
       const int r = (lt >> 3) + 16 * pass;
       const int row = rows[pass];
+      if (sparse && c0 == 0) sm.valid[tile % kDStages][r] = row >= 0;
       const __nv_bfloat16* src = p.kv_pages + (row >= 0 ? size_t(row) * kQkDim : 0) + c0 * 8;
-      unsigned char* d = dst + dense_chunk_offset(r, c0, kDBlockBytes);  // chunk c0 + 8 j
+      unsigned char* d = dst + swizzled_chunk_offset(r, c0, kDBlockBytes);  // chunk c0 + 8 j
 #pragma unroll
       for (int j = 0; j < kDKBlocks; ++j)
         ptx::cp_async_16(d + j * kDBlockBytes, src + 64 * j, row >= 0 ? 16 : 0);
@@ -129,7 +139,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     const __nv_bfloat16* q = p.q + (size_t(t) * p.Hq + h0) * kQkDim;
     for (int i = tid; i < kHeads * kChunksPerRow; i += kThreads) {
       const int r = i / kChunksPerRow, c = i % kChunksPerRow;
-      ptx::cp_async_16(sm.q + dense_chunk_offset(r, c, kDQBlockBytes),
+      ptx::cp_async_16(sm.q + swizzled_chunk_offset(r, c, kDQBlockBytes),
                        q + size_t(r) * kQkDim + c * 8, 16);
     }
   }
@@ -200,6 +210,12 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
       for (int i = 0; i < 16; ++i)
         if (tile_pos + 8 * (i >> 2) + 2 * tq + (i & 1) >= end) s[i] = -INFINITY;
+    }
+    if (sparse) {  // selections of -1 or beyond the query's rows
+      const int* valid = sm.valid[tile % kDStages];
+#pragma unroll
+      for (int i = 0; i < 16; ++i)
+        if (!valid[8 * (i >> 2) + 2 * tq + (i & 1)]) s[i] = -INFINITY;
     }
     mx[0] = mx[1] = -INFINITY;
 #pragma unroll
@@ -410,13 +426,13 @@ __global__ void __launch_bounds__(kThreads, 1)
       lse_part[(size_t(t) * splits + split) * p.Hq + h0 + row0 + 8 * h] = lse[h];
   }
 #else
-  __trap();  // launched only on compute capability 9.0 (see dense_on_wgmma)
+  __trap();  // launched only on compute capability 9.0 (see wgmma_kernel_supported)
 #endif
 }
 
 }  // namespace
 
-bool dense_on_wgmma() {
+bool wgmma_kernel_supported() {
   int dev = 0, major = 0, minor = 0;
   ENVFORGE_CUDA_CHECK(cudaGetDevice(&dev));
   ENVFORGE_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
@@ -424,20 +440,20 @@ bool dense_on_wgmma() {
   return major == 9 && minor == 0;
 }
 
-SplitPlan dense_plan(int T, int Hq, int max_len) {
-  return make_split_plan(T, Hq, max_len, kDPairRows, kDMinSplitTiles);
+SplitPlan wgmma_plan(int T, int Hq, int max_rows) {
+  return make_split_plan(T, Hq, max_rows, kDPairRows, kDMinSplitTiles);
 }
 
-void launch_dense(const MlaArgs& p, const SplitPlan& plan, const SplitBuffers& bufs,
+void launch_wgmma(const MlaArgs& p, const SplitPlan& plan, const SplitBuffers& bufs,
                   cudaStream_t stream) {
   static const bool attr_set = [] {
     ENVFORGE_CUDA_CHECK(cudaFuncSetAttribute(
-        mla_dense_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kDenseSmemBytes)));
+        mla_wgmma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kWgmmaSmemBytes)));
     return true;
   }();
   (void)attr_set;
   const dim3 grid(unsigned(p.T) * unsigned(p.Hq / kHeads), unsigned(plan.splits));
-  mla_dense_kernel<<<grid, kThreads, kDenseSmemBytes, stream>>>(
+  mla_wgmma_kernel<<<grid, kThreads, kWgmmaSmemBytes, stream>>>(
       p, plan.splits, plan.rows_per_split, bufs.o_part, bufs.lse_part);
   ENVFORGE_CUDA_CHECK_LAUNCH();
 }
