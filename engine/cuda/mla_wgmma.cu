@@ -6,7 +6,7 @@
 //
 // A block takes 64 heads of one query and one split of its rows; two warpgroups that work
 // out of step ("seesaw") so that one's softmax runs while the other's products keep the tensor
-// cores busy. The prefix streams through a ring of four 32-row tiles; tile j is copied and
+// cores busy. The rows stream through a ring of four 32-row tiles; tile j is copied and
 // scored (S = Q K^T, 64 heads x 32 rows) by warpgroup j % 2 alone. Per pair of tiles (a, b):
 //   WG0: S_a, new row maxima m_a = max(m, rowmax S_a) -> shared; P_a -> shared;
 //        O[:, 0:256] = O * scale_a + P_a V_a; issues S of its next tile; then, once WG1 has
@@ -61,7 +61,7 @@ constexpr size_t kWgmmaSmemBytes = sizeof(WgmmaSmem) + 1024;  // + alignment sla
 // byte offset of 16-byte chunk c (0..71) of row r in a 128-byte-swizzled tile of 64-column
 // blocks block_bytes apart
 [[maybe_unused]] __device__ __forceinline__ uint32_t swizzled_chunk_offset(int r, int c,
-                                                                        int block_bytes) {
+                                                                           int block_bytes) {
   return uint32_t((c >> 3) * block_bytes + r * kDRowBytes + (((c & 7) ^ (r & 7)) << 4));
 }
 
@@ -101,8 +101,6 @@ __global__ void __launch_bounds__(kThreads, 1)
       (p.table.page_size & (p.table.page_size - 1)) == 0 ? __ffs(p.table.page_size) - 1 : -1;
   const int h0 = hg * kHeads;
 
-  // tile j into stage j % 4 by its own warpgroup: 8 threads per row, rows lt/8 and lt/8 + 16;
-  // rows past the end are zero-filled
   // the physical rows of this thread's two rows of a tile, -1 past the end and for skipped
   // selections; looked up a pair before the copy so that the index and table reads are off
   // the copy's path
@@ -120,6 +118,8 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
     }
   };
+  // tile j into stage j % 4 by its own warpgroup: 8 threads per row, rows lt/8 and lt/8 + 16;
+  // rows past the end and skipped selections are zero-filled
   auto load_tile = [&](int tile, const int(&rows)[2]) {
     unsigned char* dst = sm.kv[tile % kDStages];
     const int c0 = lt & 7;
