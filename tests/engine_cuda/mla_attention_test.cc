@@ -143,8 +143,8 @@ TEST_P(MlaKernel, SparseManyQueriesWithoutSplitting) {
   EXPECT_LT(run(c, 43), kTol);
 }
 TEST_P(MlaKernel, SparseFreshInputsAtSeveralSizes) {
-  // k and lengths drawn per seed: lengths below k (-1 padding), slots that fill part of a
-  // tile, stray indices past the length, whole splits without one selected row
+  // k and lengths drawn per seed: lengths below k (-1 padding), slot counts that end inside
+  // a tile, stray indices past the length
   for (uint32_t seed : {201u, 202u, 203u, 204u}) {
     std::mt19937 rng(seed);
     MlaCase c{{}, {}, {}, seed % 2 ? 128 : 64, 1 + int(rng() % 2048), true};
