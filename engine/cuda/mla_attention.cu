@@ -14,6 +14,7 @@
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/dsa_kernels.h"
+#include "engine/cuda/mla_rows.cuh"
 #include "engine/cuda/mla_split.cuh"
 #include "engine/cuda/mma_ptx.cuh"
 
@@ -28,6 +29,7 @@ constexpr int kPPad = kTile + 8;
 constexpr int kChunksPerRow = kQkDim / 8;  // 16-byte chunks
 constexpr int kKTiles = kQkDim / 16;  // 36
 constexpr int kVCols = kVDim / 2;  // value columns per warp
+static_assert(kVCols / 8 == 32, "write_block_rows takes 32 x 4 output values per thread");
 constexpr float kLog2e = 1.4426950408889634f;
 // Row lookups (index, then page) are resolved for this many slots at a time, ahead of the
 // copies, so no tile waits on two dependent global loads.
@@ -235,53 +237,10 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
   ptx::cp_async_wait<0>();
 
-  // row sums: quad, then the two warps that share the rows
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    l_run[h] += __shfl_xor_sync(0xffffffffu, l_run[h], 1);
-    l_run[h] += __shfl_xor_sync(0xffffffffu, l_run[h], 2);
-  }
-  if (tq == 0) {
-    sm.part_sum[warp >> 2][mr + g] = l_run[0];
-    sm.part_sum[warp >> 2][mr + g + 8] = l_run[1];
-  }
-  __syncthreads();
-  float inv[2], lse[2];
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const int row = mr + g + 8 * h;
-    const float l = sm.part_sum[0][row] + sm.part_sum[1][row];
-    inv[h] = l > 0.f ? 1.f / l : 0.f;
-    lse[h] = l > 0.f ? m_run[h] + log2f(l) : -INFINITY;
-  }
-  if (splits == 1) {
-#pragma unroll
-    for (int i = 0; i < kVCols / 8; ++i) {
-      const int col = dc + i * 8 + 2 * tq;
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const size_t off = (size_t(t) * p.Hq + h0 + mr + g + 8 * h) * kVDim + col;
-        *reinterpret_cast<uint32_t*>(p.out + off) =
-            ptx::pack_bf16x2(o[i][2 * h] * inv[h], o[i][2 * h + 1] * inv[h]);
-      }
-    }
-    return;
-  }
-#pragma unroll
-  for (int i = 0; i < kVCols / 8; ++i) {
-    const int col = dc + i * 8 + 2 * tq;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const size_t head = (size_t(t) * splits + split) * p.Hq + h0 + mr + g + 8 * h;
-      *reinterpret_cast<float2*>(o_part + head * kVDim + col) =
-          make_float2(o[i][2 * h] * inv[h], o[i][2 * h + 1] * inv[h]);
-    }
-  }
-  if (tq == 0 && warp < 4) {
-#pragma unroll
-    for (int h = 0; h < 2; ++h)
-      lse_part[(size_t(t) * splits + split) * p.Hq + h0 + mr + g + 8 * h] = lse[h];
-  }
+  // row sums over the quad and the two warps that share the rows, then the output
+  const mla::BlockRows rows{p.out, p.Hq, t, h0, split, splits, o_part, lse_part};
+  mla::write_block_rows(rows, warp >> 2, mr + g, tq, dc, l_run, m_run, sm.part_sum,
+                        [&](int i, int e) { return o[i][e]; });
 }
 
 // One block per (query, head): out = sum_s w_s O_s / sum_s w_s, w_s = 2^(lse_s - max).
@@ -327,7 +286,8 @@ void launch_combine(int T, int Hq, const SplitPlan& plan, const SplitBuffers& bu
 
 size_t mla_workspace_bytes(int T, int Hq, int max_rows) {
   if (T <= 0 || Hq <= 0) return 0;
-  // enough for either kernel: the caller does not say whether the rows are dense
+  // enough for either kernel: the caller says neither whether the rows are dense nor which
+  // kernel will run (MlaArgs::portable_kernel)
   const int splits =
       std::max(make_plan(T, Hq, max_rows).splits, mla::wgmma_plan(T, Hq, max_rows).splits);
   return mla::split_workspace_bytes(T, Hq, splits);

@@ -20,6 +20,7 @@
 #include <cmath>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/mla_rows.cuh"
 #include "engine/cuda/mla_split.cuh"
 #include "engine/cuda/mma_ptx.cuh"
 
@@ -40,7 +41,7 @@ constexpr int kDQBlockBytes = kHeads * kDRowBytes;     // one 64-column block of
 constexpr int kDQBytes = kDKBlocks * kDQBlockBytes;    // 73728
 [[maybe_unused]] constexpr int kDPOffset = 8 * kDBlockBytes;  // P over the rope block, 64 x 64 B
 constexpr int kDPairRows = 2 * kDTile;
-constexpr int kDMinSplitTiles = 2;  // pairs
+constexpr int kDMinSplitPairs = 2;  // shorter splits cost more in the query load and the merge
 
 // named barriers: 1 + wg own warpgroup, then the hand-offs (arrive by one, sync by the other)
 [[maybe_unused]] constexpr int kBarAReady = 3;  // WG0 -> WG1: m_a, scale_a, P_a
@@ -386,45 +387,9 @@ __global__ void __launch_bounds__(kThreads, 1)
   ptx::wgmma_wait<0>();
   ptx::cp_async_wait<0>();
 
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    l_run[h] += __shfl_xor_sync(0xffffffffu, l_run[h], 1);
-    l_run[h] += __shfl_xor_sync(0xffffffffu, l_run[h], 2);
-  }
-  if (tq == 0) {
-    sm.red_sum[wg][row0] = l_run[0];
-    sm.red_sum[wg][row0 + 8] = l_run[1];
-  }
-  __syncthreads();
-  float inv[2], lse[2];
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const int row = row0 + 8 * h;
-    const float l = sm.red_sum[0][row] + sm.red_sum[1][row];
-    inv[h] = l > 0.f ? 1.f / l : 0.f;
-    lse[h] = l > 0.f ? m_run[h] + log2f(l) : -INFINITY;
-  }
-  const int dc = 256 * wg;
-#pragma unroll
-  for (int i = 0; i < 32; ++i) {
-    const int col = dc + 8 * i + 2 * tq;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const float x = o[4 * i + 2 * h] * inv[h], y = o[4 * i + 2 * h + 1] * inv[h];
-      if (splits == 1) {
-        const size_t off = (size_t(t) * p.Hq + h0 + row0 + 8 * h) * kVDim + col;
-        *reinterpret_cast<uint32_t*>(p.out + off) = ptx::pack_bf16x2(x, y);
-      } else {
-        const size_t head = (size_t(t) * splits + split) * p.Hq + h0 + row0 + 8 * h;
-        *reinterpret_cast<float2*>(o_part + head * kVDim + col) = make_float2(x, y);
-      }
-    }
-  }
-  if (splits > 1 && tq == 0 && wg == 0) {
-#pragma unroll
-    for (int h = 0; h < 2; ++h)
-      lse_part[(size_t(t) * splits + split) * p.Hq + h0 + row0 + 8 * h] = lse[h];
-  }
+  const BlockRows rows{p.out, p.Hq, t, h0, split, splits, o_part, lse_part};
+  write_block_rows(rows, wg, row0, tq, 256 * wg, l_run, m_run, sm.red_sum,
+                   [&](int i, int e) { return o[4 * i + e]; });
 #else
   __trap();  // launched only on compute capability 9.0 (see wgmma_kernel_supported)
 #endif
@@ -441,7 +406,7 @@ bool wgmma_kernel_supported() {
 }
 
 SplitPlan wgmma_plan(int T, int Hq, int max_rows) {
-  return make_split_plan(T, Hq, max_rows, kDPairRows, kDMinSplitTiles);
+  return make_split_plan(T, Hq, max_rows, kDPairRows, kDMinSplitPairs);
 }
 
 void launch_wgmma(const MlaArgs& p, const SplitPlan& plan, const SplitBuffers& bufs,

@@ -1,0 +1,76 @@
+// The end of a block of either MLA attention kernel (mla_attention.cu, mla_wgmma.cu): the
+// row sums of the online softmax are completed and the block's output rows written, normalized.
+// Device code only.
+#pragma once
+
+#include <cmath>
+
+#include "engine/cuda/dsa_kernels.h"
+#include "engine/cuda/mma_ptx.cuh"
+
+namespace envforge::engine::gpu::mla {
+
+// Where a block's 64 head rows go: with one split straight into out (bf16); with several,
+// fp32 partial outputs and base-2 log-sum-exps for the merge pass (mla_split.cuh).
+struct BlockRows {
+  __nv_bfloat16* out = nullptr;  // MlaArgs::out
+  int Hq = 0;
+  int t = 0;      // query
+  int h0 = 0;     // first head of the block
+  int split = 0;
+  int splits = 1;
+  float* o_part = nullptr;
+  float* lse_part = nullptr;
+};
+
+// Each thread holds head rows `row` and row + 8 of the block: their running maxima m_run
+// (scaled base 2), its part of their row sums l_run (the four threads of a quad and the block's
+// two halves each summed a share), and 32 x 2 output values per row, o(i, e) = column
+// col0 + 8 i + 2 tq + (e & 1) of row + 8 (e >> 1). part_sum is shared memory for the halves.
+template <class Values>
+__device__ __forceinline__ void write_block_rows(const BlockRows& b, int half, int row, int tq,
+                                                 int col0, float (&l_run)[2],
+                                                 const float (&m_run)[2],
+                                                 float (&part_sum)[2][kMlaHeadsPerBlock],
+                                                 Values o) {
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    l_run[h] += __shfl_xor_sync(0xffffffffu, l_run[h], 1);
+    l_run[h] += __shfl_xor_sync(0xffffffffu, l_run[h], 2);
+  }
+  if (tq == 0) {
+    part_sum[half][row] = l_run[0];
+    part_sum[half][row + 8] = l_run[1];
+  }
+  __syncthreads();
+  float inv[2], lse[2];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const float l = part_sum[0][row + 8 * h] + part_sum[1][row + 8 * h];
+    inv[h] = l > 0.f ? 1.f / l : 0.f;
+    lse[h] = l > 0.f ? m_run[h] + log2f(l) : -INFINITY;
+  }
+  const int Hq = b.Hq;
+#pragma unroll
+  for (int i = 0; i < 32; ++i) {
+    const int col = col0 + 8 * i + 2 * tq;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const float x = o(i, 2 * h) * inv[h], y = o(i, 2 * h + 1) * inv[h];
+      if (b.splits == 1) {
+        const size_t off = (size_t(b.t) * Hq + b.h0 + row + 8 * h) * kVDim + col;
+        *reinterpret_cast<uint32_t*>(b.out + off) = ptx::pack_bf16x2(x, y);
+      } else {
+        const size_t head = (size_t(b.t) * b.splits + b.split) * Hq + b.h0 + row + 8 * h;
+        *reinterpret_cast<float2*>(b.o_part + head * kVDim + col) = make_float2(x, y);
+      }
+    }
+  }
+  if (b.splits > 1 && tq == 0 && half == 0) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+      b.lse_part[(size_t(b.t) * b.splits + b.split) * Hq + b.h0 + row + 8 * h] = lse[h];
+  }
+}
+
+}  // namespace envforge::engine::gpu::mla
