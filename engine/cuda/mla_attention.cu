@@ -14,7 +14,7 @@
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/dsa_kernels.h"
-#include "engine/cuda/mla_rows.cuh"
+#include "engine/cuda/mla_block.cuh"
 #include "engine/cuda/mla_split.cuh"
 #include "engine/cuda/mma_ptx.cuh"
 
@@ -61,27 +61,14 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int split = blockIdx.y;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, tq = lane & 3;
-  const int seq = p.q_seq[t];
-  const int len = p.q_len[t];
-  const bool sparse = p.idx != nullptr;
-  const int begin = split * rows_per_split;
-  const int end = min(begin + rows_per_split, sparse ? p.k : max(len, 0));
+  const mla::BlockSlice slice = mla::block_slice(p, t, split, rows_per_split);
+  const int begin = slice.begin, end = slice.end;
   const int n_tiles = end > begin ? (end - begin + kTile - 1) / kTile : 0;
-  const int32_t* idx_row = sparse ? p.idx + size_t(t) * p.k : nullptr;
-  const int32_t* page_row = p.table.pages + size_t(seq) * p.table.max_pages;
 
   // slots [chunk * kOffsetRows, +kOffsetRows) of this split -> physical rows
   auto resolve_rows = [&](int chunk) {
-    for (int r = tid; r < kOffsetRows; r += kThreads) {
-      const int slot = begin + chunk * kOffsetRows + r;
-      int pos = -1;
-      if (slot < end) pos = sparse ? __ldg(idx_row + slot) : slot;
-      int row = -1;
-      if (pos >= 0 && pos < len && pos / p.table.page_size < p.table.max_pages)
-        row = __ldg(page_row + pos / p.table.page_size) * p.table.page_size +
-              pos % p.table.page_size;
-      sm.row_of[r] = row;
-    }
+    for (int r = tid; r < kOffsetRows; r += kThreads)
+      sm.row_of[r] = mla::slot_cache_row(p, slice, begin + chunk * kOffsetRows + r);
   };
   auto load_tile = [&](int tile, int buf) {
     const int base = (tile % kTilesPerOffsetChunk) * kTile;

@@ -20,7 +20,7 @@
 #include <cmath>
 
 #include "engine/cuda/cuda_check.h"
-#include "engine/cuda/mla_rows.cuh"
+#include "engine/cuda/mla_block.cuh"
 #include "engine/cuda/mla_split.cuh"
 #include "engine/cuda/mma_ptx.cuh"
 
@@ -89,17 +89,11 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int wg = __shfl_sync(0xffffffffu, tid >> 7, 0), wq = (tid >> 5) & 3;
   const int lt = tid & 127;                      // thread within the warpgroup
   const int g = lane >> 2, tq = lane & 3;
-  const int seq = p.q_seq[t];
-  const int len = p.q_len[t];
-  const bool sparse = p.idx != nullptr;
-  const int begin = split * rows_per_split;
-  const int end = min(begin + rows_per_split, sparse ? p.k : max(len, 0));
-  const int32_t* idx_row = sparse ? p.idx + size_t(t) * p.k : nullptr;
+  const BlockSlice slice = block_slice(p, t, split, rows_per_split);
+  const bool sparse = slice.sparse;
+  const int begin = slice.begin, end = slice.end;
   const int n_tiles = end > begin ? (end - begin + kDTile - 1) / kDTile : 0;
   const int n_pairs = (n_tiles + 1) / 2;  // the last pair's second tile may lie past the end
-  const int32_t* page_row = p.table.pages + size_t(seq) * p.table.max_pages;
-  const int page_shift =
-      (p.table.page_size & (p.table.page_size - 1)) == 0 ? __ffs(p.table.page_size) - 1 : -1;
   const int h0 = hg * kHeads;
 
   // the physical rows of this thread's two rows of a tile, -1 past the end and for skipped
@@ -107,17 +101,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   // the copy's path
   auto tile_rows = [&](int tile, int(&rows)[2]) {
 #pragma unroll
-    for (int pass = 0; pass < 2; ++pass) {
-      const int slot = begin + tile * kDTile + (lt >> 3) + 16 * pass;
-      int pos = slot < end ? slot : -1;
-      if (sparse && pos >= 0) pos = __ldg(idx_row + slot);
-      rows[pass] = -1;
-      if (pos >= 0 && pos < len) {
-        const int page = page_shift >= 0 ? pos >> page_shift : pos / p.table.page_size;
-        if (page < p.table.max_pages)
-          rows[pass] = __ldg(page_row + page) * p.table.page_size + (pos - page * p.table.page_size);
-      }
-    }
+    for (int pass = 0; pass < 2; ++pass)
+      rows[pass] = slot_cache_row(p, slice, begin + tile * kDTile + (lt >> 3) + 16 * pass);
   };
   // tile j into stage j % 4 by its own warpgroup: 8 threads per row, rows lt/8 and lt/8 + 16;
   // rows past the end and skipped selections are zero-filled

@@ -1,6 +1,6 @@
-// The end of a block of either MLA attention kernel (mla_attention.cu, mla_wgmma.cu): the
-// row sums of the online softmax are completed and the block's output rows written, normalized.
-// Device code only.
+// What a block of either MLA attention kernel (mla_attention.cu, mla_wgmma.cu) shares with the
+// other: which rows it streams and where each lives in the paged cache, and at the end, the
+// completed row sums and its normalized output rows. Device code only.
 #pragma once
 
 #include <cmath>
@@ -9,6 +9,44 @@
 #include "engine/cuda/mma_ptx.cuh"
 
 namespace envforge::engine::gpu::mla {
+
+// The rows one block streams: slots [begin, end) of query t's row list, its top-k selections
+// (sparse) or the positions of its prefix (dense), one split of rows_per_split slots.
+struct BlockSlice {
+  bool sparse = false;
+  int len = 0;                        // rows visible to the query
+  int begin = 0, end = 0;             // slots
+  const int32_t* idx_row = nullptr;   // the query's selections (sparse)
+  const int32_t* page_row = nullptr;  // the query's row of the page table
+  int page_shift = -1;                // log2 of the page size when a power of two
+};
+__device__ __forceinline__ BlockSlice block_slice(const MlaArgs& p, int t, int split,
+                                                  int rows_per_split) {
+  BlockSlice b;
+  const int seq = p.q_seq[t];
+  b.len = p.q_len[t];
+  b.sparse = p.idx != nullptr;
+  b.begin = split * rows_per_split;
+  b.end = min(b.begin + rows_per_split, b.sparse ? p.k : max(b.len, 0));
+  b.idx_row = b.sparse ? p.idx + size_t(t) * p.k : nullptr;
+  b.page_row = p.table.pages + size_t(seq) * p.table.max_pages;
+  const int ps = p.table.page_size;
+  b.page_shift = (ps & (ps - 1)) == 0 ? __ffs(ps) - 1 : -1;
+  return b;
+}
+// The cache row of a slot; -1 past the end, for a selection of -1 or beyond the query's rows,
+// and beyond the page table (such rows are copied as zeros and masked).
+__device__ __forceinline__ int slot_cache_row(const MlaArgs& p, const BlockSlice& b, int slot) {
+  int pos = slot < b.end ? slot : -1;
+  if (b.sparse && pos >= 0) pos = __ldg(b.idx_row + slot);
+  int row = -1;
+  if (pos >= 0 && pos < b.len) {
+    const int page = b.page_shift >= 0 ? pos >> b.page_shift : pos / p.table.page_size;
+    if (page < p.table.max_pages)
+      row = __ldg(b.page_row + page) * p.table.page_size + (pos - page * p.table.page_size);
+  }
+  return row;
+}
 
 // Where a block's 64 head rows go: with one split straight into out (bf16); with several,
 // fp32 partial outputs and base-2 log-sum-exps for the merge pass (mla_split.cuh).
