@@ -250,8 +250,7 @@ __global__ void __launch_bounds__(kWgThreads) indexer_wgmma_kernel(IndexerArgs p
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using L = WgSmem<kStages>;
   extern __shared__ uint8_t smem_raw[];
-  uint8_t* smem = reinterpret_cast<uint8_t*>(
-      (reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
+  uint8_t* smem = ptx::align_smem_1024(smem_raw);
   uint8_t* s_q = smem + L::kQ;
   uint8_t* s_tiles = smem + L::kTiles;
   float* s_scale = reinterpret_cast<float*>(smem + L::kScales);
@@ -288,11 +287,15 @@ __global__ void __launch_bounds__(kWgThreads) indexer_wgmma_kernel(IndexerArgs p
     w_hi[i] = s_w[i * 8 + 2 * tq + 1];
   }
 
-  // 32-key halves of a tile: each lies in one page (page_size is a multiple of 32)
+  // 32-key halves of a tile: each lies in one page (page_size is a multiple of 32); pages of
+  // a power-of-two size are found by shifts, not divisions
+  const int page_size = p.table.page_size;
+  const int page_shift = (page_size & (page_size - 1)) == 0 ? __ffs(page_size) - 1 : -1;
   auto half_row0 = [&](int key0, size_t& row0) {
-    const int slot = key0 / p.table.page_size - page_first;
+    const int page = page_shift >= 0 ? key0 >> page_shift : key0 / page_size;
+    const int slot = page - page_first;
     if (key0 > lim || slot >= page_count) return false;
-    row0 = size_t(s_pages[slot]) * p.table.page_size + key0 % p.table.page_size;
+    row0 = size_t(s_pages[slot]) * page_size + (key0 - page * page_size);
     return true;
   };
   auto issue = [&](int tile, int stage) {

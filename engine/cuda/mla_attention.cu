@@ -230,21 +230,28 @@ __global__ void __launch_bounds__(kThreads, 1)
                         [&](int i, int e) { return o[i][e]; });
 }
 
-// One block per (query, head): out = sum_s w_s O_s / sum_s w_s, w_s = 2^(lse_s - max).
-__global__ void __launch_bounds__(128) mla_combine_kernel(int Hq, int splits, const float* o_part,
-                                                          const float* lse_part,
-                                                          __nv_bfloat16* out) {
+// One block per (query, head): out = sum_s w_s O_s / sum_s w_s, w_s = 2^(lse_s - max). The
+// loops are unrolled so that the loads of several splits are in flight together (a split
+// with nothing visible has lse -inf and O = 0: it adds nothing).
+__global__ void __launch_bounds__(128) mla_combine_kernel(int Hq, int splits,
+                                                          const float* __restrict__ o_part,
+                                                          const float* __restrict__ lse_part,
+                                                          __nv_bfloat16* __restrict__ out) {
   const int t = blockIdx.x / Hq, h = blockIdx.x % Hq;
+  const float* lse = lse_part + size_t(t) * splits * Hq + h;
+  const float4* o = reinterpret_cast<const float4*>(o_part + (size_t(t) * splits * Hq + h) * kVDim) +
+                    threadIdx.x;
+  const size_t o_step = size_t(Hq) * kVDim / 4;  // float4s from one split's head row to the next
   float m = -INFINITY;
-  for (int s = 0; s < splits; ++s) m = fmaxf(m, lse_part[(size_t(t) * splits + s) * Hq + h]);
+#pragma unroll 4
+  for (int s = 0; s < splits; ++s) m = fmaxf(m, lse[size_t(s) * Hq]);
   float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
   float wsum = 0.f;
   if (m != -INFINITY) {
+#pragma unroll 4
     for (int s = 0; s < splits; ++s) {
-      const size_t head = (size_t(t) * splits + s) * Hq + h;
-      const float w = exp2f(lse_part[head] - m);
-      if (w == 0.f) continue;
-      const float4 v = reinterpret_cast<const float4*>(o_part + head * kVDim)[threadIdx.x];
+      const float w = exp2f(lse[size_t(s) * Hq] - m);
+      const float4 v = o[s * o_step];
       acc.x += w * v.x, acc.y += w * v.y, acc.z += w * v.z, acc.w += w * v.w;
       wsum += w;
     }

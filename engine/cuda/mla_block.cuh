@@ -34,11 +34,18 @@ __device__ __forceinline__ BlockSlice block_slice(const MlaArgs& p, int t, int s
   b.page_shift = (ps & (ps - 1)) == 0 ? __ffs(ps) - 1 : -1;
   return b;
 }
-// The cache row of a slot; -1 past the end, for a selection of -1 or beyond the query's rows,
-// and beyond the page table (such rows are copied as zeros and masked).
-__device__ __forceinline__ int slot_cache_row(const MlaArgs& p, const BlockSlice& b, int slot) {
+// The position a slot streams: its selection (sparse) or the slot itself (dense); -1 past the
+// end. A sparse slot's position is a load that the cache row's page lookup depends on, so the
+// Hopper kernel reads positions a pair of tiles before it resolves them.
+__device__ __forceinline__ int slot_position(const BlockSlice& b, int slot) {
   int pos = slot < b.end ? slot : -1;
   if (b.sparse && pos >= 0) pos = __ldg(b.idx_row + slot);
+  return pos;
+}
+// The cache row of a position; -1 for a position of -1, beyond the query's rows or beyond the
+// page table (such rows are copied as zeros and masked).
+__device__ __forceinline__ int position_cache_row(const MlaArgs& p, const BlockSlice& b,
+                                                  int pos) {
   int row = -1;
   if (pos >= 0 && pos < b.len) {
     const int page = b.page_shift >= 0 ? pos >> b.page_shift : pos / p.table.page_size;
@@ -46,6 +53,9 @@ __device__ __forceinline__ int slot_cache_row(const MlaArgs& p, const BlockSlice
       row = __ldg(b.page_row + page) * p.table.page_size + (pos - page * p.table.page_size);
   }
   return row;
+}
+__device__ __forceinline__ int slot_cache_row(const MlaArgs& p, const BlockSlice& b, int slot) {
+  return position_cache_row(p, b, slot_position(b, slot));
 }
 
 // Where a block's 64 head rows go: with one split straight into out (bf16); with several,

@@ -78,8 +78,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     mla_wgmma_kernel(MlaArgs p, int splits, int rows_per_split, float* o_part, float* lse_part) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ unsigned char dsmem_raw[];
-  WgmmaSmem& sm = *reinterpret_cast<WgmmaSmem*>(
-      (reinterpret_cast<uintptr_t>(dsmem_raw) + 1023) & ~uintptr_t(1023));
+  WgmmaSmem& sm = *reinterpret_cast<WgmmaSmem*>(ptx::align_smem_1024(dsmem_raw));
   const int hgroups = p.Hq / kHeads;
   const int t = blockIdx.x / hgroups, hg = blockIdx.x % hgroups;
   const int split = blockIdx.y;
@@ -96,13 +95,18 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int n_pairs = (n_tiles + 1) / 2;  // the last pair's second tile may lie past the end
   const int h0 = hg * kHeads;
 
-  // the physical rows of this thread's two rows of a tile, -1 past the end and for skipped
-  // selections; looked up a pair before the copy so that the index and table reads are off
-  // the copy's path
-  auto tile_rows = [&](int tile, int(&rows)[2]) {
+  // this thread's two rows of a tile: their positions (sparse: the selections), read two
+  // pairs before the copy, then their physical rows (-1 past the end and for skipped
+  // selections), looked up a pair before it, so that neither load waits on the other or
+  // holds up the copy
+  auto tile_positions = [&](int tile, int(&pos)[2]) {
 #pragma unroll
     for (int pass = 0; pass < 2; ++pass)
-      rows[pass] = slot_cache_row(p, slice, begin + tile * kDTile + (lt >> 3) + 16 * pass);
+      pos[pass] = slot_position(slice, begin + tile * kDTile + (lt >> 3) + 16 * pass);
+  };
+  auto cache_rows = [&](const int(&pos)[2], int(&rows)[2]) {
+#pragma unroll
+    for (int pass = 0; pass < 2; ++pass) rows[pass] = position_cache_row(p, slice, pos[pass]);
   };
   // tile j into stage j % 4 by its own warpgroup: 8 threads per row, rows lt/8 and lt/8 + 16;
   // rows past the end and skipped selections are zero-filled
@@ -130,15 +134,22 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
   }
   ptx::cp_async_commit();
-  // this warpgroup's tiles of pairs 0 and 1
-  int next_rows[2];
-  tile_rows(wg, next_rows);
-  if (wg < 2 * n_pairs) load_tile(wg, next_rows);
-  ptx::cp_async_commit();
-  tile_rows(wg + 2, next_rows);
-  if (wg + 2 < 2 * n_pairs) load_tile(wg + 2, next_rows);
-  ptx::cp_async_commit();
-  tile_rows(wg + 4, next_rows);
+  // this warpgroup's tiles of pairs 0 and 1; the rows of pair 2 and the positions of pair 3
+  int next_rows[2], next_pos[2];
+  {
+    int pos0[2], pos1[2], pos2[2];
+    tile_positions(wg, pos0);
+    tile_positions(wg + 2, pos1);
+    tile_positions(wg + 4, pos2);
+    tile_positions(wg + 6, next_pos);
+    cache_rows(pos0, next_rows);
+    if (wg < 2 * n_pairs) load_tile(wg, next_rows);
+    ptx::cp_async_commit();
+    cache_rows(pos1, next_rows);
+    if (wg + 2 < 2 * n_pairs) load_tile(wg + 2, next_rows);
+    ptx::cp_async_commit();
+    cache_rows(pos2, next_rows);
+  }
   ptx::cp_async_wait<2>();  // the query (both warpgroups copied parts of it)
   ptx::fence_proxy_async();
   __syncthreads();
@@ -285,7 +296,8 @@ __global__ void __launch_bounds__(kThreads, 1)
         ptx::named_bar_sync(kBarWg1Done, 256);
         if (tile + 2 < 2 * n_pairs) load_tile(tile + 2, next_rows);
         ptx::cp_async_commit();
-        tile_rows(tile + 4, next_rows);
+        cache_rows(next_pos, next_rows);
+        tile_positions(tile + 6, next_pos);
       }
       tile_max(tile, acc, acc_odd, s, mx);
 #pragma unroll
@@ -339,7 +351,8 @@ __global__ void __launch_bounds__(kThreads, 1)
         // its stage takes this warpgroup's tile of the next pair
         if (tile + 2 < 2 * n_pairs) load_tile(tile + 2, next_rows);
         ptx::cp_async_commit();
-        tile_rows(tile + 4, next_rows);
+        cache_rows(next_pos, next_rows);
+        tile_positions(tile + 6, next_pos);
       }
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
