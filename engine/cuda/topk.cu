@@ -1,21 +1,15 @@
-// Causal top-k by radix selection; each row is spread over a cluster of up to 8 blocks that
-// combine their histograms through distributed shared memory. The cluster size is the largest
-// that lets every row's cluster be resident at once. A value's order is that of a 32-bit key
-// (order-preserving bits of the float); equal values are told apart by the index (a 64-bit key
-// with the bit-inverted index below), so "largest k keys" is exactly "largest k values, ties
-// to the lower index".
-//  1. every block histograms the top 12 key bits of its slice of the row; the cluster sums the
-//     histograms (each block a range of bins, then each copies the other ranges: a block reads
-//     two histograms' worth of remote shared memory, not one per block of the cluster), and
-//     every block finds the bin holding the k-th largest key;
-//  2. the same for the next 12 bits of the keys in that bin: scores crowd into few top bins
-//     (one exponent, three mantissa bits), so one level leaves thousands of candidates;
-//  3. a third pass writes every key above the 24-bit bin straight to the output and the bin's
-//     keys into the shared memory of block 0, each block at offsets it knows from the counts
-//     that the lower ranks published (no cluster-wide counters);
-//  4. block 0 pins down the k-th key by 11-bit digit passes over the gathered keys and emits
-//     the keys at or above it. A bin too large for shared memory (many equal values) is
-//     refined by block 0 over the whole row instead.
+// Causal top-k by radix selection; each row is spread over a cluster of up to 8 blocks (one per
+// SM) that combine their histograms through distributed shared memory. The cluster size is the
+// largest that lets every row's cluster be resident at once. Every value is turned into a 64-bit key
+// (order-preserving bits of the float, then the bit-inverted index), so all keys are distinct
+// and "largest k keys" is exactly "largest k values, ties to the lower index".
+//  1. every block histograms the top 12 key bits of its slice of the row; each block sums the
+//     cluster's histograms and finds the bin holding the k-th largest key;
+//  2. a second pass over the slices emits everything above that bin and gathers the bin's keys
+//     into the shared memory of block 0;
+//  3. block 0 pins down the k-th key by 11-bit digit passes over the gathered keys and emits
+//     the keys at or above it. A bin too large for shared memory is refined by block 0 over
+//     the whole row instead.
 #include <algorithm>
 #include <cmath>
 #include <mutex>
@@ -32,23 +26,18 @@ namespace {
 
 namespace cg = cooperative_groups;
 
-constexpr int kThreads = 512;
+constexpr int kThreads = 1024;
 constexpr int kMaxCluster = 8;
 constexpr int kTopBits = 12;
 constexpr int kTopBins = 1 << kTopBits;
-constexpr int kBinsPerThread = kTopBins / kThreads;
 constexpr int kDigitBits = 11;
-constexpr int kCandCap = 4096;
-constexpr int kUnroll = 4;  // 16-byte loads in flight per thread
+constexpr int kCandCap = 16384;
+constexpr int kUnroll = 4;
 
 struct TopkShared {
-  unsigned part[2][kTopBins];  // this block's slice, per level; read by the whole cluster
-  unsigned hist[kTopBins];     // the cluster's; block 0 reuses it for the refinement digits
+  unsigned part[kTopBins];  // this block's slice; read by the whole cluster
+  unsigned hist[kTopBins];
   unsigned warp_sums[kThreads / 32];
-  // published for the higher ranks: this slice's keys above the first level's bin, above the
-  // 24-bit bin within it, and in the 24-bit bin
-  unsigned above1, above2, in_bin;
-  unsigned emit_base, cand_base;
   int found_bin;
   unsigned found_above;
   unsigned total;
@@ -56,31 +45,12 @@ struct TopkShared {
   unsigned n_cand;
 };
 
-__device__ __forceinline__ uint32_t order_key(float v) {
-  const uint32_t u = __float_as_uint(v);
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-__device__ __forceinline__ uint64_t make_key(uint32_t key, int i) {
-  return (uint64_t(key) << 32) | uint32_t(~uint32_t(i));
+__device__ __forceinline__ uint64_t make_key(float v, int i) {
+  uint32_t u = __float_as_uint(v);
+  u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+  return (uint64_t(u) << 32) | uint32_t(~uint32_t(i));
 }
 __device__ __forceinline__ int key_index(uint64_t key) { return int(~uint32_t(key)); }
-// A key's bin at level 0 (its top 12 bits) or 1 (the next 12), and its 24-bit bin.
-__device__ __forceinline__ int level_bin(uint32_t key, int level) {
-  return int(key >> (32 - kTopBits * (level + 1))) & (kTopBins - 1);
-}
-__device__ __forceinline__ int bin24(uint32_t key) { return int(key >> (32 - 2 * kTopBits)); }
-
-// Block-wide sum; every thread gets it.
-__device__ unsigned block_sum(TopkShared& sh, unsigned v) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  __syncthreads();  // warp_sums may still be read by an earlier caller
-  if (lane == 0) sh.warp_sums[warp] = v;
-  __syncthreads();
-  unsigned s = 0;
-  for (int w = 0; w < kThreads / 32; ++w) s += sh.warp_sums[w];
-  return s;
-}
 
 // Finds the bin b (from the top) holding the want-th largest element:
 // above(b) < want <= above(b) + hist[b]. Sets found_bin = -1 when the total is below want.
@@ -101,13 +71,13 @@ __device__ void find_bin(TopkShared& sh, int nbins, unsigned want) {
   if (tid == 0) sh.found_bin = -1;
   __syncthreads();
   if (warp == 0) {
-    const unsigned w = lane < kThreads / 32 ? sh.warp_sums[lane] : 0;
+    unsigned w = sh.warp_sums[lane];
     unsigned wi = w;
     for (int o = 1; o < 32; o <<= 1) {
       const unsigned v = __shfl_up_sync(0xffffffffu, wi, o);
       if (lane >= o) wi += v;
     }
-    if (lane < kThreads / 32) sh.warp_sums[lane] = wi - w;  // exclusive prefix of warps
+    sh.warp_sums[lane] = wi - w;  // exclusive prefix of warps
     if (lane == 31) sh.total = wi;
   }
   __syncthreads();
@@ -125,56 +95,30 @@ __device__ void find_bin(TopkShared& sh, int nbins, unsigned want) {
   __syncthreads();
 }
 
-// The lanes of `mask` take consecutive slots from *counter (one atomic per warp); returns
-// this lane's.
-__device__ __forceinline__ unsigned warp_slots(unsigned* counter, unsigned mask) {
-  const int lane = threadIdx.x & 31, leader = __ffs(mask) - 1;
-  unsigned base = 0;
-  if (lane == leader) base = atomicAdd(counter, unsigned(__popc(mask)));
-  base = __shfl_sync(mask, base, leader);
-  return base + __popc(mask & ((1u << lane) - 1u));
-}
-// Warp-aggregated append, called by the whole warp: this lane's slot when pred holds.
+// Warp-aggregated append: returns this lane's slot when pred holds.
 __device__ __forceinline__ unsigned warp_append(unsigned* counter, bool pred) {
   const unsigned mask = __ballot_sync(0xffffffffu, pred);
-  return pred ? warp_slots(counter, mask) : 0u;
+  const int lane = threadIdx.x & 31;
+  unsigned base = 0;
+  if (lane == 0 && mask) base = atomicAdd(counter, unsigned(__popc(mask)));
+  base = __shfl_sync(0xffffffffu, base, 0);
+  return base + __popc(mask & ((1u << lane) - 1u));
 }
 
-// Visits columns [lo, hi) of the row, f(i, value, live) with live = finite and in range.
-// vec: the row is 16-byte aligned, lo a multiple of 4 and the row's width too, so the columns
-// go in 16-byte loads.
+// Visits every column of the row, kUnroll loads in flight per thread. f(i, value, in_range).
 template <class F>
-__device__ __forceinline__ void for_slice(const float* row, int lo, int hi, bool vec, F f) {
-  if (vec) {
-    for (int base = lo; base < hi; base += kThreads * 4 * kUnroll) {
-      float4 v[kUnroll];
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int i = base + 4 * (u * kThreads + int(threadIdx.x));
-        v[u] = i < hi ? __ldcg(reinterpret_cast<const float4*>(row + i))
-                      : make_float4(NAN, NAN, NAN, NAN);
-      }
-#pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        const int i = base + 4 * (u * kThreads + int(threadIdx.x));
-        const float e[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
-#pragma unroll
-        for (int j = 0; j < 4; ++j) f(i + j, e[j], i + j < hi && isfinite(e[j]));
-      }
-    }
-    return;
-  }
-  for (int base = lo; base < hi; base += kThreads * kUnroll) {
+__device__ __forceinline__ void for_row(const float* row, int lo, int n, F f) {
+  for (int base = lo; base < n; base += kThreads * kUnroll) {
     float v[kUnroll];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int i = base + u * kThreads + int(threadIdx.x);
-      v[u] = i < hi ? __ldcg(row + i) : NAN;
+      const int i = base + u * kThreads + threadIdx.x;
+      v[u] = i < n ? __ldcg(row + i) : NAN;
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int i = base + u * kThreads + int(threadIdx.x);
-      f(i, v[u], i < hi && isfinite(v[u]));
+      const int i = base + u * kThreads + threadIdx.x;
+      f(i, v[u], i < n && isfinite(v[u]));
     }
   }
 }
@@ -182,7 +126,7 @@ __device__ __forceinline__ void for_slice(const float* row, int lo, int hi, bool
 __device__ __forceinline__ uint64_t top_bits(uint64_t key, int bits) { return key >> (64 - bits); }
 
 // Narrows (prefix, bits) until the bin holding the want-th largest key is exactly taken.
-// src(f) must call f(key) for every live key of the source.
+// count(f) must call f(key) for every live key of the source.
 template <class Src>
 __device__ void refine(TopkShared& sh, Src src, uint64_t& prefix, int& bits, unsigned want) {
   while (bits < 64) {
@@ -209,44 +153,6 @@ __device__ void refine(TopkShared& sh, Src src, uint64_t& prefix, int& bits, uns
   }
 }
 
-// The cluster's histogram of one level into sh.hist, then the bin holding the want-th largest
-// key (find_bin). Block r sums bins [r w, (r + 1) w) over the cluster, then every block copies
-// the other ranges from their owners.
-__device__ void cluster_histogram(cg::cluster_group& cluster, TopkShared& sh, int level,
-                                  unsigned want) {
-  const int rank = int(cluster.block_rank()), cs = int(cluster.num_blocks());
-  const int width = kTopBins / cs;
-  for (int b = rank * width + threadIdx.x; b < (rank + 1) * width; b += kThreads) {
-    unsigned v[kMaxCluster];
-#pragma unroll
-    for (int r = 0; r < kMaxCluster; ++r)  // all loads in flight at once
-      v[r] = r < cs ? cluster.map_shared_rank(sh.part[level], r)[b] : 0u;
-    unsigned total = 0;
-#pragma unroll
-    for (int r = 0; r < kMaxCluster; ++r) total += v[r];
-    sh.hist[b] = total;
-  }
-  cluster.sync();
-  unsigned v[kBinsPerThread];
-#pragma unroll
-  for (int j = 0; j < kBinsPerThread; ++j) {
-    const int b = threadIdx.x + j * kThreads, owner = b / width;
-    v[j] = owner != rank ? cluster.map_shared_rank(sh.hist, owner)[b] : sh.hist[b];
-  }
-#pragma unroll
-  for (int j = 0; j < kBinsPerThread; ++j) sh.hist[threadIdx.x + j * kThreads] = v[j];
-  __syncthreads();
-  find_bin(sh, kTopBins, want);
-}
-
-// Keys of this block's slice in bins above `bin` of a level (all of them for bin -1).
-__device__ unsigned slice_above(TopkShared& sh, int level, int bin) {
-  unsigned mine = 0;
-  for (int b = max(bin + 1, 0) + int(threadIdx.x); b < kTopBins; b += kThreads)
-    mine += sh.part[level][b];
-  return block_sum(sh, mine);
-}
-
 __global__ void __launch_bounds__(kThreads) topk_kernel(const float* scores, const int32_t* q_pos, int S, int k, int32_t* out) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   TopkShared& sh = *reinterpret_cast<TopkShared*>(smem_raw);
@@ -254,126 +160,83 @@ __global__ void __launch_bounds__(kThreads) topk_kernel(const float* scores, con
   cg::cluster_group cluster = cg::this_cluster();
   const int rank = int(cluster.block_rank());
   const int cs = int(cluster.num_blocks());
-  uint64_t* lead_cand = cluster.map_shared_rank(cand, 0);  // block 0's
+  TopkShared& lead = *cluster.map_shared_rank(&sh, 0);  // block 0 of the cluster
+  uint64_t* lead_cand = cluster.map_shared_rank(cand, 0);
   const int t = blockIdx.x / cs;
   const float* row = scores + size_t(t) * S;
   int32_t* o = out + size_t(t) * k;
   const int n = q_pos ? max(0, min(S, q_pos[t] + 1)) : S;
-  // 16-byte loads when every row starts 16-byte aligned (a slice's last load then ends
-  // inside the row)
-  const bool vec = S % 4 == 0 && (reinterpret_cast<uintptr_t>(scores) & 15) == 0;
   // this block's slice, a multiple of 4 columns wide
   const int per = ((n + cs - 1) / cs + 3) / 4 * 4;
   const int lo = min(n, rank * per), hi = min(n, lo + per);
 
-  for (int b = threadIdx.x; b < 2 * kTopBins; b += kThreads) sh.part[b / kTopBins][b % kTopBins] = 0;
-  if (threadIdx.x == 0) sh.emitted = 0, sh.n_cand = 0, sh.above2 = 0, sh.in_bin = 0;
+  for (int b = threadIdx.x; b < kTopBins; b += kThreads) sh.part[b] = 0;
+  if (threadIdx.x == 0) sh.emitted = 0, sh.n_cand = 0;
   __syncthreads();
-  for_slice(row, lo, hi, vec, [&](int, float v, bool live) {
-    if (live) atomicAdd(&sh.part[0][level_bin(order_key(v), 0)], 1u);
+  for_row(row, lo, hi, [&](int i, float v, bool live) {
+    if (live) atomicAdd(&sh.part[unsigned(make_key(v, i) >> (64 - kTopBits))], 1u);
   });
   cluster.sync();
-  cluster_histogram(cluster, sh, 0, unsigned(k));
-  // bin -1: at most k finite values, every one of them is taken
-  const int bin1 = sh.found_bin;
-  unsigned above_total = bin1 >= 0 ? sh.found_above : sh.total;
-  {
-    const unsigned a = slice_above(sh, 0, bin1);
-    if (threadIdx.x == 0) sh.above1 = a;
+  for (int b = threadIdx.x; b < kTopBins; b += kThreads) {
+    unsigned total = 0;
+    for (int r = 0; r < cs; ++r) total += cluster.map_shared_rank(sh.part, r)[b];
+    sh.hist[b] = total;
   }
-  // the 24-bit bin of the k-th key (-1: every key is above it), the cluster's keys in it
-  int bin = -1;
-  unsigned in_bin = 0;
-  if (bin1 >= 0) {
-    for_slice(row, lo, hi, vec, [&](int, float v, bool live) {
-      const uint32_t key = order_key(v);
-      if (live && level_bin(key, 0) == bin1) atomicAdd(&sh.part[1][level_bin(key, 1)], 1u);
+  cluster.sync();  // every remote read of `part` is done; blocks may leave from here on
+  find_bin(sh, kTopBins, unsigned(k));
+
+  if (sh.found_bin < 0) {  // at most k finite values: take them all
+    for_row(row, lo, hi, [&](int i, float, bool live) {
+      const unsigned slot = warp_append(&lead.emitted, live);
+      if (live && slot < unsigned(k)) o[slot] = i;
     });
-    cluster.sync();  // the second level's slices are complete
-    cluster_histogram(cluster, sh, 1, unsigned(k) - above_total);
-    const int bin2 = sh.found_bin;  // found: the level holds the bin's keys, >= k - above
-    bin = (bin1 << kTopBits) | bin2;
-    above_total += sh.found_above;
-    in_bin = sh.hist[bin2];
-    const unsigned a = slice_above(sh, 1, bin2);
-    if (threadIdx.x == 0) sh.above2 = a, sh.in_bin = sh.part[1][bin2];
-  }
-  cluster.sync();  // every block's counts are published
-  if (threadIdx.x < 32) {  // where this block's keys above the bin, and in it, start
-    const int r = int(threadIdx.x);
-    unsigned e = 0, c = 0;
-    if (r < rank) {
-      const TopkShared& other = *cluster.map_shared_rank(&sh, r);
-      e = other.above1 + other.above2;
-      c = other.in_bin;
-    }
-    for (int off = 16; off > 0; off >>= 1) {
-      e += __shfl_xor_sync(0xffffffffu, e, off);
-      c += __shfl_xor_sync(0xffffffffu, c, off);
-    }
-    if (r == 0) sh.emit_base = e, sh.cand_base = c;
-  }
-  __syncthreads();
-  const unsigned emit_base = sh.emit_base, cand_base = sh.cand_base;
-  const bool whole_row = in_bin > unsigned(kCandCap);
-  if (!whole_row) {
-    for_slice(row, lo, hi, vec, [&](int i, float v, bool live) {
-      const uint32_t key = order_key(v);
-      const int top = bin24(key);
-      const bool above = live && top > bin;
-      const bool here = live && top == bin;
-      const unsigned am = __ballot_sync(0xffffffffu, above);
-      const unsigned hm = __ballot_sync(0xffffffffu, here);
-      if (am) {
-        const unsigned slot = above ? warp_slots(&sh.emitted, am) : 0u;
-        if (above) o[emit_base + slot] = i;
-      }
-      if (hm) {
-        const unsigned c = here ? warp_slots(&sh.n_cand, hm) : 0u;
-        if (here) lead_cand[cand_base + c] = make_key(key, i);
-      }
-    });
-  }
-  cluster.sync();  // candidates have landed in block 0; no block reads another's memory from here
-  if (rank != 0) return;
-  if (bin < 0) {
-    for (int j = int(above_total) + threadIdx.x; j < k; j += kThreads) o[j] = -1;
+    cluster.sync();
+    if (rank == 0)
+      for (int j = int(sh.emitted) + threadIdx.x; j < k; j += kThreads) o[j] = -1;
     return;
   }
-  const unsigned want = unsigned(k) - above_total;
+  const int bin = sh.found_bin;
+  const unsigned want = unsigned(k) - sh.found_above;
   uint64_t prefix = uint64_t(bin);
-  int bits = 2 * kTopBits;
-  if (!whole_row) {
-    const int nc = int(in_bin);
+  int bits = kTopBits;
+
+  if (sh.hist[bin] <= unsigned(kCandCap)) {
+    for_row(row, lo, hi, [&](int i, float v, bool live) {
+      const uint64_t key = live ? make_key(v, i) : 0;
+      const int top = int(key >> (64 - kTopBits));
+      const bool above = live && top > bin;
+      const bool here = live && top == bin;
+      const unsigned slot = warp_append(&lead.emitted, above);
+      if (above && slot < unsigned(k)) o[slot] = i;
+      const unsigned c = warp_append(&lead.n_cand, here);
+      if (here && c < unsigned(kCandCap)) lead_cand[c] = key;
+    });
+    cluster.sync();  // all candidates and emissions have landed in block 0
+    if (rank != 0) return;
+    const int nc = int(sh.n_cand);
     auto from_cand = [&](auto f) {
       for (int c = threadIdx.x; c < nc; c += kThreads) f(cand[c]);
     };
-    if (in_bin != want) refine(sh, from_cand, prefix, bits, want);
-    __syncthreads();
-    if (threadIdx.x == 0) sh.emitted = 0;
-    __syncthreads();
+    refine(sh, from_cand, prefix, bits, want);
     for (int base = 0; base < nc; base += kThreads) {
       const int c = base + threadIdx.x;
       const bool take = c < nc && top_bits(cand[c], bits) >= prefix;
       const unsigned slot = warp_append(&sh.emitted, take);
-      if (take && slot < want) o[above_total + slot] = key_index(cand[c]);
+      if (take && slot < unsigned(k)) o[slot] = key_index(cand[c]);
     }
     return;
   }
 
-  // The bin is too large for shared memory (many equal values): block 0 refines over the row
-  // and emits every key at or above the k-th.
+  // The bin is too large for shared memory (many equal values): block 0 refines over the row.
+  if (rank != 0) return;
   auto from_row = [&](auto f) {
-    for_slice(row, 0, n, vec, [&](int i, float v, bool live) {
-      if (live) f(make_key(order_key(v), i));
+    for_row(row, 0, n, [&](int i, float v, bool live) {
+      if (live) f(make_key(v, i));
     });
   };
   refine(sh, from_row, prefix, bits, want);
-  __syncthreads();
-  if (threadIdx.x == 0) sh.emitted = 0;
-  __syncthreads();
-  for_slice(row, 0, n, vec, [&](int i, float v, bool live) {
-    const bool take = live && top_bits(make_key(order_key(v), i), bits) >= prefix;
+  for_row(row, 0, n, [&](int i, float v, bool live) {
+    const bool take = live && top_bits(make_key(v, i), bits) >= prefix;
     const unsigned slot = warp_append(&sh.emitted, take);
     if (take && slot < unsigned(k)) o[slot] = i;
   });
@@ -382,6 +245,7 @@ __global__ void __launch_bounds__(kThreads) topk_kernel(const float* scores, con
 constexpr size_t kSmemBytes = (sizeof(TopkShared) + 7) / 8 * 8 + kCandCap * sizeof(uint64_t);
 
 }  // namespace
+
 void topk_indices(const float* scores, const int32_t* q_pos, int T, int S, int k, int32_t* out,
                   cudaStream_t stream) {
   if (T < 0 || S < 0 || k < 0)
