@@ -238,9 +238,9 @@ __global__ void __launch_bounds__(128) mla_combine_kernel(int Hq, int splits,
                                                           const float* __restrict__ lse_part,
                                                           __nv_bfloat16* __restrict__ out) {
   const int t = blockIdx.x / Hq, h = blockIdx.x % Hq;
-  const float* lse = lse_part + size_t(t) * splits * Hq + h;
-  const float4* o = reinterpret_cast<const float4*>(o_part + (size_t(t) * splits * Hq + h) * kVDim) +
-                    threadIdx.x;
+  const size_t head0 = size_t(t) * splits * Hq + h;  // split 0's row of this head
+  const float* lse = lse_part + head0;
+  const float4* o = reinterpret_cast<const float4*>(o_part + head0 * kVDim) + threadIdx.x;
   const size_t o_step = size_t(Hq) * kVDim / 4;  // float4s from one split's head row to the next
   float m = -INFINITY;
 #pragma unroll 4
