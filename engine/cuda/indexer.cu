@@ -22,6 +22,7 @@
 #include "engine/cuda/dsa_kernels.h"
 #include "engine/cuda/indexer_tuning.h"
 #include "engine/cuda/mma_ptx.cuh"
+#include "engine/cuda/page_math.cuh"
 
 namespace envforge::engine::gpu {
 namespace {
@@ -287,15 +288,13 @@ __global__ void __launch_bounds__(kWgThreads) indexer_wgmma_kernel(IndexerArgs p
     w_hi[i] = s_w[i * 8 + 2 * tq + 1];
   }
 
-  // 32-key halves of a tile: each lies in one page (page_size is a multiple of 32); pages of
-  // a power-of-two size are found by shifts, not divisions
-  const int page_size = p.table.page_size;
-  const int page_shift = (page_size & (page_size - 1)) == 0 ? __ffs(page_size) - 1 : -1;
+  // 32-key halves of a tile: each lies in one page (page_size is a multiple of 32)
+  const PageMath pages(p.table.page_size);
   auto half_row0 = [&](int key0, size_t& row0) {
-    const int page = page_shift >= 0 ? key0 >> page_shift : key0 / page_size;
+    const int page = pages.page(key0);
     const int slot = page - page_first;
     if (key0 > lim || slot >= page_count) return false;
-    row0 = size_t(s_pages[slot]) * page_size + (key0 - page * page_size);
+    row0 = size_t(s_pages[slot]) * pages.size + pages.offset(key0, page);
     return true;
   };
   auto issue = [&](int tile, int stage) {

@@ -7,6 +7,7 @@
 
 #include "engine/cuda/dsa_kernels.h"
 #include "engine/cuda/mma_ptx.cuh"
+#include "engine/cuda/page_math.cuh"
 
 namespace envforge::engine::gpu::mla {
 
@@ -18,7 +19,7 @@ struct BlockSlice {
   int begin = 0, end = 0;             // slots
   const int32_t* idx_row = nullptr;   // the query's selections (sparse)
   const int32_t* page_row = nullptr;  // the query's row of the page table
-  int page_shift = -1;                // log2 of the page size when a power of two
+  PageMath pages{0};
 };
 __device__ __forceinline__ BlockSlice block_slice(const MlaArgs& p, int t, int split,
                                                   int rows_per_split) {
@@ -30,8 +31,7 @@ __device__ __forceinline__ BlockSlice block_slice(const MlaArgs& p, int t, int s
   b.end = min(b.begin + rows_per_split, b.sparse ? p.k : max(b.len, 0));
   b.idx_row = b.sparse ? p.idx + size_t(t) * p.k : nullptr;
   b.page_row = p.table.pages + size_t(seq) * p.table.max_pages;
-  const int ps = p.table.page_size;
-  b.page_shift = (ps & (ps - 1)) == 0 ? __ffs(ps) - 1 : -1;
+  b.pages = PageMath(p.table.page_size);
   return b;
 }
 // The position a slot streams: its selection (sparse) or the slot itself (dense); -1 past the
@@ -48,9 +48,9 @@ __device__ __forceinline__ int position_cache_row(const MlaArgs& p, const BlockS
                                                   int pos) {
   int row = -1;
   if (pos >= 0 && pos < b.len) {
-    const int page = b.page_shift >= 0 ? pos >> b.page_shift : pos / p.table.page_size;
+    const int page = b.pages.page(pos);
     if (page < p.table.max_pages)
-      row = __ldg(b.page_row + page) * p.table.page_size + (pos - page * p.table.page_size);
+      row = __ldg(b.page_row + page) * b.pages.size + b.pages.offset(pos, page);
   }
   return row;
 }
