@@ -52,6 +52,12 @@ void indexer_scores(const IndexerArgs& args, cudaStream_t stream);
 void topk_indices(const float* scores, const int32_t* q_pos, int T, int S, int k, int32_t* out,
                   cudaStream_t stream);
 
+// Which MLA attention kernel runs. kAuto: the device's best (on compute capability 9.0 the
+// 64-row dense kernel for dense rows, the 32-row ring kernel for sparse ones). The others name
+// one where it can run, so that tests check each on the devices at hand and benchmarks time
+// one against another: kPortable the mma.sync kernel, kRing the ring kernel for dense rows too.
+enum class MlaKernelChoice { kAuto, kPortable, kRing };
+
 struct MlaArgs {
   const __nv_bfloat16* q = nullptr;         // [T][Hq][576] absorbed query
   const __nv_bfloat16* kv_pages = nullptr;  // [num_pages][page_size][576] latent ++ rope key
@@ -67,9 +73,7 @@ struct MlaArgs {
   __nv_bfloat16* out = nullptr;  // [T][Hq][512]
   void* workspace = nullptr;     // mla_workspace_bytes(...) bytes
   size_t workspace_bytes = 0;
-  // The portable mma.sync kernel even where the warpgroup-MMA one runs (compute capability
-  // 9.0): tests check both on the devices at hand, benchmarks time one against the other.
-  bool portable_kernel = false;
+  MlaKernelChoice kernel = MlaKernelChoice::kAuto;
 };
 // Sparse: rows idx[t][*] that are >= 0 and < q_len[t] (others are skipped). Dense: rows
 // 0..q_len[t]-1. A query with no row gets zeros.

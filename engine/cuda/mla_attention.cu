@@ -5,8 +5,9 @@
 // 16*(w%4).. and tokens 16*(w/4)..; for O += P V it owns heads 16*(w%4).. and value columns
 // 256*(w/4)... Online softmax in base 2. With several splits, each writes a normalized partial
 // output and its log-sum-exp; a second kernel merges them. On compute capability 9.0 both
-// paths run on the warpgroup MMA kernel (mla_wgmma.cu) instead, unless the caller asks for
-// this portable one.
+// paths run on the warpgroup MMA kernels instead (mla_dense_wgmma.cu for dense rows, whose
+// page size is a multiple of 32; mla_wgmma.cu for the rest), unless the caller asks for this
+// portable one.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -281,9 +282,10 @@ void launch_combine(int T, int Hq, const SplitPlan& plan, const SplitBuffers& bu
 size_t mla_workspace_bytes(int T, int Hq, int max_rows) {
   if (T <= 0 || Hq <= 0) return 0;
   // enough for either kernel: the caller says neither whether the rows are dense nor which
-  // kernel will run (MlaArgs::portable_kernel)
-  const int splits =
-      std::max(make_plan(T, Hq, max_rows).splits, mla::wgmma_plan(T, Hq, max_rows).splits);
+  // kernel will run (MlaArgs::kernel)
+  const int splits = std::max({make_plan(T, Hq, max_rows).splits,
+                               mla::wgmma_plan(T, Hq, max_rows).splits,
+                               mla::dense_plan(T, Hq, max_rows).splits});
   return mla::split_workspace_bytes(T, Hq, splits);
 }
 
@@ -300,10 +302,13 @@ void mla_attention(const MlaArgs& p, cudaStream_t stream) {
   require(!sparse || p.k > 0, "k must be positive with idx");
   require(sparse || p.max_len >= 0, "max_len must be non-negative");
   static const bool wgmma_device = mla::wgmma_kernel_supported();
-  const bool use_wgmma = wgmma_device && !p.portable_kernel;
+  const bool use_wgmma = wgmma_device && p.kernel != MlaKernelChoice::kPortable;
+  const bool use_dense =
+      use_wgmma && p.kernel != MlaKernelChoice::kRing && mla::dense_kernel_supported(p);
   const int max_rows = sparse ? p.k : p.max_len;
-  const mla::SplitPlan plan =
-      use_wgmma ? mla::wgmma_plan(p.T, p.Hq, max_rows) : make_plan(p.T, p.Hq, max_rows);
+  const mla::SplitPlan plan = use_dense   ? mla::dense_plan(p.T, p.Hq, max_rows)
+                              : use_wgmma ? mla::wgmma_plan(p.T, p.Hq, max_rows)
+                                          : make_plan(p.T, p.Hq, max_rows);
   const size_t need = mla_workspace_bytes(p.T, p.Hq, max_rows);
   require(p.workspace_bytes >= need && (need == 0 || p.workspace),
           "workspace of " + std::to_string(need) + " bytes needed, got " +
@@ -312,7 +317,9 @@ void mla_attention(const MlaArgs& p, cudaStream_t stream) {
   require(blocks <= 0x7fffffffL, "too many queries");
 
   const mla::SplitBuffers bufs = mla::split_buffers(p.workspace, p.T, p.Hq, plan);
-  if (use_wgmma) {
+  if (use_dense) {
+    mla::launch_dense(p, plan, bufs, stream);
+  } else if (use_wgmma) {
     mla::launch_wgmma(p, plan, bufs, stream);
   } else {
     static const bool attr_set = [] {

@@ -1,6 +1,7 @@
 // How the MLA attention kernels split a query's rows over several blocks, and the pieces the
-// portable kernel (mla_attention.cu) and the Hopper kernel (mla_wgmma.cu) share: the plan,
-// the partial outputs in the caller's workspace, and the merge pass. Host code only.
+// portable kernel (mla_attention.cu) and the Hopper kernels (mla_wgmma.cu, mla_dense_wgmma.cu)
+// share: the plan, the partial outputs in the caller's workspace, and the merge pass. Host
+// code only.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -56,6 +57,13 @@ void launch_combine(int T, int Hq, const SplitPlan& plan, const SplitBuffers& bu
 bool wgmma_kernel_supported();
 SplitPlan wgmma_plan(int T, int Hq, int max_rows);
 void launch_wgmma(const MlaArgs& p, const SplitPlan& plan, const SplitBuffers& bufs,
+                  cudaStream_t stream);
+
+// Compute capability 9.0, dense rows (mla_dense_wgmma.cu): 64-row tiles by tensor copy, for
+// page sizes that are multiples of 32.
+bool dense_kernel_supported(const MlaArgs& p);
+SplitPlan dense_plan(int T, int Hq, int max_rows);
+void launch_dense(const MlaArgs& p, const SplitPlan& plan, const SplitBuffers& bufs,
                   cudaStream_t stream);
 
 }  // namespace envforge::engine::gpu::mla

@@ -1,8 +1,9 @@
 // MLA decode/prefill on Hopper warpgroup MMA (sm_90a), absorbed (MQA) form, over the prefix
 // 0..q_len-1 of each query (dense) or over its selected rows (sparse: the slots of idx are the
 // rows of the stream, and skipped selections are masked like rows past the end). Used by
-// mla_attention() on compute capability 9.0; the split plan and the merge pass are shared
-// with the portable mma.sync kernel (mla_split.cuh).
+// mla_attention() on compute capability 9.0 for sparse rows, and for dense ones where the
+// 64-row kernel (mla_dense_wgmma.cu) cannot run or MlaKernelChoice::kRing asks for it; the
+// split plan and the merge pass are shared with the portable mma.sync kernel (mla_split.cuh).
 //
 // A block takes 64 heads of one query and one split of its rows; two warpgroups that work
 // out of step ("seesaw") so that one's softmax runs while the other's products keep the tensor

@@ -17,15 +17,24 @@ struct MlaCase {
   int k = 0;           // 0 = dense
   bool stray = false;  // sprinkle -1 and out-of-range indices that must be skipped
   bool rising = false;  // rows scaled up along each sequence: the row maxima keep growing
+  int page_size = 64;
+  bool nan_past_end = false;  // cache rows no sequence has written hold NaN
 };
 
-double run_case(const MlaCase& c, uint32_t seed, bool portable) {
+double run_case(const MlaCase& c, uint32_t seed, MlaKernelChoice kernel) {
   std::mt19937 rng(seed);
   const int T = int(c.q_seq.size());
   const bool sparse = c.k > 0;
-  const PagedLayout layout = make_layout(rng, c.seq_lens, 64);
+  const PagedLayout layout = make_layout(rng, c.seq_lens, c.page_size);
   const auto q_b = to_bf16(random_normal(rng, size_t(T) * c.Hq * kQkDim));
-  auto pool_r = random_normal(rng, size_t(layout.num_pages) * 64 * kQkDim);
+  auto pool_r = random_normal(rng, size_t(layout.num_pages) * c.page_size * kQkDim);
+  if (c.nan_past_end) {
+    std::vector<bool> written(size_t(layout.num_pages) * c.page_size, false);
+    for (int sq = 0; sq < int(c.seq_lens.size()); ++sq)
+      for (int s = 0; s < c.seq_lens[sq]; ++s) written[layout.row(sq, s)] = true;
+    for (size_t r = 0; r < written.size(); ++r)
+      if (!written[r]) std::fill_n(&pool_r[r * kQkDim], kQkDim, std::nanf(""));
+  }
   if (c.rising) {
     for (int sq = 0; sq < int(c.seq_lens.size()); ++sq)
       for (int s = 0; s < c.seq_lens[sq]; ++s) {
@@ -80,7 +89,7 @@ double run_case(const MlaCase& c, uint32_t seed, bool portable) {
   a.out = d_out.get();
   a.workspace = d_ws.get();
   a.workspace_bytes = ws;
-  a.portable_kernel = portable;
+  a.kernel = kernel;
   mla_attention(a, nullptr);
   const std::vector<float> got = from_bf16(d_out.download());
 
@@ -108,14 +117,19 @@ double run_case(const MlaCase& c, uint32_t seed, bool portable) {
   return err;
 }
 
-// Each case runs on the kernel the device picks (warpgroup MMA on compute capability 9.0) and
-// on the portable mma.sync kernel.
-class MlaKernel : public GpuTest, public ::testing::WithParamInterface<bool> {
+// Each case runs on the kernel the device picks (warpgroup MMA on compute capability 9.0), on
+// the ring kernel (the one for sparse rows) and on the portable mma.sync kernel.
+class MlaKernel : public GpuTest, public ::testing::WithParamInterface<MlaKernelChoice> {
  protected:
   double run(const MlaCase& c, uint32_t seed) const { return run_case(c, seed, GetParam()); }
 };
-INSTANTIATE_TEST_SUITE_P(Kernels, MlaKernel, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "portable" : "device_default"; });
+INSTANTIATE_TEST_SUITE_P(Kernels, MlaKernel,
+                         ::testing::Values(MlaKernelChoice::kAuto, MlaKernelChoice::kRing, MlaKernelChoice::kPortable),
+                         [](const auto& info) {
+                           return info.param == MlaKernelChoice::kAuto   ? "device_default"
+                                  : info.param == MlaKernelChoice::kRing ? "ring"
+                                                                   : "portable";
+                         });
 
 // bf16 inputs, bf16 probabilities into the value product and a bf16 output: about 3e-3.
 constexpr double kTol = 1e-2;
@@ -174,8 +188,8 @@ TEST_P(MlaKernel, DenseManyQueriesWithoutSplitting) {
   EXPECT_LT(run(c, 47), kTol);
 }
 TEST_P(MlaKernel, DenseShortPrefixesEveryPipelineDepth) {
-  // prefixes of 1 to 9 row tiles (the Hopper kernel streams 32-row tiles through a 4-stage
-  // ring), ending inside, at and just past tile and 64-row page boundaries; 64 and 128 heads
+  // prefixes of 1 to 10 32-row boxes (1 to 5 tiles of the Hopper dense kernel), ending
+  // inside, at and just past box, tile and 64-row page boundaries; 64 and 128 heads
   for (int hq : {64, 128}) {
     MlaCase c{{1, 31, 32, 33, 64, 65, 97, 127, 128, 129, 160, 255, 289}, {}, {}, hq, 0};
     for (int s = 0; s < int(c.seq_lens.size()); ++s) {
@@ -209,6 +223,22 @@ TEST_P(MlaKernel, SparseRisingScoresRescaleOften) {
   // the same growing keys under a shuffled selection: maxima rise in some tiles, not in others
   MlaCase c{{7000, 300, 97}, {0, 1, 2}, {7000, 300, 97}, 128, 2048, true, true};
   EXPECT_LT(run(c, 50), kTol);
+}
+TEST_P(MlaKernel, DensePageSizesAndUnwrittenRowsPastTheEnd) {
+  // pages of one, three and four 32-row boxes; lengths that end inside a box, so a copy
+  // brings rows past the end, which hold NaN here
+  for (int page : {32, 96, 128}) {
+    MlaCase c{{1, 45, 100, 161, 1000, 3001}, {}, {}, 128, 0};
+    c.page_size = page;
+    c.nan_past_end = true;
+    for (int s = 0; s < int(c.seq_lens.size()); ++s) {
+      c.q_seq.push_back(s);
+      c.q_len.push_back(c.seq_lens[s]);
+    }
+    c.q_seq.push_back(5);  // a causal query inside the longest sequence
+    c.q_len.push_back(2222);
+    EXPECT_LT(run(c, 60 + page), kTol) << "page size " << page;
+  }
 }
 TEST_P(MlaKernel, DenseCausalPrefill) {
   MlaCase c{{640}, {}, {}, 64, 0};

@@ -1,0 +1,418 @@
+// Dense MLA decode/prefill on Hopper (sm_90a), absorbed (MQA) form, over the prefix 0..len-1
+// of each query, with 64-row tiles: used by mla_attention() on compute capability 9.0 for
+// dense rows when the page size is a multiple of 32 (the sparse rows and other page sizes run
+// on mla_wgmma.cu). Split plan and merge pass as in mla_split.cuh.
+//
+// A block takes 64 heads of one query and one split of its rows. Two shared-memory slots hold
+// a 64-row tile each (the query takes the rest): slot 0 the even tiles, scored by warpgroup 0,
+// slot 1 the odd ones, scored by warpgroup 1. Scoring 64 rows per product (m64n64k16) reads
+// half the shared memory per FLOP that 32-row tiles do, which is what bound the ring kernel.
+// Each warpgroup keeps the output of its 256 value columns ("seesaw"); per pair of tiles:
+//   WG0: S0 = Q K0^T; m0 = max(m, rowmax S0), scale0 -> shared; P0 -> shared;
+//        O_L = O_L * scale0 + P0 V0_L; once WG1 has P1: O_L = O_L * scale1 + P1 V1_L.
+//   WG1: S1 = Q K1^T; once WG0 has m0: m1 = max(m0, rowmax S1), scale1, P1 -> shared;
+//        O_R = O_R * scale0 + P0 V0_R, then O_R * scale1 + P1 V1_R.
+// so one warpgroup's softmax runs while the other's products keep the tensor cores busy.
+// Tiles arrive by tensor copy (TMA), one 32-row x 64-column box at a time, each 64-column
+// block completing its own barrier so that the scores start on the first block to land; a
+// block is copied again as soon as the last product reading it is done. A tile's weights
+// P (64 heads x 64 rows) go into its rope block, which nothing reads once its scores are done.
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
+#include <climits>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/mla_block.cuh"
+#include "engine/cuda/mla_split.cuh"
+#include "engine/cuda/mma_ptx.cuh"
+
+namespace envforge::engine::gpu::mla {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kHeads = kMlaHeadsPerBlock;           // 64
+constexpr int kTileRows = 64;                       // one warpgroup's scores: N = 64
+constexpr int kBoxRows = 32;                        // one copy; a 32-aligned run is in one page
+constexpr int kBlocks = kQkDim / 64;                // 9 column blocks of 128 B
+constexpr int kRopeBlock = kBlocks - 1;             // also the tile's weights P once scored
+constexpr int kRowBytes = 128;
+constexpr int kBlockBytes = kTileRows * kRowBytes;  // 8192
+constexpr int kTileBytes = kBlocks * kBlockBytes;   // 73728
+constexpr int kQBytes = kBlocks * kHeads * kRowBytes;
+constexpr int kPairRows = 2 * kTileRows;
+constexpr int kMinSplitPairs = 2;  // shorter splits cost more in the query load and the merge
+[[maybe_unused]] constexpr int kChunksPerRow = kQkDim / 8;  // 16-byte chunks
+[[maybe_unused]] constexpr float kLog2e = 1.4426950408889634f;
+
+// named barriers: 1 + wg its own warpgroup, then the hand-offs (arrive by one, sync by the other)
+[[maybe_unused]] constexpr int kBarP0Ready = 3;  // WG0 -> WG1: m0, scale0, P0
+[[maybe_unused]] constexpr int kBarP1Ready = 4;  // WG1 -> WG0: m1, scale1, P1
+[[maybe_unused]] constexpr int kBarP0Read = 5;   // WG0 -> WG1: its product with P0 is done
+[[maybe_unused]] constexpr int kBarP1Read = 6;   // WG1 -> WG0: its products are done
+
+struct DenseSmem {
+  alignas(1024) unsigned char q[kQBytes];
+  alignas(1024) unsigned char kv[2][kTileBytes];
+  uint64_t full[2][kBlocks];  // a column block of the slot has landed
+  float m0[kHeads], scale0[kHeads], m1[kHeads], scale1[kHeads];
+  int rescale1[4];  // per warp of WG1: some scale1 != 1
+  float red_sum[2][kHeads];
+};
+constexpr size_t kDenseSmemBytes = sizeof(DenseSmem) + 1024;  // + alignment slack
+static_assert(kDenseSmemBytes <= 227 * 1024, "beyond the shared memory of a Hopper SM");
+
+[[maybe_unused]] __device__ __forceinline__ void rescale(float (&o)[128], const float (&f)[2]) {
+  // once the row maxima settle most factors are 1: skip the 128 multiplies then
+  if (__any_sync(0xffffffffu, f[0] != 1.f || f[1] != 1.f)) {
+#pragma unroll
+    for (int i = 0; i < 128; ++i) o[i] *= f[(i >> 1) & 1];
+  }
+}
+
+__global__ void __launch_bounds__(kThreads, 1)
+    mla_dense_kernel(const __grid_constant__ CUtensorMap kv_map, MlaArgs p, int splits,
+                     int rows_per_split, float* o_part, float* lse_part) {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  extern __shared__ unsigned char dsmem_raw[];
+  DenseSmem& sm = *reinterpret_cast<DenseSmem*>(ptx::align_smem_1024(dsmem_raw));
+  const int hgroups = p.Hq / kHeads;
+  const int t = blockIdx.x / hgroups, hg = blockIdx.x % hgroups;
+  const int split = blockIdx.y;
+  const int tid = threadIdx.x, lane = tid & 31;
+  // warpgroup (broadcast so that the compiler knows it is warp-uniform and keeps the
+  // descriptors built from it in uniform registers), warp within it
+  const int wg = __shfl_sync(0xffffffffu, tid >> 7, 0), wq = (tid >> 5) & 3;
+  const int lt = tid & 127;
+  const int g = lane >> 2, tq = lane & 3;
+  const BlockSlice slice = block_slice(p, t, split, rows_per_split);
+  const int begin = slice.begin, end = slice.end;
+  const int n_tiles = end > begin ? (end - begin + kTileRows - 1) / kTileRows : 0;
+  const int n_pairs = (n_tiles + 1) / 2;  // the last pair's second tile may lie past the end
+  const int h0 = hg * kHeads;
+
+  // The cache rows of tile n's two boxes; a box past the end is read from row -32, outside
+  // the tensor, as zeros.
+  auto box_rows = [&](int n, int(&rows)[2]) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int row = slot_cache_row(p, slice, begin + n * kTileRows + h * kBoxRows);
+      rows[h] = row >= 0 ? row : -kBoxRows;
+    }
+  };
+  // column blocks [b0, b1) of tile n into its slot (one thread)
+  auto copy_blocks = [&](int n, const int(&rows)[2], int b0, int b1) {
+    const int slot = n & 1;
+    for (int b = b0; b < b1; ++b) {
+      ptx::mbar_arrive_expect_tx(&sm.full[slot][b], kBlockBytes);
+#pragma unroll
+      for (int h = 0; h < 2; ++h)
+        ptx::tma_load_2d(sm.kv[slot] + b * kBlockBytes + h * kBoxRows * kRowBytes, &kv_map,
+                         64 * b, rows[h], &sm.full[slot][b]);
+    }
+  };
+
+  if (tid == 0) {
+    for (int s = 0; s < 2; ++s)
+      for (int b = 0; b < kBlocks; ++b) ptx::mbar_init(&sm.full[s][b], 1);
+    ptx::mbar_init_fence();
+  }
+  __syncthreads();
+  if (tid == 0 && n_pairs > 0) {
+    int rows[2];
+    for (int n = 0; n < 2; ++n) {
+      box_rows(n, rows);
+      copy_blocks(n, rows, 0, kBlocks);
+    }
+  }
+  {
+    const __nv_bfloat16* q = p.q + (size_t(t) * p.Hq + h0) * kQkDim;
+    for (int i = tid; i < kHeads * kChunksPerRow; i += kThreads) {
+      const int r = i / kChunksPerRow, c = i % kChunksPerRow;
+      const uint32_t off = uint32_t((c >> 3) * (kHeads * kRowBytes) + r * kRowBytes +
+                                    (((c & 7) ^ (r & 7)) << 4));
+      ptx::cp_async_16(sm.q + off, q + size_t(r) * kQkDim + c * 8, 16);
+    }
+  }
+  ptx::cp_async_commit();
+  ptx::cp_async_wait<0>();
+  ptx::fence_proxy_async();
+  __syncthreads();
+
+  const float scale2 = p.softmax_scale * kLog2e;
+  const int row0 = 16 * wq + g;  // head rows row0 and row0 + 8 of this thread
+  float o[128];
+#pragma unroll
+  for (int i = 0; i < 128; ++i) o[i] = 0.f;
+  float m_run[2] = {-INFINITY, -INFINITY};
+  float l_run[2] = {0.f, 0.f};  // this warpgroup's tiles only; the two are added at the end
+
+  // descriptors are built once; a step adds its byte offset / 16 to the address field, whose
+  // 14 bits never carry (shared addresses stay below 256 KB)
+  auto desc_step = [](uint64_t d, uint32_t add16) {
+    return (d & 0xFFFFFFFF00000000ull) | uint32_t(uint32_t(d) + add16);
+  };
+  const uint64_t q_desc = ptx::wgmma_desc_sw128(ptx::smem_addr(sm.q), 16, 1024);
+  const uint64_t own_desc = ptx::wgmma_desc_sw128(ptx::smem_addr(sm.kv[wg]), 16, 1024);
+  // S = Q K^T over this warpgroup's tile of pair pr, each column block as soon as it lands
+  auto issue_scores = [&](int pr, float(&s)[32]) {
+#pragma unroll
+    for (int b = 0; b < kBlocks; ++b) {
+      ptx::mbar_wait(&sm.full[wg][b], pr & 1);
+      ptx::wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) {
+        const uint32_t off16 = (b * kBlockBytes + kk * 32) >> 4;
+        if (b == 0 && kk == 0)
+          ptx::wgmma_m64n64k16_first(s, desc_step(q_desc, off16), desc_step(own_desc, off16));
+        else
+          ptx::wgmma_m64n64k16(s, desc_step(q_desc, off16), desc_step(own_desc, off16));
+      }
+    }
+    ptx::wgmma_commit();
+  };
+  // A box that holds the end and rows past it (cache rows of other positions, never written
+  // or stale) is cleared past the end: the masked weights are 0, but 0 * NaN is not.
+  auto clear_past_end = [&](int pr) {
+    const int tile_pos = begin + (2 * pr + wg) * kTileRows;
+    if (tile_pos >= end || tile_pos + kTileRows <= end || (end % kBoxRows) == 0) return;
+    for (int b = 0; b < kBlocks; ++b) ptx::mbar_wait(&sm.full[wg][b], pr & 1);
+    const int r0 = end - tile_pos, r1 = (r0 + kBoxRows - 1) / kBoxRows * kBoxRows;
+    for (int i = lt; i < kBlocks * (r1 - r0) * 8; i += 128) {
+      const int b = i / ((r1 - r0) * 8), r = r0 + (i / 8) % (r1 - r0), c = i % 8;
+      *reinterpret_cast<uint4*>(sm.kv[wg] + b * kBlockBytes + r * kRowBytes + c * 16) =
+          make_uint4(0, 0, 0, 0);
+    }
+    ptx::fence_proxy_async();
+    ptx::named_bar_sync(1 + wg, 128);
+  };
+  // this warpgroup's tile maxima of rows row0, row0 + 8 (scaled base 2); -inf past the end
+  auto tile_max = [&](int pr, float(&s)[32], float(&mx)[2]) {
+    const int tile_pos = begin + (2 * pr + wg) * kTileRows;
+    if (tile_pos + kTileRows > end) {
+#pragma unroll
+      for (int i = 0; i < 32; ++i)
+        if (tile_pos + 8 * (i >> 2) + 2 * tq + (i & 1) >= end) s[i] = -INFINITY;
+    }
+    mx[0] = mx[1] = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < 32; ++i) mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], s[i]);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+      mx[h] *= scale2;
+    }
+  };
+  // the tile's bf16 weights into its rope block (64 heads x 64 rows, 128-byte swizzle), their
+  // sums into l_run, then visible to this warpgroup's products
+  auto write_weights = [&](const float(&s)[32]) {
+    unsigned char* p_tile = sm.kv[wg] + kRopeBlock * kBlockBytes;
+    const float m_use[2] = {m_run[0] == -INFINITY ? 0.f : m_run[0],
+                            m_run[1] == -INFINITY ? 0.f : m_run[1]};
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      float pv[4];
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        pv[e] = ptx::exp2_approx(fmaf(s[4 * j + e], scale2, -m_use[e >> 1]));
+      // the sums use the bf16-rounded weights that the value product sees
+      const uint32_t lo = ptx::pack_bf16x2(pv[0], pv[1]);
+      const uint32_t hi = ptx::pack_bf16x2(pv[2], pv[3]);
+      const __nv_bfloat162 lo2 = *reinterpret_cast<const __nv_bfloat162*>(&lo);
+      const __nv_bfloat162 hi2 = *reinterpret_cast<const __nv_bfloat162*>(&hi);
+      l_run[0] += __low2float(lo2) + __high2float(lo2);
+      l_run[1] += __low2float(hi2) + __high2float(hi2);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int row = row0 + 8 * h;  // row & 7 == g
+        *reinterpret_cast<uint32_t*>(p_tile + row * kRowBytes + ((j ^ g) << 4) + tq * 4) =
+            h == 0 ? lo : hi;
+      }
+    }
+    ptx::fence_proxy_async();
+    ptx::named_bar_sync(1 + wg, 128);
+  };
+  // O[:, 256 wg ..] += P V over the tile in slot `slot` (4 x k16): weights from its rope
+  // block, this warpgroup's four value blocks
+  const uint32_t slot16 = kTileBytes >> 4;
+  const uint64_t p_desc0 =
+      ptx::wgmma_desc_sw128(ptx::smem_addr(sm.kv[0]) + kRopeBlock * kBlockBytes, 16, 1024);
+  const uint64_t v_desc0 = ptx::wgmma_desc_sw128(
+      ptx::smem_addr(sm.kv[0]) + (4 * wg) * kBlockBytes, kBlockBytes, 1024);
+  auto issue_pv = [&](int slot) {
+    ptx::wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < kTileRows / 16; ++kk) {
+      const uint64_t da = desc_step(p_desc0, slot * slot16 + ((kk * 32) >> 4));
+      const uint64_t db = desc_step(v_desc0, slot * slot16 + ((kk * 16 * kRowBytes) >> 4));
+      ptx::wgmma_m64n256k16_tb(o, da, db);
+    }
+    ptx::wgmma_commit();
+  };
+
+  // the cache rows of the next pair's tiles, looked up by the thread that issues their copies
+  // at the start of the pair, long before the copies
+  int next_rows[2][2] = {{0, 0}, {0, 0}};
+  if (wg == 0) {
+    for (int pr = 0; pr < n_pairs; ++pr) {
+      const bool refill = pr + 1 < n_pairs;
+      if (lt == 0 && refill) {
+        box_rows(2 * pr + 2, next_rows[0]);
+        box_rows(2 * pr + 3, next_rows[1]);
+      }
+      float s[32], mx[2], scale0[2], scale1[2];
+      clear_past_end(pr);
+      issue_scores(pr, s);
+      ptx::wgmma_wait<0>();
+      tile_max(pr, s, mx);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const float m_new = fmaxf(m_run[h], mx[h]);
+        scale0[h] = m_new == -INFINITY ? 1.f : ptx::exp2_approx(m_run[h] - m_new);
+        m_run[h] = m_new;
+        l_run[h] *= scale0[h];
+        if (tq == 0) {
+          sm.m0[row0 + 8 * h] = m_new;
+          sm.scale0[row0 + 8 * h] = scale0[h];
+        }
+      }
+      write_weights(s);
+      ptx::named_bar_arrive(kBarP0Ready, 256);
+      rescale(o, scale0);
+      issue_pv(0);
+      ptx::named_bar_sync(kBarP1Ready, 256);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        m_run[h] = sm.m1[row0 + 8 * h];
+        scale1[h] = sm.scale1[row0 + 8 * h];
+        l_run[h] *= scale1[h];
+      }
+      ptx::wgmma_wait<0>();  // P0 V0_L: WG0 is done with value blocks 0-3 of slot 0
+      ptx::named_bar_arrive(kBarP0Read, 256);
+      if (lt == 0 && refill) copy_blocks(2 * pr + 2, next_rows[0], 0, 4);
+      rescale(o, scale1);
+      issue_pv(1);
+      ptx::wgmma_wait<0>();  // P1 V1_L; once WG1 is done too, slot 1 blocks 0-3 and P1 are free
+      ptx::named_bar_sync(kBarP1Read, 256);
+      if (lt == 0 && refill) {
+        copy_blocks(2 * pr + 3, next_rows[1], 0, 4);
+        copy_blocks(2 * pr + 3, next_rows[1], kRopeBlock, kBlocks);
+      }
+    }
+  } else {
+    for (int pr = 0; pr < n_pairs; ++pr) {
+      const bool refill = pr + 1 < n_pairs;
+      if (lt == 0 && refill) {
+        box_rows(2 * pr + 2, next_rows[0]);
+        box_rows(2 * pr + 3, next_rows[1]);
+      }
+      float s[32], mx[2], scale0[2], scale1[2];
+      clear_past_end(pr);
+      issue_scores(pr, s);
+      ptx::wgmma_wait<0>();
+      tile_max(pr, s, mx);
+      ptx::named_bar_sync(kBarP0Ready, 256);
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        scale0[h] = sm.scale0[row0 + 8 * h];
+        const float m0 = sm.m0[row0 + 8 * h];
+        const float m_new = fmaxf(m0, mx[h]);
+        scale1[h] = m_new == -INFINITY ? 1.f : ptx::exp2_approx(m0 - m_new);
+        m_run[h] = m_new;
+        l_run[h] *= scale0[h] * scale1[h];
+        if (tq == 0) {
+          sm.m1[row0 + 8 * h] = m_new;
+          sm.scale1[row0 + 8 * h] = scale1[h];
+        }
+      }
+      const bool any = __any_sync(0xffffffffu, scale1[0] != 1.f || scale1[1] != 1.f);
+      if (lane == 0) sm.rescale1[wq] = any;
+      write_weights(s);  // its barrier also publishes rescale1 within the warpgroup
+      ptx::named_bar_arrive(kBarP1Ready, 256);
+      rescale(o, scale0);
+      issue_pv(0);
+      if ((sm.rescale1[0] | sm.rescale1[1] | sm.rescale1[2] | sm.rescale1[3]) != 0) {
+        ptx::wgmma_wait<0>();
+        rescale(o, scale1);
+      }
+      issue_pv(1);
+      ptx::wgmma_wait<0>();  // WG1 is done with value blocks 4-7 of both slots and with P1
+      ptx::named_bar_arrive(kBarP1Read, 256);
+      ptx::named_bar_sync(kBarP0Read, 256);  // and WG0 with P0
+      if (lt == 0 && refill) {
+        copy_blocks(2 * pr + 2, next_rows[0], 4, kBlocks);
+        copy_blocks(2 * pr + 3, next_rows[1], 4, kRopeBlock);
+      }
+    }
+  }
+  ptx::wgmma_wait<0>();
+
+  const BlockRows rows{p.out, p.Hq, t, h0, split, splits, o_part, lse_part};
+  write_block_rows(rows, wg, row0, tq, 256 * wg, l_run, m_run, sm.red_sum,
+                   [&](int i, int e) { return o[4 * i + e]; });
+#else
+  __trap();  // launched only on compute capability 9.0 (see wgmma_kernel_supported)
+#endif
+}
+
+// The paged latent cache as a 2-D tensor of 576-wide bf16 rows for the tensor copies, in
+// boxes of 32 rows x 64 columns with the 128-byte swizzle the products read. Its row count
+// is unknown here and only page-table rows are ever read: it is set to the largest a copy
+// coordinate can name.
+CUtensorMap kv_tensor_map(const __nv_bfloat16* kv_pages) {
+  static const PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    ENVFORGE_CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000,
+                                                         cudaEnableDefault, &found));
+    if (found != cudaDriverEntryPointSuccess || fn == nullptr)
+      throw std::runtime_error("mla_attention: the CUDA driver has no cuTensorMapEncodeTiled");
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+  }();
+  CUtensorMap map;
+  const cuuint64_t dims[2] = {cuuint64_t(kQkDim), cuuint64_t(INT_MAX)};
+  const cuuint64_t strides[1] = {cuuint64_t(kQkDim) * sizeof(__nv_bfloat16)};
+  const cuuint32_t box[2] = {64, cuuint32_t(kBoxRows)};
+  const cuuint32_t element_strides[2] = {1, 1};
+  const CUresult r =
+      encode(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<__nv_bfloat16*>(kv_pages),
+             dims, strides, box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+             CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r != CUDA_SUCCESS)
+    throw std::runtime_error("mla_attention: tensor map of the latent cache rejected (CUresult " +
+                             std::to_string(int(r)) + ")");
+  return map;
+}
+
+}  // namespace
+
+bool dense_kernel_supported(const MlaArgs& p) {
+  return p.idx == nullptr && p.table.page_size % kBoxRows == 0 &&
+         (reinterpret_cast<uintptr_t>(p.kv_pages) & 15) == 0;
+}
+
+SplitPlan dense_plan(int T, int Hq, int max_rows) {
+  return make_split_plan(T, Hq, max_rows, kPairRows, kMinSplitPairs);
+}
+
+void launch_dense(const MlaArgs& p, const SplitPlan& plan, const SplitBuffers& bufs,
+                  cudaStream_t stream) {
+  static const bool attr_set = [] {
+    ENVFORGE_CUDA_CHECK(cudaFuncSetAttribute(
+        mla_dense_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kDenseSmemBytes)));
+    return true;
+  }();
+  (void)attr_set;
+  const CUtensorMap map = kv_tensor_map(p.kv_pages);
+  const dim3 grid(unsigned(p.T) * unsigned(p.Hq / kHeads), unsigned(plan.splits));
+  mla_dense_kernel<<<grid, kThreads, kDenseSmemBytes, stream>>>(
+      map, p, plan.splits, plan.rows_per_split, bufs.o_part, bufs.lse_part);
+  ENVFORGE_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace envforge::engine::gpu::mla
