@@ -14,9 +14,11 @@
 //        O_R = O_R * scale0 + P0 V0_R, then O_R * scale1 + P1 V1_R.
 // so one warpgroup's softmax runs while the other's products keep the tensor cores busy.
 // Tiles arrive by tensor copy (TMA), one 32-row x 64-column box at a time, each 64-column
-// block completing its own barrier so that the scores start on the first block to land; a
-// block is copied again as soon as the last product reading it is done. A tile's weights
-// P (64 heads x 64 rows) go into its rope block, which nothing reads once its scores are done.
+// block completing its own barrier so that the scores start on the first block to land. With
+// only two slots a block must be copied again the moment the last product reading it is done:
+// value blocks 0-3 of either slot by WG0 after its product with them, blocks 4-7 and the rope
+// block by WG1 after its own (and, for the rope block, once WG0 is done with that tile's P).
+// A tile's weights P (64 heads x 64 rows) go into its rope block, free once it is scored.
 #include <cuda.h>
 #include <cudaTypedefs.h>
 
@@ -52,14 +54,13 @@ constexpr int kMinSplitPairs = 2;  // shorter splits cost more in the query load
 [[maybe_unused]] constexpr int kBarP0Ready = 3;  // WG0 -> WG1: m0, scale0, P0
 [[maybe_unused]] constexpr int kBarP1Ready = 4;  // WG1 -> WG0: m1, scale1, P1
 [[maybe_unused]] constexpr int kBarP0Read = 5;   // WG0 -> WG1: its product with P0 is done
-[[maybe_unused]] constexpr int kBarP1Read = 6;   // WG1 -> WG0: its products are done
+[[maybe_unused]] constexpr int kBarP1Read = 6;   // WG0 -> WG1: its product with P1 is done
 
 struct DenseSmem {
   alignas(1024) unsigned char q[kQBytes];
   alignas(1024) unsigned char kv[2][kTileBytes];
   uint64_t full[2][kBlocks];  // a column block of the slot has landed
   float m0[kHeads], scale0[kHeads], m1[kHeads], scale1[kHeads];
-  int rescale1[4];  // per warp of WG1: some scale1 != 1
   float red_sum[2][kHeads];
 };
 constexpr size_t kDenseSmemBytes = sizeof(DenseSmem) + 1024;  // + alignment slack
@@ -158,6 +159,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint64_t q_desc = ptx::wgmma_desc_sw128(ptx::smem_addr(sm.q), 16, 1024);
   const uint64_t own_desc = ptx::wgmma_desc_sw128(ptx::smem_addr(sm.kv[wg]), 16, 1024);
   // S = Q K^T over this warpgroup's tile of pair pr, each column block as soon as it lands
+  // (blocks 0-3 are copied first)
   auto issue_scores = [&](int pr, float(&s)[32]) {
 #pragma unroll
     for (int b = 0; b < kBlocks; ++b) {
@@ -296,12 +298,9 @@ __global__ void __launch_bounds__(kThreads, 1)
       if (lt == 0 && refill) copy_blocks(2 * pr + 2, next_rows[0], 0, 4);
       rescale(o, scale1);
       issue_pv(1);
-      ptx::wgmma_wait<0>();  // P1 V1_L; once WG1 is done too, slot 1 blocks 0-3 and P1 are free
-      ptx::named_bar_sync(kBarP1Read, 256);
-      if (lt == 0 && refill) {
-        copy_blocks(2 * pr + 3, next_rows[1], 0, 4);
-        copy_blocks(2 * pr + 3, next_rows[1], kRopeBlock, kBlocks);
-      }
+      ptx::wgmma_wait<0>();  // P1 V1_L: WG0 is done with value blocks 0-3 of slot 1
+      ptx::named_bar_arrive(kBarP1Read, 256);
+      if (lt == 0 && refill) copy_blocks(2 * pr + 3, next_rows[1], 0, 4);
     }
   } else {
     for (int pr = 0; pr < n_pairs; ++pr) {
@@ -329,24 +328,20 @@ __global__ void __launch_bounds__(kThreads, 1)
           sm.scale1[row0 + 8 * h] = scale1[h];
         }
       }
-      const bool any = __any_sync(0xffffffffu, scale1[0] != 1.f || scale1[1] != 1.f);
-      if (lane == 0) sm.rescale1[wq] = any;
-      write_weights(s);  // its barrier also publishes rescale1 within the warpgroup
+      write_weights(s);
       ptx::named_bar_arrive(kBarP1Ready, 256);
       rescale(o, scale0);
       issue_pv(0);
-      if ((sm.rescale1[0] | sm.rescale1[1] | sm.rescale1[2] | sm.rescale1[3]) != 0) {
-        ptx::wgmma_wait<0>();
-        rescale(o, scale1);
-      }
+      // waiting for this product alone gives slot 0's value blocks 4-7 and P0 (once WG0 is
+      // done with it too) back a product earlier, for the scores that come next
+      ptx::wgmma_wait<0>();
+      ptx::named_bar_sync(kBarP0Read, 256);
+      if (lt == 0 && refill) copy_blocks(2 * pr + 2, next_rows[0], 4, kBlocks);
+      rescale(o, scale1);
       issue_pv(1);
-      ptx::wgmma_wait<0>();  // WG1 is done with value blocks 4-7 of both slots and with P1
-      ptx::named_bar_arrive(kBarP1Read, 256);
-      ptx::named_bar_sync(kBarP0Read, 256);  // and WG0 with P0
-      if (lt == 0 && refill) {
-        copy_blocks(2 * pr + 2, next_rows[0], 4, kBlocks);
-        copy_blocks(2 * pr + 3, next_rows[1], 4, kRopeBlock);
-      }
+      ptx::wgmma_wait<0>();  // WG1 is done with value blocks 4-7 of slot 1, and with P1
+      ptx::named_bar_sync(kBarP1Read, 256);  // as is WG0
+      if (lt == 0 && refill) copy_blocks(2 * pr + 3, next_rows[1], 4, kBlocks);
     }
   }
   ptx::wgmma_wait<0>();
