@@ -58,6 +58,22 @@ __device__ __forceinline__ int slot_cache_row(const MlaArgs& p, const BlockSlice
   return position_cache_row(p, b, slot_position(b, slot));
 }
 
+// Four of a thread's scores, s[e] of head row e >> 1, as bf16 weights 2^(s * scale2 - m[row]),
+// packed in pairs (lo: row 0, hi: row 1); l[row] gets their sums as rounded, which is what
+// the value product sees.
+__device__ __forceinline__ void bf16_weights(const float* s, float scale2, const float (&m)[2],
+                                             float (&l)[2], uint32_t& lo, uint32_t& hi) {
+  float pv[4];
+#pragma unroll
+  for (int e = 0; e < 4; ++e) pv[e] = ptx::exp2_approx(fmaf(s[e], scale2, -m[e >> 1]));
+  lo = ptx::pack_bf16x2(pv[0], pv[1]);
+  hi = ptx::pack_bf16x2(pv[2], pv[3]);
+  const __nv_bfloat162 lo2 = *reinterpret_cast<const __nv_bfloat162*>(&lo);
+  const __nv_bfloat162 hi2 = *reinterpret_cast<const __nv_bfloat162*>(&hi);
+  l[0] += __low2float(lo2) + __high2float(lo2);
+  l[1] += __low2float(hi2) + __high2float(hi2);
+}
+
 // Where a block's 64 head rows go: with one split straight into out (bf16); with several,
 // fp32 partial outputs and base-2 log-sum-exps for the merge pass (mla_split.cuh).
 struct BlockRows {

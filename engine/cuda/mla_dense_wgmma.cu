@@ -217,17 +217,8 @@ __global__ void __launch_bounds__(kThreads, 1)
                             m_run[1] == -INFINITY ? 0.f : m_run[1]};
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      float pv[4];
-#pragma unroll
-      for (int e = 0; e < 4; ++e)
-        pv[e] = ptx::exp2_approx(fmaf(s[4 * j + e], scale2, -m_use[e >> 1]));
-      // the sums use the bf16-rounded weights that the value product sees
-      const uint32_t lo = ptx::pack_bf16x2(pv[0], pv[1]);
-      const uint32_t hi = ptx::pack_bf16x2(pv[2], pv[3]);
-      const __nv_bfloat162 lo2 = *reinterpret_cast<const __nv_bfloat162*>(&lo);
-      const __nv_bfloat162 hi2 = *reinterpret_cast<const __nv_bfloat162*>(&hi);
-      l_run[0] += __low2float(lo2) + __high2float(lo2);
-      l_run[1] += __low2float(hi2) + __high2float(hi2);
+      uint32_t lo, hi;
+      bf16_weights(s + 4 * j, scale2, m_use, l_run, lo, hi);
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const int row = row0 + 8 * h;  // row & 7 == g
@@ -259,18 +250,22 @@ __global__ void __launch_bounds__(kThreads, 1)
   // the cache rows of the next pair's tiles, looked up by the thread that issues their copies
   // at the start of the pair, long before the copies
   int next_rows[2][2] = {{0, 0}, {0, 0}};
+  // the start of either warpgroup's pair: its tile scored, masked, and its row maxima
+  auto score_tile = [&](int pr, bool refill, float(&s)[32], float(&mx)[2]) {
+    if (lt == 0 && refill) {
+      box_rows(2 * pr + 2, next_rows[0]);
+      box_rows(2 * pr + 3, next_rows[1]);
+    }
+    clear_past_end(pr);
+    issue_scores(pr, s);
+    ptx::wgmma_wait<0>();
+    tile_max(pr, s, mx);
+  };
   if (wg == 0) {
     for (int pr = 0; pr < n_pairs; ++pr) {
       const bool refill = pr + 1 < n_pairs;
-      if (lt == 0 && refill) {
-        box_rows(2 * pr + 2, next_rows[0]);
-        box_rows(2 * pr + 3, next_rows[1]);
-      }
       float s[32], mx[2], scale0[2], scale1[2];
-      clear_past_end(pr);
-      issue_scores(pr, s);
-      ptx::wgmma_wait<0>();
-      tile_max(pr, s, mx);
+      score_tile(pr, refill, s, mx);
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const float m_new = fmaxf(m_run[h], mx[h]);
@@ -305,15 +300,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   } else {
     for (int pr = 0; pr < n_pairs; ++pr) {
       const bool refill = pr + 1 < n_pairs;
-      if (lt == 0 && refill) {
-        box_rows(2 * pr + 2, next_rows[0]);
-        box_rows(2 * pr + 3, next_rows[1]);
-      }
       float s[32], mx[2], scale0[2], scale1[2];
-      clear_past_end(pr);
-      issue_scores(pr, s);
-      ptx::wgmma_wait<0>();
-      tile_max(pr, s, mx);
+      score_tile(pr, refill, s, mx);
       ptx::named_bar_sync(kBarP0Ready, 256);
 #pragma unroll
       for (int h = 0; h < 2; ++h) {

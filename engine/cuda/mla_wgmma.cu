@@ -234,17 +234,8 @@ __global__ void __launch_bounds__(kThreads, 1)
                             m_run[1] == -INFINITY ? 0.f : m_run[1]};
 #pragma unroll
     for (int nb = 0; nb < 4; ++nb) {
-      float pv[4];
-#pragma unroll
-      for (int e = 0; e < 4; ++e)
-        pv[e] = ptx::exp2_approx(fmaf(s[4 * nb + e], scale2, -m_use[e >> 1]));
-      // the sums use the bf16-rounded weights that the PV product sees
-      const uint32_t lo = ptx::pack_bf16x2(pv[0], pv[1]);
-      const uint32_t hi = ptx::pack_bf16x2(pv[2], pv[3]);
-      const __nv_bfloat162 lo2 = *reinterpret_cast<const __nv_bfloat162*>(&lo);
-      const __nv_bfloat162 hi2 = *reinterpret_cast<const __nv_bfloat162*>(&hi);
-      l_run[0] += __low2float(lo2) + __high2float(lo2);
-      l_run[1] += __low2float(hi2) + __high2float(hi2);
+      uint32_t lo, hi;
+      bf16_weights(s + 4 * nb, scale2, m_use, l_run, lo, hi);
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const int row = row0 + 8 * h;
