@@ -203,21 +203,4 @@ __device__ __forceinline__ void tma_load_2d(void* dst, const void* tensor_map, i
       : "memory");
 }
 
-// An L2 policy that makes the lines a copy brings in the first to be evicted (data read once).
-__device__ __forceinline__ uint64_t l2_evict_first_policy() {
-  uint64_t policy;
-  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
-  return policy;
-}
-// tma_load_2d with an L2 policy for the lines it brings in.
-__device__ __forceinline__ void tma_load_2d(void* dst, const void* tensor_map, int c0, int c1,
-                                            uint64_t* bar, uint64_t l2_policy) {
-  asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint "
-      "[%0], [%1, {%2, %3}], [%4], %5;\n" ::"r"(smem_addr(dst)),
-      "l"(reinterpret_cast<uint64_t>(tensor_map)), "r"(c0), "r"(c1), "r"(smem_addr(bar)),
-      "l"(l2_policy)
-      : "memory");
-}
-
 }  // namespace envforge::engine::gpu::ptx
