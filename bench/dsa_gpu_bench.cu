@@ -206,8 +206,8 @@ json run_config(const Config& c, double bw, double bf16_flops, double fp8_flops,
   const double t_topk = time_graph(st, reps, samples, select);
   const double t_sattn = time_graph(st, reps, samples, [&](int r) { attend(r, true); });
   // baseline: the same sparse attention on the portable mma.sync kernel
-  const double t_sattn_portable =
-      time_graph(st, reps, samples, [&](int r) { attend(r, true, gpu::MlaKernelChoice::kPortable); });
+  const double t_sattn_portable = time_graph(
+      st, reps, samples, [&](int r) { attend(r, true, gpu::MlaKernelChoice::kPortable); });
   const double t_sparse = time_graph(st, reps, samples, [&](int r) {
     indexer(r);
     select(r);
@@ -268,10 +268,11 @@ json run_config(const Config& c, double bw, double bf16_flops, double fp8_flops,
   };
   std::printf(
       "B=%2d L=%6d | sparse %8.4f ms (idx %.4f topk %.4f attn %.4f, mma.sync attn %.4f) %.2fx "
-      "floor %.4f | dense %8.4f ms %.2fx floor %.4f (ring kernel %.4f, %.2fx) | dense/sparse %.1fx\n",
+      "floor %.4f | dense %8.4f ms %.2fx floor %.4f (ring kernel %.4f, %.2fx) | dense/sparse "
+      "%.1fx\n",
       B, L, t_sparse, t_idx, t_topk, t_sattn, t_sattn_portable, t_sparse / sparse_floor,
-      sparse_floor, t_dense,
-      t_dense / dense_floor, dense_floor, t_dense_ring, t_dense_ring / t_dense, t_dense / t_sparse);
+      sparse_floor, t_dense, t_dense / dense_floor, dense_floor, t_dense_ring,
+      t_dense_ring / t_dense, t_dense / t_sparse);
   std::fflush(stdout);
   return j;
 }

@@ -19,12 +19,13 @@ constexpr int kIndexDim = 128;
 constexpr int kQkDim = 576;  // kv_lora_rank 512 ++ qk_rope_head_dim 64
 constexpr int kVDim = 512;   // the latent part doubles as the value
 constexpr int kMlaHeadsPerBlock = 64;
+constexpr int kMlaPageRows = 32;  // page sizes are multiples of this
 
 // Row r of sequence s lives in page pages[s * max_pages + r / page_size], slot r % page_size.
 struct PageTable {
   const int32_t* pages = nullptr;  // [num_seqs][max_pages]
   int max_pages = 0;
-  int page_size = 0;  // tokens per page, a positive multiple of 32
+  int page_size = 0;  // tokens per page, a positive multiple of kMlaPageRows
 };
 
 enum class IndexKeyType { kBf16, kFp8E4M3 };

@@ -5,9 +5,8 @@
 // 16*(w%4).. and tokens 16*(w/4)..; for O += P V it owns heads 16*(w%4).. and value columns
 // 256*(w/4)... Online softmax in base 2. With several splits, each writes a normalized partial
 // output and its log-sum-exp; a second kernel merges them. On compute capability 9.0 both
-// paths run on the warpgroup MMA kernels instead (mla_dense_wgmma.cu for dense rows, whose
-// page size is a multiple of 32; mla_wgmma.cu for the rest), unless the caller asks for this
-// portable one.
+// paths run on the warpgroup MMA kernels instead (mla_dense_wgmma.cu for dense rows,
+// mla_wgmma.cu for sparse ones), unless the caller asks for this portable one.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -161,10 +160,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
     }
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-    }
+    for (int h = 0; h < 2; ++h) mx[h] = mla::quad_max(mx[h]);
     if (tq == 0) {
       sm.part_max[warp >> 2][mr + g] = mx[0];
       sm.part_max[warp >> 2][mr + g + 8] = mx[1];
@@ -296,15 +292,19 @@ void mla_attention(const MlaArgs& p, cudaStream_t stream) {
           "Hq must be a positive multiple of 64, got " + std::to_string(p.Hq));
   require(p.q && p.kv_pages && p.q_seq && p.q_len && p.out,
           "q, kv_pages, q_seq, q_len and out must be set");
-  require(p.table.pages && p.table.max_pages > 0 && p.table.page_size > 0,
-          "page table must be set");
+  require(p.table.pages && p.table.max_pages > 0, "page table must be set");
+  require(p.table.page_size > 0 && p.table.page_size % kMlaPageRows == 0,
+          "page_size must be a positive multiple of 32, got " + std::to_string(p.table.page_size));
+  // rows and queries are copied 16 bytes at a time
+  require(reinterpret_cast<uintptr_t>(p.q) % 16 == 0 &&
+              reinterpret_cast<uintptr_t>(p.kv_pages) % 16 == 0,
+          "q and kv_pages must be 16-byte aligned");
   const bool sparse = p.idx != nullptr;
   require(!sparse || p.k > 0, "k must be positive with idx");
   require(sparse || p.max_len >= 0, "max_len must be non-negative");
   static const bool wgmma_device = mla::wgmma_kernel_supported();
   const bool use_wgmma = wgmma_device && p.kernel != MlaKernelChoice::kPortable;
-  const bool use_dense =
-      use_wgmma && p.kernel != MlaKernelChoice::kRing && mla::dense_kernel_supported(p);
+  const bool use_dense = use_wgmma && !sparse && p.kernel != MlaKernelChoice::kRing;
   const int max_rows = sparse ? p.k : p.max_len;
   const mla::SplitPlan plan = use_dense   ? mla::dense_plan(p.T, p.Hq, max_rows)
                               : use_wgmma ? mla::wgmma_plan(p.T, p.Hq, max_rows)

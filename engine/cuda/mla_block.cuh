@@ -58,6 +58,35 @@ __device__ __forceinline__ int slot_cache_row(const MlaArgs& p, const BlockSlice
   return position_cache_row(p, b, slot_position(b, slot));
 }
 
+// The maximum of v over the four threads of a quad (the threads that share a head row).
+__device__ __forceinline__ float quad_max(float v) {
+  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+
+// The 64 x 256 output of a warpgroup times the factors of its two head rows (f[(i >> 1) & 1]
+// for o[i]); once the row maxima settle most factors are 1 and the multiplies are skipped.
+__device__ __forceinline__ void rescale_output(float (&o)[128], const float (&f)[2]) {
+  if (__any_sync(0xffffffffu, f[0] != 1.f || f[1] != 1.f)) {
+#pragma unroll
+    for (int i = 0; i < 128; ++i) o[i] *= f[(i >> 1) & 1];
+  }
+}
+
+// Issues the cp.async copies of a block's 64 x 576 query (thread tid of `threads`) into the
+// layout the Hopper kernels' products read: nine 64-column blocks of 64 rows x 128 bytes,
+// 128-byte swizzle. The caller commits and waits.
+__device__ __forceinline__ void copy_query_sw128(unsigned char* dst, const __nv_bfloat16* q,
+                                                 int tid, int threads) {
+  constexpr int kChunks = kQkDim / 8;  // 16-byte chunks per row
+  for (int i = tid; i < kMlaHeadsPerBlock * kChunks; i += threads) {
+    const int r = i / kChunks, c = i % kChunks;
+    const uint32_t off = uint32_t((c >> 3) * (kMlaHeadsPerBlock * 128) + r * 128 +
+                                  (((c & 7) ^ (r & 7)) << 4));
+    ptx::cp_async_16(dst + off, q + size_t(r) * kQkDim + c * 8, 16);
+  }
+}
+
 // Four of a thread's scores, s[e] of head row e >> 1, as bf16 weights 2^(s * scale2 - m[row]),
 // packed in pairs (lo: row 0, hi: row 1); l[row] gets their sums as rounded, which is what
 // the value product sees.

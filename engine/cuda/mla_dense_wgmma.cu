@@ -1,7 +1,7 @@
 // Dense MLA decode/prefill on Hopper (sm_90a), absorbed (MQA) form, over the prefix 0..len-1
 // of each query, with 64-row tiles: used by mla_attention() on compute capability 9.0 for
-// dense rows when the page size is a multiple of 32 (the sparse rows and other page sizes run
-// on mla_wgmma.cu). Split plan and merge pass as in mla_split.cuh.
+// dense rows (the sparse rows run on mla_wgmma.cu). Split plan and merge pass as in
+// mla_split.cuh.
 //
 // A block takes 64 heads of one query and one split of its rows. Two shared-memory slots hold
 // a 64-row tile each (the query takes the rest): slot 0 the even tiles, scored by warpgroup 0,
@@ -36,18 +36,17 @@ namespace envforge::engine::gpu::mla {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kHeads = kMlaHeadsPerBlock;           // 64
-constexpr int kTileRows = 64;                       // one warpgroup's scores: N = 64
-constexpr int kBoxRows = 32;                        // one copy; a 32-aligned run is in one page
-constexpr int kBlocks = kQkDim / 64;                // 9 column blocks of 128 B
-constexpr int kRopeBlock = kBlocks - 1;             // also the tile's weights P once scored
+constexpr int kHeads = kMlaHeadsPerBlock;  // 64
+constexpr int kTileRows = 64;              // one warpgroup's scores: N = 64
+constexpr int kBoxRows = kMlaPageRows;     // one copy: 32 rows, which always lie in one page
+constexpr int kBlocks = kQkDim / 64;       // 9 column blocks of 128 B
+[[maybe_unused]] constexpr int kRopeBlock = kBlocks - 1;  // also the tile's weights P once scored
 constexpr int kRowBytes = 128;
 constexpr int kBlockBytes = kTileRows * kRowBytes;  // 8192
 constexpr int kTileBytes = kBlocks * kBlockBytes;   // 73728
 constexpr int kQBytes = kBlocks * kHeads * kRowBytes;
 constexpr int kPairRows = 2 * kTileRows;
 constexpr int kMinSplitPairs = 2;  // shorter splits cost more in the query load and the merge
-[[maybe_unused]] constexpr int kChunksPerRow = kQkDim / 8;  // 16-byte chunks
 [[maybe_unused]] constexpr float kLog2e = 1.4426950408889634f;
 
 // named barriers: 1 + wg its own warpgroup, then the hand-offs (arrive by one, sync by the other)
@@ -65,14 +64,6 @@ struct DenseSmem {
 };
 constexpr size_t kDenseSmemBytes = sizeof(DenseSmem) + 1024;  // + alignment slack
 static_assert(kDenseSmemBytes <= 227 * 1024, "beyond the shared memory of a Hopper SM");
-
-[[maybe_unused]] __device__ __forceinline__ void rescale(float (&o)[128], const float (&f)[2]) {
-  // once the row maxima settle most factors are 1: skip the 128 multiplies then
-  if (__any_sync(0xffffffffu, f[0] != 1.f || f[1] != 1.f)) {
-#pragma unroll
-    for (int i = 0; i < 128; ++i) o[i] *= f[(i >> 1) & 1];
-  }
-}
 
 __global__ void __launch_bounds__(kThreads, 1)
     mla_dense_kernel(const __grid_constant__ CUtensorMap kv_map, MlaArgs p, int splits,
@@ -129,15 +120,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       copy_blocks(n, rows, 0, kBlocks);
     }
   }
-  {
-    const __nv_bfloat16* q = p.q + (size_t(t) * p.Hq + h0) * kQkDim;
-    for (int i = tid; i < kHeads * kChunksPerRow; i += kThreads) {
-      const int r = i / kChunksPerRow, c = i % kChunksPerRow;
-      const uint32_t off = uint32_t((c >> 3) * (kHeads * kRowBytes) + r * kRowBytes +
-                                    (((c & 7) ^ (r & 7)) << 4));
-      ptx::cp_async_16(sm.q + off, q + size_t(r) * kQkDim + c * 8, 16);
-    }
-  }
+  copy_query_sw128(sm.q, p.q + (size_t(t) * p.Hq + h0) * kQkDim, tid, kThreads);
   ptx::cp_async_commit();
   ptx::cp_async_wait<0>();
   ptx::fence_proxy_async();
@@ -151,11 +134,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   float m_run[2] = {-INFINITY, -INFINITY};
   float l_run[2] = {0.f, 0.f};  // this warpgroup's tiles only; the two are added at the end
 
-  // descriptors are built once; a step adds its byte offset / 16 to the address field, whose
-  // 14 bits never carry (shared addresses stay below 256 KB)
-  auto desc_step = [](uint64_t d, uint32_t add16) {
-    return (d & 0xFFFFFFFF00000000ull) | uint32_t(uint32_t(d) + add16);
-  };
+  // descriptors are built once and moved on by constant offsets
+  using ptx::wgmma_desc_add;
   const uint64_t q_desc = ptx::wgmma_desc_sw128(ptx::smem_addr(sm.q), 16, 1024);
   const uint64_t own_desc = ptx::wgmma_desc_sw128(ptx::smem_addr(sm.kv[wg]), 16, 1024);
   // S = Q K^T over this warpgroup's tile of pair pr, each column block as soon as it lands
@@ -168,10 +148,11 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
       for (int kk = 0; kk < 4; ++kk) {
         const uint32_t off16 = (b * kBlockBytes + kk * 32) >> 4;
+        const uint64_t da = wgmma_desc_add(q_desc, off16), db = wgmma_desc_add(own_desc, off16);
         if (b == 0 && kk == 0)
-          ptx::wgmma_m64n64k16_first(s, desc_step(q_desc, off16), desc_step(own_desc, off16));
+          ptx::wgmma_m64n64k16_first(s, da, db);
         else
-          ptx::wgmma_m64n64k16(s, desc_step(q_desc, off16), desc_step(own_desc, off16));
+          ptx::wgmma_m64n64k16(s, da, db);
       }
     }
     ptx::wgmma_commit();
@@ -203,11 +184,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
     for (int i = 0; i < 32; ++i) mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], s[i]);
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-      mx[h] *= scale2;
-    }
+    for (int h = 0; h < 2; ++h) mx[h] = quad_max(mx[h]) * scale2;
   };
   // the tile's bf16 weights into its rope block (64 heads x 64 rows, 128-byte swizzle), their
   // sums into l_run, then visible to this warpgroup's products
@@ -240,8 +217,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     ptx::wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < kTileRows / 16; ++kk) {
-      const uint64_t da = desc_step(p_desc0, slot * slot16 + ((kk * 32) >> 4));
-      const uint64_t db = desc_step(v_desc0, slot * slot16 + ((kk * 16 * kRowBytes) >> 4));
+      const uint64_t da = wgmma_desc_add(p_desc0, slot * slot16 + ((kk * 32) >> 4));
+      const uint64_t db = wgmma_desc_add(v_desc0, slot * slot16 + ((kk * 16 * kRowBytes) >> 4));
       ptx::wgmma_m64n256k16_tb(o, da, db);
     }
     ptx::wgmma_commit();
@@ -279,7 +256,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
       write_weights(s);
       ptx::named_bar_arrive(kBarP0Ready, 256);
-      rescale(o, scale0);
+      rescale_output(o, scale0);
       issue_pv(0);
       ptx::named_bar_sync(kBarP1Ready, 256);
 #pragma unroll
@@ -291,7 +268,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       ptx::wgmma_wait<0>();  // P0 V0_L: WG0 is done with value blocks 0-3 of slot 0
       ptx::named_bar_arrive(kBarP0Read, 256);
       if (lt == 0 && refill) copy_blocks(2 * pr + 2, next_rows[0], 0, 4);
-      rescale(o, scale1);
+      rescale_output(o, scale1);
       issue_pv(1);
       ptx::wgmma_wait<0>();  // P1 V1_L: WG0 is done with value blocks 0-3 of slot 1
       ptx::named_bar_arrive(kBarP1Read, 256);
@@ -318,21 +295,20 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
       write_weights(s);
       ptx::named_bar_arrive(kBarP1Ready, 256);
-      rescale(o, scale0);
+      rescale_output(o, scale0);
       issue_pv(0);
       // waiting for this product alone gives slot 0's value blocks 4-7 and P0 (once WG0 is
       // done with it too) back a product earlier, for the scores that come next
       ptx::wgmma_wait<0>();
       ptx::named_bar_sync(kBarP0Read, 256);
       if (lt == 0 && refill) copy_blocks(2 * pr + 2, next_rows[0], 4, kBlocks);
-      rescale(o, scale1);
+      rescale_output(o, scale1);
       issue_pv(1);
       ptx::wgmma_wait<0>();  // WG1 is done with value blocks 4-7 of slot 1, and with P1
       ptx::named_bar_sync(kBarP1Read, 256);  // as is WG0
       if (lt == 0 && refill) copy_blocks(2 * pr + 3, next_rows[1], 4, kBlocks);
     }
   }
-  ptx::wgmma_wait<0>();
 
   const BlockRows rows{p.out, p.Hq, t, h0, split, splits, o_part, lse_part};
   write_block_rows(rows, wg, row0, tq, 256 * wg, l_run, m_run, sm.red_sum,
@@ -373,11 +349,6 @@ CUtensorMap kv_tensor_map(const __nv_bfloat16* kv_pages) {
 }
 
 }  // namespace
-
-bool dense_kernel_supported(const MlaArgs& p) {
-  return p.idx == nullptr && p.table.page_size % kBoxRows == 0 &&
-         (reinterpret_cast<uintptr_t>(p.kv_pages) & 15) == 0;
-}
 
 SplitPlan dense_plan(int T, int Hq, int max_rows) {
   return make_split_plan(T, Hq, max_rows, kPairRows, kMinSplitPairs);

@@ -59,9 +59,7 @@ SplitPlan wgmma_plan(int T, int Hq, int max_rows);
 void launch_wgmma(const MlaArgs& p, const SplitPlan& plan, const SplitBuffers& bufs,
                   cudaStream_t stream);
 
-// Compute capability 9.0, dense rows (mla_dense_wgmma.cu): 64-row tiles by tensor copy, for
-// page sizes that are multiples of 32.
-bool dense_kernel_supported(const MlaArgs& p);
+// Compute capability 9.0, dense rows (mla_dense_wgmma.cu): 64-row tiles by tensor copy.
 SplitPlan dense_plan(int T, int Hq, int max_rows);
 void launch_dense(const MlaArgs& p, const SplitPlan& plan, const SplitBuffers& bufs,
                   cudaStream_t stream);

@@ -1,9 +1,9 @@
 // MLA decode/prefill on Hopper warpgroup MMA (sm_90a), absorbed (MQA) form, over the prefix
 // 0..q_len-1 of each query (dense) or over its selected rows (sparse: the slots of idx are the
 // rows of the stream, and skipped selections are masked like rows past the end). Used by
-// mla_attention() on compute capability 9.0 for sparse rows, and for dense ones where the
-// 64-row kernel (mla_dense_wgmma.cu) cannot run or MlaKernelChoice::kRing asks for it; the
-// split plan and the merge pass are shared with the portable mma.sync kernel (mla_split.cuh).
+// mla_attention() on compute capability 9.0 for sparse rows, and for dense ones when
+// MlaKernelChoice::kRing asks for it (mla_dense_wgmma.cu takes them otherwise); the split plan
+// and the merge pass are shared with the portable mma.sync kernel (mla_split.cuh).
 //
 // A block takes 64 heads of one query and one split of its rows; two warpgroups that work
 // out of step ("seesaw") so that one's softmax runs while the other's products keep the tensor
@@ -30,7 +30,6 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kHeads = kMlaHeadsPerBlock;  // 64
-[[maybe_unused]] constexpr int kChunksPerRow = kQkDim / 8;  // 16-byte chunks
 [[maybe_unused]] constexpr float kLog2e = 1.4426950408889634f;
 constexpr int kDTile = 32;                   // rows per tile; a pair of tiles is 64 rows
 constexpr int kDStages = 4;                  // two pairs: one computed on, one arriving
@@ -65,14 +64,6 @@ constexpr size_t kWgmmaSmemBytes = sizeof(WgmmaSmem) + 1024;  // + alignment sla
 [[maybe_unused]] __device__ __forceinline__ uint32_t swizzled_chunk_offset(int r, int c,
                                                                            int block_bytes) {
   return uint32_t((c >> 3) * block_bytes + r * kDRowBytes + (((c & 7) ^ (r & 7)) << 4));
-}
-
-[[maybe_unused]] __device__ __forceinline__ void rescale(float (&o)[128], const float (&f)[2]) {
-  // once the row maxima settle most factors are 1: skip the 128 multiplies then
-  if (__any_sync(0xffffffffu, f[0] != 1.f || f[1] != 1.f)) {
-#pragma unroll
-    for (int i = 0; i < 128; ++i) o[i] *= f[(i >> 1) & 1];
-  }
 }
 
 __global__ void __launch_bounds__(kThreads, 1)
@@ -126,14 +117,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         ptx::cp_async_16(d + j * kDBlockBytes, src + 64 * j, row >= 0 ? 16 : 0);
     }
   };
-  {
-    const __nv_bfloat16* q = p.q + (size_t(t) * p.Hq + h0) * kQkDim;
-    for (int i = tid; i < kHeads * kChunksPerRow; i += kThreads) {
-      const int r = i / kChunksPerRow, c = i % kChunksPerRow;
-      ptx::cp_async_16(sm.q + swizzled_chunk_offset(r, c, kDQBlockBytes),
-                       q + size_t(r) * kQkDim + c * 8, 16);
-    }
-  }
+  copy_query_sw128(sm.q, p.q + (size_t(t) * p.Hq + h0) * kQkDim, tid, kThreads);
   ptx::cp_async_commit();
   // this warpgroup's tiles of pairs 0 and 1; the rows of pair 2 and the positions of pair 3
   int next_rows[2], next_pos[2];
@@ -178,19 +162,15 @@ __global__ void __launch_bounds__(kThreads, 1)
   // descriptors are built once; a k step adds its byte offset / 16 to the address field
   const uint64_t q_desc = ptx::wgmma_desc_sw128(q_addr, 16, 1024);
   const uint64_t kv_desc0 = ptx::wgmma_desc_sw128(ptx::smem_addr(sm.kv[0]), 16, 1024);
-  // a step adds to the low word only: shared addresses stay below 256 KB, so the 14-bit
-  // address field never carries into the rest
-  auto desc_step = [](uint64_t d, uint32_t add16) {
-    return (d & 0xFFFFFFFF00000000ull) | uint32_t(uint32_t(d) + add16);
-  };
+  using ptx::wgmma_desc_add;
   auto issue_scores = [&](int tile, float(&s)[16], float(&s_odd)[16]) {
-    const uint64_t kv_desc = desc_step(kv_desc0, (tile % kDStages) * (kDTileBytes >> 4));
+    const uint64_t kv_desc = wgmma_desc_add(kv_desc0, (tile % kDStages) * (kDTileBytes >> 4));
     ptx::wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < kQkDim / 16; ++kk) {
       const uint32_t kcol = (kk & 3) * 32;
-      const uint64_t da = desc_step(q_desc, ((kk >> 2) * kDQBlockBytes + kcol) >> 4);
-      const uint64_t db = desc_step(kv_desc, ((kk >> 2) * kDBlockBytes + kcol) >> 4);
+      const uint64_t da = wgmma_desc_add(q_desc, ((kk >> 2) * kDQBlockBytes + kcol) >> 4);
+      const uint64_t db = wgmma_desc_add(kv_desc, ((kk >> 2) * kDBlockBytes + kcol) >> 4);
       if (kk < 2)
         ptx::wgmma_m64n32k16_first(kk ? s_odd : s, da, db);
       else
@@ -219,11 +199,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
     for (int i = 0; i < 16; ++i) mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], s[i]);
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-      mx[h] *= scale2;
-    }
+    for (int h = 0; h < 2; ++h) mx[h] = quad_max(mx[h]) * scale2;
   };
   // the tile's bf16 weights into its rope block (64 heads x 32 rows, 64-byte swizzle), their
   // sums into l_run; then the whole tile is in place for this warpgroup's products
@@ -256,8 +232,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     ptx::wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < kDTile / 16; ++kk) {
-      const uint64_t da = desc_step(p_desc0, stage + ((kk * 32) >> 4));
-      const uint64_t db = desc_step(v_desc0, stage + ((kk * 16 * kDRowBytes) >> 4));
+      const uint64_t da = wgmma_desc_add(p_desc0, stage + ((kk * 32) >> 4));
+      const uint64_t db = wgmma_desc_add(v_desc0, stage + ((kk * 16 * kDRowBytes) >> 4));
       ptx::wgmma_m64n256k16_tb(o, da, db);
     }
     ptx::wgmma_commit();
@@ -305,7 +281,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
       write_weights(tile, s);
       ptx::named_bar_arrive(kBarAReady, 256);
-      rescale(o, scale_a);
+      rescale_output(o, scale_a);
       issue_pv(tile);
       // after the last pair this scores a stale stage, unread: no branch around the
       // products, which ptxas would otherwise serialize
@@ -321,7 +297,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
       if (any_rescale_b()) {
         ptx::wgmma_wait<0>();  // the first product (and the next scores)
-        rescale(o, scale_b);
+        rescale_output(o, scale_b);
       }
       issue_pv(tile + 1);
     }
@@ -363,11 +339,11 @@ __global__ void __launch_bounds__(kThreads, 1)
       if (lane == 0) sm.rescale_b[wq] = any;
       write_weights(tile, s);
       ptx::named_bar_arrive(kBarBReady, 256);
-      rescale(o, scale_a);
+      rescale_output(o, scale_a);
       issue_pv(tile - 1);
       if (any_rescale_b()) {
         ptx::wgmma_wait<0>();
-        rescale(o, scale_b);
+        rescale_output(o, scale_b);
       }
       issue_pv(tile);
       ptx::wgmma_wait<0>();

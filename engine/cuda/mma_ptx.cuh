@@ -98,6 +98,11 @@ __device__ __forceinline__ uint64_t wgmma_desc_sw64(uint32_t addr, uint32_t lbo,
   return uint64_t((addr & 0x3FFFF) >> 4) | (uint64_t((lbo & 0x3FFFF) >> 4) << 16) |
          (uint64_t((sbo & 0x3FFFF) >> 4) << 32) | (uint64_t(2) << 62);
 }
+// A descriptor moved on by add16 x 16 bytes. Only the low word changes: shared addresses stay
+// below 256 KB, so the 14-bit address field never carries into the rest.
+__device__ __forceinline__ uint64_t wgmma_desc_add(uint64_t desc, uint32_t add16) {
+  return (desc & 0xFFFFFFFF00000000ull) | uint32_t(uint32_t(desc) + add16);
+}
 __device__ __forceinline__ void wgmma_fence() {
   asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 }

@@ -1,5 +1,6 @@
 // Sparse and dense MLA attention kernels against engine::sparse_mla_attention.
 #include <stdexcept>
+#include <string>
 
 #include "engine/dsa_ops.h"
 #include "tests/engine_cuda/gpu_test_util.h"
@@ -117,28 +118,38 @@ double run_case(const MlaCase& c, uint32_t seed, MlaKernelChoice kernel) {
   return err;
 }
 
-// Each case runs on the kernel the device picks (warpgroup MMA on compute capability 9.0), on
-// the ring kernel (the one for sparse rows) and on the portable mma.sync kernel.
+// Each case runs on the kernel the device picks (warpgroup MMA on compute capability 9.0) and
+// on the portable mma.sync kernel; dense cases also on the ring kernel, which the device picks
+// for sparse rows anyway.
 class MlaKernel : public GpuTest, public ::testing::WithParamInterface<MlaKernelChoice> {
  protected:
   double run(const MlaCase& c, uint32_t seed) const { return run_case(c, seed, GetParam()); }
 };
+class MlaSparseKernel : public MlaKernel {};
+std::string kernel_name(const ::testing::TestParamInfo<MlaKernelChoice>& info) {
+  switch (info.param) {
+    case MlaKernelChoice::kAuto: return "device_default";
+    case MlaKernelChoice::kRing: return "ring";
+    case MlaKernelChoice::kPortable: return "portable";
+  }
+  return "unknown";
+}
 INSTANTIATE_TEST_SUITE_P(Kernels, MlaKernel,
-                         ::testing::Values(MlaKernelChoice::kAuto, MlaKernelChoice::kRing, MlaKernelChoice::kPortable),
-                         [](const auto& info) {
-                           return info.param == MlaKernelChoice::kAuto   ? "device_default"
-                                  : info.param == MlaKernelChoice::kRing ? "ring"
-                                                                   : "portable";
-                         });
+                         ::testing::Values(MlaKernelChoice::kAuto, MlaKernelChoice::kRing,
+                                           MlaKernelChoice::kPortable),
+                         kernel_name);
+INSTANTIATE_TEST_SUITE_P(Kernels, MlaSparseKernel,
+                         ::testing::Values(MlaKernelChoice::kAuto, MlaKernelChoice::kPortable),
+                         kernel_name);
 
 // bf16 inputs, bf16 probabilities into the value product and a bf16 output: about 3e-3.
 constexpr double kTol = 1e-2;
 
-TEST_P(MlaKernel, SparseDecodeOverSelectedRows) {
+TEST_P(MlaSparseKernel, SparseDecodeOverSelectedRows) {
   // 128 heads, k = 2048 of a 5000-row context; a query with fewer rows than k (-1 padded)
   EXPECT_LT(run({{5000, 3000, 700}, {0, 1, 2}, {5000, 3000, 700}, 128, 2048}, 41), kTol);
 }
-TEST_P(MlaKernel, SparsePrefillEachQueryItsOwnRows) {
+TEST_P(MlaSparseKernel, SparsePrefillEachQueryItsOwnRows) {
   // many queries of one sequence at causal lengths, 64 heads, stray indices to skip
   MlaCase c{{1200}, {}, {}, 64, 256, true};
   for (int t = 0; t < 24; ++t) {
@@ -147,7 +158,7 @@ TEST_P(MlaKernel, SparsePrefillEachQueryItsOwnRows) {
   }
   EXPECT_LT(run(c, 42), kTol);
 }
-TEST_P(MlaKernel, SparseManyQueriesWithoutSplitting) {
+TEST_P(MlaSparseKernel, SparseManyQueriesWithoutSplitting) {
   // enough queries that one block per query fills the device (no split, no merge pass)
   MlaCase c{{300, 200}, {}, {}, 64, 32};
   for (int t = 0; t < 300; ++t) {
@@ -156,7 +167,7 @@ TEST_P(MlaKernel, SparseManyQueriesWithoutSplitting) {
   }
   EXPECT_LT(run(c, 43), kTol);
 }
-TEST_P(MlaKernel, SparseFreshInputsAtSeveralSizes) {
+TEST_P(MlaSparseKernel, SparseFreshInputsAtSeveralSizes) {
   // k and lengths drawn per seed: lengths below k (-1 padding), slot counts that end inside
   // a tile, stray indices past the length
   for (uint32_t seed : {201u, 202u, 203u, 204u}) {
@@ -219,7 +230,7 @@ TEST_P(MlaKernel, DenseRisingScoresRescaleOften) {
   MlaCase c{{7000, 300, 97}, {0, 1, 2}, {7000, 300, 97}, 128, 0, false, true};
   EXPECT_LT(run(c, 49), kTol);
 }
-TEST_P(MlaKernel, SparseRisingScoresRescaleOften) {
+TEST_P(MlaSparseKernel, SparseRisingScoresRescaleOften) {
   // the same growing keys under a shuffled selection: maxima rise in some tiles, not in others
   MlaCase c{{7000, 300, 97}, {0, 1, 2}, {7000, 300, 97}, 128, 2048, true, true};
   EXPECT_LT(run(c, 50), kTol);
@@ -255,6 +266,18 @@ TEST(MlaKernelArgs, RejectsBadShapes) {
   a.Hq = 96;  // not a multiple of 64
   EXPECT_THROW(mla_attention(a, nullptr), std::invalid_argument);
   a.Hq = 128;  // null pointers
+  EXPECT_THROW(mla_attention(a, nullptr), std::invalid_argument);
+  // set but never read: each case fails its check before any launch
+  alignas(16) static char storage[64];
+  const int32_t* ints = reinterpret_cast<const int32_t*>(storage);
+  a.q = reinterpret_cast<const __nv_bfloat16*>(storage);
+  a.kv_pages = reinterpret_cast<const __nv_bfloat16*>(storage);
+  a.q_seq = a.q_len = ints;
+  a.out = reinterpret_cast<__nv_bfloat16*>(storage);
+  a.table = {ints, 1, 48};  // not a multiple of 32 rows
+  EXPECT_THROW(mla_attention(a, nullptr), std::invalid_argument);
+  a.table.page_size = 64;
+  a.kv_pages = reinterpret_cast<const __nv_bfloat16*>(storage + 8);  // not 16-byte aligned
   EXPECT_THROW(mla_attention(a, nullptr), std::invalid_argument);
 }
 
