@@ -227,37 +227,15 @@ __global__ void __launch_bounds__(kThreads, 1)
                         [&](int i, int e) { return o[i][e]; });
 }
 
-// One block per (query, head): out = sum_s w_s O_s / sum_s w_s, w_s = 2^(lse_s - max). The
-// loops are unrolled so that the loads of several splits are in flight together (a split
-// with nothing visible has lse -inf and O = 0: it adds nothing).
-__global__ void __launch_bounds__(128) mla_combine_kernel(int Hq, int splits,
-                                                          const float* __restrict__ o_part,
-                                                          const float* __restrict__ lse_part,
-                                                          __nv_bfloat16* __restrict__ out) {
+// One block per (query, head): the merge of its splits' partial outputs.
+__global__ void __launch_bounds__(kVDim / 4)
+    mla_combine_kernel(int Hq, int splits, const float* __restrict__ o_part,
+                       const float* __restrict__ lse_part, __nv_bfloat16* __restrict__ out) {
   const int t = blockIdx.x / Hq, h = blockIdx.x % Hq;
   const size_t head0 = size_t(t) * splits * Hq + h;  // split 0's row of this head
-  const float* lse = lse_part + head0;
-  const float4* o = reinterpret_cast<const float4*>(o_part + head0 * kVDim) + threadIdx.x;
-  const size_t o_step = size_t(Hq) * kVDim / 4;  // float4s from one split's head row to the next
-  float m = -INFINITY;
-#pragma unroll 4
-  for (int s = 0; s < splits; ++s) m = fmaxf(m, lse[size_t(s) * Hq]);
-  float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-  float wsum = 0.f;
-  if (m != -INFINITY) {
-#pragma unroll 4
-    for (int s = 0; s < splits; ++s) {
-      const float w = exp2f(lse[size_t(s) * Hq] - m);
-      const float4 v = o[s * o_step];
-      acc.x += w * v.x, acc.y += w * v.y, acc.z += w * v.z, acc.w += w * v.w;
-      wsum += w;
-    }
-  }
-  const float inv = wsum > 0.f ? 1.f / wsum : 0.f;
-  uint2 packed;
-  packed.x = ptx::pack_bf16x2(acc.x * inv, acc.y * inv);
-  packed.y = ptx::pack_bf16x2(acc.z * inv, acc.w * inv);
-  reinterpret_cast<uint2*>(out + (size_t(t) * Hq + h) * kVDim)[threadIdx.x] = packed;
+  mla::merge_partial_rows(
+      splits, [&](int s) { return head0 + size_t(s) * Hq; }, o_part, lse_part,
+      out + (size_t(t) * Hq + h) * kVDim);
 }
 
 void require(bool ok, const std::string& what) {
@@ -279,10 +257,9 @@ size_t mla_workspace_bytes(int T, int Hq, int max_rows) {
   if (T <= 0 || Hq <= 0) return 0;
   // enough for either kernel: the caller says neither whether the rows are dense nor which
   // kernel will run (MlaArgs::kernel)
-  const int splits = std::max({make_plan(T, Hq, max_rows).splits,
-                               mla::wgmma_plan(T, Hq, max_rows).splits,
-                               mla::dense_plan(T, Hq, max_rows).splits});
-  return mla::split_workspace_bytes(T, Hq, splits);
+  const int splits =
+      std::max(make_plan(T, Hq, max_rows).splits, mla::wgmma_plan(T, Hq, max_rows).splits);
+  return std::max(mla::split_workspace_bytes(T, Hq, splits), mla::dense_workspace_bytes(T));
 }
 
 void mla_attention(const MlaArgs& p, cudaStream_t stream) {
@@ -306,9 +283,6 @@ void mla_attention(const MlaArgs& p, cudaStream_t stream) {
   const bool use_wgmma = wgmma_device && p.kernel != MlaKernelChoice::kPortable;
   const bool use_dense = use_wgmma && !sparse && p.kernel != MlaKernelChoice::kRing;
   const int max_rows = sparse ? p.k : p.max_len;
-  const mla::SplitPlan plan = use_dense   ? mla::dense_plan(p.T, p.Hq, max_rows)
-                              : use_wgmma ? mla::wgmma_plan(p.T, p.Hq, max_rows)
-                                          : make_plan(p.T, p.Hq, max_rows);
   const size_t need = mla_workspace_bytes(p.T, p.Hq, max_rows);
   require(p.workspace_bytes >= need && (need == 0 || p.workspace),
           "workspace of " + std::to_string(need) + " bytes needed, got " +
@@ -316,10 +290,14 @@ void mla_attention(const MlaArgs& p, cudaStream_t stream) {
   const long blocks = long(p.T) * (p.Hq / kHeads);
   require(blocks <= 0x7fffffffL, "too many queries");
 
-  const mla::SplitBuffers bufs = mla::split_buffers(p.workspace, p.T, p.Hq, plan);
   if (use_dense) {
-    mla::launch_dense(p, plan, bufs, stream);
-  } else if (use_wgmma) {
+    mla::launch_dense(p, stream);
+    return;
+  }
+  const mla::SplitPlan plan =
+      use_wgmma ? mla::wgmma_plan(p.T, p.Hq, max_rows) : make_plan(p.T, p.Hq, max_rows);
+  const mla::SplitBuffers bufs = mla::split_buffers(p.workspace, p.T, p.Hq, plan);
+  if (use_wgmma) {
     mla::launch_wgmma(p, plan, bufs, stream);
   } else {
     static const bool attr_set = [] {

@@ -166,4 +166,35 @@ __device__ __forceinline__ void write_block_rows(const BlockRows& b, int half, i
   }
 }
 
+// The merge of one head row's partial outputs (kVDim / 4 threads, four columns each): out =
+// sum_s w_s O_s / sum_s w_s, w_s = 2^(lse_s - max), partial s in row row_of(s) of o_part and
+// lse_part. The loops are unrolled so that the loads of several partials are in flight
+// together; a partial with nothing visible has lse -inf and O = 0: it adds nothing.
+template <class RowOf>
+__device__ __forceinline__ void merge_partial_rows(int count, RowOf row_of,
+                                                   const float* __restrict__ o_part,
+                                                   const float* __restrict__ lse_part,
+                                                   __nv_bfloat16* __restrict__ out_row) {
+  float m = -INFINITY;
+#pragma unroll 4
+  for (int s = 0; s < count; ++s) m = fmaxf(m, lse_part[row_of(s)]);
+  float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+  float wsum = 0.f;
+  if (m != -INFINITY) {
+#pragma unroll 4
+    for (int s = 0; s < count; ++s) {
+      const size_t r = row_of(s);
+      const float w = exp2f(lse_part[r] - m);
+      const float4 v = reinterpret_cast<const float4*>(o_part + r * kVDim)[threadIdx.x];
+      acc.x += w * v.x, acc.y += w * v.y, acc.z += w * v.z, acc.w += w * v.w;
+      wsum += w;
+    }
+  }
+  const float inv = wsum > 0.f ? 1.f / wsum : 0.f;
+  uint2 packed;
+  packed.x = ptx::pack_bf16x2(acc.x * inv, acc.y * inv);
+  packed.y = ptx::pack_bf16x2(acc.z * inv, acc.w * inv);
+  reinterpret_cast<uint2*>(out_row)[threadIdx.x] = packed;
+}
+
 }  // namespace envforge::engine::gpu::mla

@@ -1,7 +1,8 @@
-// How the MLA attention kernels split a query's rows over several blocks, and the pieces the
-// portable kernel (mla_attention.cu) and the Hopper kernels (mla_wgmma.cu, mla_dense_wgmma.cu)
-// share: the plan, the partial outputs in the caller's workspace, and the merge pass. Host
-// code only.
+// How the MLA attention kernels split a query's rows over several blocks: the plan, the
+// partial outputs in the caller's workspace and the merge pass that the portable kernel
+// (mla_attention.cu) and the ring kernel (mla_wgmma.cu) share, and the entry of the dense
+// Hopper kernel (mla_dense_wgmma.cu), which cuts all queries' rows over the device itself.
+// Host code only.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -59,9 +60,10 @@ SplitPlan wgmma_plan(int T, int Hq, int max_rows);
 void launch_wgmma(const MlaArgs& p, const SplitPlan& plan, const SplitBuffers& bufs,
                   cudaStream_t stream);
 
-// Compute capability 9.0, dense rows (mla_dense_wgmma.cu): 64-row tiles by tensor copy.
-SplitPlan dense_plan(int T, int Hq, int max_rows);
-void launch_dense(const MlaArgs& p, const SplitPlan& plan, const SplitBuffers& bufs,
-                  cudaStream_t stream);
+// Compute capability 9.0, dense rows (mla_dense_wgmma.cu): 64-row tiles by tensor copy, the
+// pairs of tiles of all queries cut evenly over the device's multiprocessors, then its own
+// merge pass; its workspace holds the partial outputs and each query's first pair.
+size_t dense_workspace_bytes(int T);
+void launch_dense(const MlaArgs& p, cudaStream_t stream);
 
 }  // namespace envforge::engine::gpu::mla

@@ -251,6 +251,25 @@ TEST_P(MlaKernel, DensePageSizesAndUnwrittenRowsPastTheEnd) {
     EXPECT_LT(run(c, 60 + page), kTol) << "page size " << page;
   }
 }
+TEST_P(MlaKernel, DenseUnevenBatchWithEmptyQueries) {
+  // lengths far apart, so that the Hopper kernel's even cut of all pairs over the device puts
+  // the long query over many blocks and several short ones whole in one block; queries with
+  // no row get zeros; 64 and 128 heads
+  for (int hq : {64, 128}) {
+    MlaCase c{{0, 50000, 1, 129, 7000, 300, 2048, 64}, {}, {}, hq, 0};
+    for (int s = 0; s < int(c.seq_lens.size()); ++s) {
+      c.q_seq.push_back(s);
+      c.q_len.push_back(c.seq_lens[s]);
+    }
+    c.q_seq.push_back(1);  // empty queries between and after the others
+    c.q_len.push_back(0);
+    c.q_seq.push_back(4);
+    c.q_len.push_back(6999);
+    c.q_seq.push_back(1);
+    c.q_len.push_back(0);
+    EXPECT_LT(run(c, 70 + hq), kTol) << hq << " heads";
+  }
+}
 TEST_P(MlaKernel, DenseCausalPrefill) {
   MlaCase c{{640}, {}, {}, 64, 0};
   for (int t = 0; t < 20; ++t) {
