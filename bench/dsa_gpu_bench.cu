@@ -3,9 +3,10 @@
 // batch 1 and 16 and contexts 8K/32K/128K, with random weights and paged caches. Each figure
 // is set against the floor, bytes that must move over the device-to-device copy bandwidth
 // measured in the same run (and FLOPs over a measured matrix-unit rate when given). Then
-// prefill of 32K and 128K tokens, sparse against dense, in tokens per second.
+// prefill of 32K and 128K tokens, sparse against dense, in tokens per second. Ragged batches
+// (query b of B sees L (b + 1) / B rows) show how the kernels spread uneven work.
 //
-//   dsa_gpu_bench [--json out.json] [--ceilings torch.json] [--quick] [--decode B:L]
+//   dsa_gpu_bench [--json out.json] [--ceilings torch.json] [--quick] [--decode B:L [--ragged]]
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -130,11 +131,17 @@ double copy_bandwidth(cudaStream_t st, int sms) {
 struct Config {
   int batch;
   int context;
+  bool ragged = false;  // query b sees context * (b + 1) / batch rows instead of context
 };
 
 json run_config(const Config& c, double bw, double bf16_flops, double fp8_flops, cudaStream_t st,
                 int samples) {
   const int B = c.batch, L = c.context;
+  std::vector<int32_t> lens(B, L);
+  if (c.ragged)
+    for (int b = 0; b < B; ++b) lens[b] = std::max(1, int(int64_t(L) * (b + 1) / B));
+  double rows = 0, n_sel = 0;  // cache rows the queries see, and rows they select
+  for (int len : lens) rows += len, n_sel += std::min(len, kTopK);
   const int pages_per_seq = (L + kPage - 1) / kPage;
   // enough distinct copies of the caches that consecutive steps never hit in L2
   const double per_copy = double(B) * L * (gpu::kIndexDim + 4 + gpu::kQkDim * 2);
@@ -166,8 +173,8 @@ json run_config(const Config& c, double bw, double bf16_flops, double fp8_flops,
   fill_bf16<<<256, 256, 0, st>>>(q.p, q.n, 7);
   ENVFORGE_CUDA_CHECK_LAUNCH();
   {
-    std::vector<int32_t> seq(B), pos(B, L - 1), len(B, L);
-    for (int b = 0; b < B; ++b) seq[b] = b;
+    std::vector<int32_t> seq(B), pos(B), len = lens;
+    for (int b = 0; b < B; ++b) seq[b] = b, pos[b] = lens[b] - 1;
     ENVFORGE_CUDA_CHECK(cudaMemcpy(q_seq.p, seq.data(), B * 4, cudaMemcpyHostToDevice));
     ENVFORGE_CUDA_CHECK(cudaMemcpy(q_pos.p, pos.data(), B * 4, cudaMemcpyHostToDevice));
     ENVFORGE_CUDA_CHECK(cudaMemcpy(q_len.p, len.data(), B * 4, cudaMemcpyHostToDevice));
@@ -218,16 +225,15 @@ json run_config(const Config& c, double bw, double bf16_flops, double fp8_flops,
   const double t_dense_ring = time_graph(
       st, reps, samples, [&](int r) { attend(r, false, gpu::MlaKernelChoice::kRing); });
 
-  const double n_sel = std::min(L, kTopK);
   const double q_bytes = double(B) * (kHeads * gpu::kQkDim * 2 + kHeads * gpu::kVDim * 2 +
                                       gpu::kIndexHeads * (gpu::kIndexDim + 8));
   const double sparse_bytes =
-      double(B) * L * (gpu::kIndexDim + 4) + double(B) * n_sel * gpu::kQkDim * 2 + q_bytes;
-  const double dense_bytes = double(B) * L * gpu::kQkDim * 2 + q_bytes;
-  const double idx_flops = 2.0 * B * L * gpu::kIndexHeads * gpu::kIndexDim;
+      rows * (gpu::kIndexDim + 4) + n_sel * gpu::kQkDim * 2 + q_bytes;
+  const double dense_bytes = rows * gpu::kQkDim * 2 + q_bytes;
+  const double idx_flops = 2.0 * rows * gpu::kIndexHeads * gpu::kIndexDim;
   const double attn_flops_per_row = 2.0 * kHeads * (gpu::kQkDim + gpu::kVDim);
-  const double sparse_attn_flops = double(B) * n_sel * attn_flops_per_row;
-  const double dense_flops = double(B) * L * attn_flops_per_row;
+  const double sparse_attn_flops = n_sel * attn_flops_per_row;
+  const double dense_flops = rows * attn_flops_per_row;
   auto floor_ms = [&](double bytes, double flops_bf16, double flops_fp8) {
     double t = bytes / bw;
     if (bf16_flops > 0 && fp8_flops > 0)
@@ -242,6 +248,7 @@ json run_config(const Config& c, double bw, double bf16_flops, double fp8_flops,
   json j = {
       {"batch", B},
       {"context", L},
+      {"lengths", c.ragged ? "ragged" : "uniform"},
       {"cache_copies", copies},
       {"sparse", {{"ms", t_sparse},
                   {"indexer_ms", t_idx},
@@ -267,12 +274,12 @@ json run_config(const Config& c, double bw, double bf16_flops, double fp8_flops,
       {"dense_over_sparse", t_dense / t_sparse},
   };
   std::printf(
-      "B=%2d L=%6d | sparse %8.4f ms (idx %.4f topk %.4f attn %.4f, mma.sync attn %.4f) %.2fx "
+      "B=%2d L=%6d%s | sparse %8.4f ms (idx %.4f topk %.4f attn %.4f, mma.sync attn %.4f) %.2fx "
       "floor %.4f | dense %8.4f ms %.2fx floor %.4f (ring kernel %.4f, %.2fx) | dense/sparse "
       "%.1fx\n",
-      B, L, t_sparse, t_idx, t_topk, t_sattn, t_sattn_portable, t_sparse / sparse_floor,
-      sparse_floor, t_dense, t_dense / dense_floor, dense_floor, t_dense_ring,
-      t_dense_ring / t_dense, t_dense / t_sparse);
+      B, L, c.ragged ? " ragged" : "", t_sparse, t_idx, t_topk, t_sattn, t_sattn_portable,
+      t_sparse / sparse_floor, sparse_floor, t_dense, t_dense / dense_floor, dense_floor,
+      t_dense_ring, t_dense_ring / t_dense, t_dense / t_sparse);
   std::fflush(stdout);
   return j;
 }
@@ -386,6 +393,7 @@ int main(int argc, char** argv) {
   std::string json_path, ceilings_path;
   bool quick = false;
   int only_batch = 0, only_context = 0;  // --decode B:L runs that decode configuration alone
+  bool only_ragged = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--json" && i + 1 < argc) {
@@ -398,8 +406,12 @@ int main(int argc, char** argv) {
                std::sscanf(argv[i + 1], "%d:%d", &only_batch, &only_context) == 2 &&
                only_batch > 0 && only_context > 0) {
       ++i;
+    } else if (a == "--ragged") {
+      only_ragged = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--json out.json] [--ceilings torch.json] [--quick] [--decode B:L]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--json out.json] [--ceilings torch.json] [--quick] "
+                   "[--decode B:L [--ragged]]\n",
                    argv[0]);
       return 2;
     }
@@ -426,13 +438,17 @@ int main(int argc, char** argv) {
     std::printf("\n");
     json results = json::array();
     const int samples = quick ? 5 : 15;
-    json prefill = json::array();
+    json prefill = json::array(), ragged = json::array();
     if (only_batch > 0) {
-      results.push_back(run_config({only_batch, only_context}, bw, bf16_flops, fp8_flops, st, samples));
+      const Config c{only_batch, only_context, only_ragged};
+      json& into = only_ragged ? ragged : results;
+      into.push_back(run_config(c, bw, bf16_flops, fp8_flops, st, samples));
     } else {
       for (int B : {1, 16})
         for (int L : {8192, 32768, 131072})
           results.push_back(run_config({B, L}, bw, bf16_flops, fp8_flops, st, samples));
+      for (int L : {32768, 131072})
+        ragged.push_back(run_config({16, L, true}, bw, bf16_flops, fp8_flops, st, samples));
       for (int L : {32768, 131072}) prefill.push_back(run_prefill(L, st));
     }
     const json doc = {
@@ -446,6 +462,7 @@ int main(int argc, char** argv) {
         {"kv_cache", "bf16 latent 512 + rope 64 per token, 64-token pages"},
         {"index_cache", "fp8 e4m3 128 per token + float scale, 64 heads"},
         {"decode", results},
+        {"decode_ragged", ragged},
         {"prefill", prefill},
     };
     if (!json_path.empty()) {
