@@ -133,6 +133,10 @@ for o in ours["decode"]:
         "torch_sparse_over_ours": t["sparse_ms"] / o["sparse"]["ms"],
         "torch_dense_over_ours": t["dense_ms"] / o["dense"]["ms"],
     })
+ragged = [{"batch": o["batch"], "context": o["context"], "ours_sparse_ms": o["sparse"]["ms"],
+           "sparse_x_floor": o["sparse"]["x_floor"], "ours_dense_ms": o["dense"]["ms"],
+           "dense_x_floor": o["dense"]["x_floor"], "ring_kernel_dense_ms": o["dense"]["ring_kernel_ms"]}
+          for o in ours.get("decode_ragged", [])]
 prefill = []
 for o in ours.get("prefill", []):
     t = next((x for x in torch.get("prefill", []) if x["tokens"] == o["tokens"]), {})
@@ -154,6 +158,7 @@ doc = {
                  "bf16_matmul_tflops": torch["bf16_matmul_tflops"],
                  "fp8_matmul_tflops": torch.get("fp8_matmul_tflops")},
     "summary": rows,
+    "ragged_summary": ragged,
     "prefill_summary": prefill,
     "ours": ours,
     "torch_eager": torch,
@@ -170,6 +175,9 @@ print(f"{'B':>3} {'ctx':>7} | {'ours DSA':>9} {'xfloor':>6} {'torch DSA':>9} | {
 for r in rows:
     print(f"{r['batch']:>3} {r['context']:>7} | {r['ours_sparse_ms']:9.4f} {r['sparse_x_floor']:6.2f} "
           f"{r['torch_sparse_ms']:9.3f} | {r['ours_dense_ms']:10.4f} {r['dense_x_floor']:6.2f} {r['torch_dense_ms']:11.3f}")
+for r in ragged:
+    print(f"{r['batch']:>3} {r['context']:>7} ragged | {r['ours_sparse_ms']:9.4f} {r['sparse_x_floor']:6.2f} | "
+          f"dense {r['ours_dense_ms']:.4f} {r['dense_x_floor']:.2f}x floor, ring kernel {r['ring_kernel_dense_ms']:.4f}")
 for p in prefill:
     print(f"prefill {p['tokens']:>7} tokens: ours sparse {p['ours_sparse_tokens_per_s']:.0f} tok/s, "
           f"ours dense {p['ours_dense_tokens_per_s']:.0f} tok/s, torch SDPA dense MHA "
