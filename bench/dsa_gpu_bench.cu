@@ -321,6 +321,7 @@ json run_prefill(int L, cudaStream_t st) {
     ENVFORGE_CUDA_CHECK(cudaMemcpy(q_len.p, len.data(), size_t(L) * 4, cudaMemcpyHostToDevice));
   }
   const gpu::PageTable tab{table.p, pages, kPage};
+  Buf<uint8_t> ws(gpu::mla_workspace_bytes(kChunk, kHeads, L));
   auto sparse_chunk = [&](int c) {
     const int first = c * kChunk, T = std::min(kChunk, L - first), S = first + T;
     gpu::IndexerArgs a;
@@ -342,6 +343,7 @@ json run_prefill(int L, cudaStream_t st) {
     m.q = q.p, m.kv_pages = latent.p, m.table = tab, m.q_seq = q_seq.p, m.q_len = q_len.p + first;
     m.idx = nullptr, m.max_len = first + T, m.T = T, m.Hq = kHeads;
     m.softmax_scale = kSoftmaxScale, m.out = out.p;
+    m.workspace = ws.p, m.workspace_bytes = ws.n;
     gpu::mla_attention(m, st);
   };
   const int chunks = (L + kChunk - 1) / kChunk;

@@ -283,19 +283,22 @@ void mla_attention(const MlaArgs& p, cudaStream_t stream) {
   const bool use_wgmma = wgmma_device && p.kernel != MlaKernelChoice::kPortable;
   const bool use_dense = use_wgmma && !sparse && p.kernel != MlaKernelChoice::kRing;
   const int max_rows = sparse ? p.k : p.max_len;
-  const size_t need = mla_workspace_bytes(p.T, p.Hq, max_rows);
-  require(p.workspace_bytes >= need && (need == 0 || p.workspace),
-          "workspace of " + std::to_string(need) + " bytes needed, got " +
-              std::to_string(p.workspace_bytes));
   const long blocks = long(p.T) * (p.Hq / kHeads);
   require(blocks <= 0x7fffffffL, "too many queries");
-
+  // what this launch needs (mla_workspace_bytes covers every kernel)
+  auto require_workspace = [&](size_t need) {
+    require(p.workspace_bytes >= need && (need == 0 || p.workspace),
+            "workspace of " + std::to_string(need) + " bytes needed, got " +
+                std::to_string(p.workspace_bytes));
+  };
   if (use_dense) {
+    require_workspace(mla::dense_workspace_bytes(p.T));
     mla::launch_dense(p, stream);
     return;
   }
   const mla::SplitPlan plan =
       use_wgmma ? mla::wgmma_plan(p.T, p.Hq, max_rows) : make_plan(p.T, p.Hq, max_rows);
+  require_workspace(mla::split_workspace_bytes(p.T, p.Hq, plan.splits));
   const mla::SplitBuffers bufs = mla::split_buffers(p.workspace, p.T, p.Hq, plan);
   if (use_wgmma) {
     mla::launch_wgmma(p, plan, bufs, stream);

@@ -298,6 +298,9 @@ TEST(MlaKernelArgs, RejectsBadShapes) {
   a.table.page_size = 64;
   a.kv_pages = reinterpret_cast<const __nv_bfloat16*>(storage + 8);  // not 16-byte aligned
   EXPECT_THROW(mla_attention(a, nullptr), std::invalid_argument);
+  a.kv_pages = reinterpret_cast<const __nv_bfloat16*>(storage);
+  a.max_len = 100000;  // split over blocks, or the dense kernel: no workspace given
+  EXPECT_THROW(mla_attention(a, nullptr), std::invalid_argument);
 }
 
 }  // namespace
