@@ -259,7 +259,7 @@ size_t mla_workspace_bytes(int T, int Hq, int max_rows) {
   // kernel will run (MlaArgs::kernel)
   const int splits =
       std::max(make_plan(T, Hq, max_rows).splits, mla::wgmma_plan(T, Hq, max_rows).splits);
-  return std::max(mla::split_workspace_bytes(T, Hq, splits), mla::dense_workspace_bytes(T));
+  return std::max(mla::split_workspace_bytes(T, Hq, splits), mla::dense_workspace_bytes(T, Hq));
 }
 
 void mla_attention(const MlaArgs& p, cudaStream_t stream) {
@@ -292,7 +292,7 @@ void mla_attention(const MlaArgs& p, cudaStream_t stream) {
                 std::to_string(p.workspace_bytes));
   };
   if (use_dense) {
-    require_workspace(mla::dense_workspace_bytes(p.T));
+    require_workspace(mla::dense_workspace_bytes(p.T, p.Hq));
     mla::launch_dense(p, stream);
     return;
   }

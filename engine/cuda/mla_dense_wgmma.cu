@@ -30,6 +30,7 @@
 #include <cuda.h>
 #include <cudaTypedefs.h>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <stdexcept>
@@ -516,8 +517,16 @@ CUtensorMap kv_tensor_map(const __nv_bfloat16* kv_pages) {
 
 }  // namespace
 
-size_t dense_workspace_bytes(int T) {
-  const size_t slots = 2 * size_t(device_sm_count());
+namespace {
+// One block per multiprocessor, in whole groups of Hq / 64 (at least one group).
+int dense_grid(int Hq) {
+  const int hgroups = Hq / kHeads;
+  return std::max(1, device_sm_count() / hgroups) * hgroups;
+}
+}  // namespace
+
+size_t dense_workspace_bytes(int T, int Hq) {
+  const size_t slots = 2 * size_t(dense_grid(Hq));
   return slots * kHeads * (kVDim + 1) * sizeof(float) + (size_t(T) + 1) * sizeof(int);
 }
 
@@ -529,7 +538,7 @@ void launch_dense(const MlaArgs& p, cudaStream_t stream) {
   }();
   (void)attr_set;
   const CUtensorMap map = kv_tensor_map(p.kv_pages);
-  const int grid = device_sm_count();
+  const int grid = dense_grid(p.Hq);
   const DenseWork work = dense_work(p.workspace, grid);
   mla_dense_kernel<<<grid, kThreads, kDenseSmemBytes, stream>>>(map, p, work);
   ENVFORGE_CUDA_CHECK_LAUNCH();

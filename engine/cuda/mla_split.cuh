@@ -63,7 +63,7 @@ void launch_wgmma(const MlaArgs& p, const SplitPlan& plan, const SplitBuffers& b
 // Compute capability 9.0, dense rows (mla_dense_wgmma.cu): 64-row tiles by tensor copy, the
 // pairs of tiles of all queries cut evenly over the device's multiprocessors, then its own
 // merge pass; its workspace holds the partial outputs and each query's first pair.
-size_t dense_workspace_bytes(int T);
+size_t dense_workspace_bytes(int T, int Hq);
 void launch_dense(const MlaArgs& p, cudaStream_t stream);
 
 }  // namespace envforge::engine::gpu::mla
