@@ -67,7 +67,7 @@ struct MlaArgs {
   const int32_t* q_len = nullptr;  // [T] rows of the sequence visible to the query
   const int32_t* idx = nullptr;    // [T][k] selected rows (-1 = empty); null = dense 0..len-1
   int k = 0;                       // slots per row of idx
-  int max_len = 0;                 // dense: an upper bound of q_len (sizes the work split)
+  int max_len = 0;  // dense: an upper bound of q_len (sizes the split on the non-Hopper kernels)
   int T = 0;
   int Hq = 0;  // a multiple of 64
   float softmax_scale = 0.f;
@@ -79,7 +79,8 @@ struct MlaArgs {
 // Sparse: rows idx[t][*] that are >= 0 and < q_len[t] (others are skipped). Dense: rows
 // 0..q_len[t]-1. A query with no row gets zeros.
 void mla_attention(const MlaArgs& args, cudaStream_t stream);
-// Scratch for splitting long row lists over several blocks; max_rows is k (sparse) or max_len.
+// Scratch for splitting row lists over several blocks, enough for whichever kernel runs
+// (the Hopper dense kernel always needs it); max_rows is k (sparse) or max_len.
 size_t mla_workspace_bytes(int T, int Hq, int max_rows);
 
 // Number of multiprocessors of the current device (cached per device).
