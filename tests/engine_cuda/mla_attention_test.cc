@@ -298,7 +298,21 @@ TEST(MlaKernelArgs, RejectsBadShapes) {
   a.table.page_size = 64;
   a.kv_pages = reinterpret_cast<const __nv_bfloat16*>(storage + 8);  // not 16-byte aligned
   EXPECT_THROW(mla_attention(a, nullptr), std::invalid_argument);
+}
+
+// Past the shape checks the kernel is picked by the device, so this one needs a GPU.
+class MlaKernelWorkspace : public GpuTest {};
+TEST_F(MlaKernelWorkspace, ALaunchThatNeedsOneHasToGetOne) {
+  alignas(16) static char storage[64];
+  const int32_t* ints = reinterpret_cast<const int32_t*>(storage);
+  MlaArgs a;
+  a.T = 1;
+  a.Hq = 128;
+  a.q = reinterpret_cast<const __nv_bfloat16*>(storage);
   a.kv_pages = reinterpret_cast<const __nv_bfloat16*>(storage);
+  a.q_seq = a.q_len = ints;
+  a.out = reinterpret_cast<__nv_bfloat16*>(storage);
+  a.table = {ints, 1, 64};
   a.max_len = 100000;  // split over blocks, or the dense kernel: no workspace given
   EXPECT_THROW(mla_attention(a, nullptr), std::invalid_argument);
 }
