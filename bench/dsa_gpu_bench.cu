@@ -173,11 +173,11 @@ json run_config(const Config& c, double bw, double bf16_flops, double fp8_flops,
   fill_bf16<<<256, 256, 0, st>>>(q.p, q.n, 7);
   ENVFORGE_CUDA_CHECK_LAUNCH();
   {
-    std::vector<int32_t> seq(B), pos(B), len = lens;
+    std::vector<int32_t> seq(B), pos(B);
     for (int b = 0; b < B; ++b) seq[b] = b, pos[b] = lens[b] - 1;
     ENVFORGE_CUDA_CHECK(cudaMemcpy(q_seq.p, seq.data(), B * 4, cudaMemcpyHostToDevice));
     ENVFORGE_CUDA_CHECK(cudaMemcpy(q_pos.p, pos.data(), B * 4, cudaMemcpyHostToDevice));
-    ENVFORGE_CUDA_CHECK(cudaMemcpy(q_len.p, len.data(), B * 4, cudaMemcpyHostToDevice));
+    ENVFORGE_CUDA_CHECK(cudaMemcpy(q_len.p, lens.data(), B * 4, cudaMemcpyHostToDevice));
   }
   const size_t ws_bytes =
       std::max(gpu::mla_workspace_bytes(B, kHeads, kTopK), gpu::mla_workspace_bytes(B, kHeads, L));

@@ -61,7 +61,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int split = blockIdx.y;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, tq = lane & 3;
-  const mla::BlockSlice slice = mla::block_slice(p, t, split, rows_per_split);
+  const mla::BlockSlice slice = mla::block_slice(p, t, split * rows_per_split, rows_per_split);
   const int begin = slice.begin, end = slice.end;
   const int n_tiles = end > begin ? (end - begin + kTile - 1) / kTile : 0;
 

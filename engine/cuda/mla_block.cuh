@@ -12,7 +12,8 @@
 namespace envforge::engine::gpu::mla {
 
 // The rows one block streams: slots [begin, end) of query t's row list, its top-k selections
-// (sparse) or the positions of its prefix (dense), one split of rows_per_split slots.
+// (sparse) or the positions of its prefix (dense): `count` slots from `first`, cut at the
+// list's end.
 struct BlockSlice {
   bool sparse = false;
   int len = 0;                        // rows visible to the query
@@ -21,14 +22,14 @@ struct BlockSlice {
   const int32_t* page_row = nullptr;  // the query's row of the page table
   PageMath pages{0};
 };
-__device__ __forceinline__ BlockSlice block_slice(const MlaArgs& p, int t, int split,
-                                                  int rows_per_split) {
+__device__ __forceinline__ BlockSlice block_slice(const MlaArgs& p, int t, int first,
+                                                  int count) {
   BlockSlice b;
   const int seq = p.q_seq[t];
   b.len = p.q_len[t];
   b.sparse = p.idx != nullptr;
-  b.begin = split * rows_per_split;
-  b.end = min(b.begin + rows_per_split, b.sparse ? p.k : max(b.len, 0));
+  b.begin = first;
+  b.end = min(first + count, b.sparse ? p.k : max(b.len, 0));
   b.idx_row = b.sparse ? p.idx + size_t(t) * p.k : nullptr;
   b.page_row = p.table.pages + size_t(seq) * p.table.max_pages;
   b.pages = PageMath(p.table.page_size);
@@ -102,6 +103,60 @@ __device__ __forceinline__ void bf16_weights(const float* s, float scale2, const
   l[0] += __low2float(lo2) + __high2float(lo2);
   l[1] += __low2float(hi2) + __high2float(hi2);
 }
+
+// The row maxima of a pair of tiles, handed from one warpgroup to the other through shared
+// memory (the Hopper kernels' seesaw): each thread holds head rows `row` and row + 8, maxima
+// in scaled base 2; one thread of each quad publishes.
+struct PairMaxima {
+  float m_a[kMlaHeadsPerBlock], scale_a[kMlaHeadsPerBlock];  // after the first tile
+  float m_b[kMlaHeadsPerBlock], scale_b[kMlaHeadsPerBlock];  // after the second
+
+  // First warpgroup: its tile maxima mx raise the running maxima; scale_a is the factor of
+  // what came before, l_run is rescaled by it; both published for the second warpgroup.
+  __device__ __forceinline__ void first(int row, int tq, const float (&mx)[2], float (&m_run)[2],
+                                        float (&l_run)[2], float (&scale)[2]) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const float m_new = fmaxf(m_run[h], mx[h]);
+      scale[h] = m_new == -INFINITY ? 1.f : ptx::exp2_approx(m_run[h] - m_new);
+      m_run[h] = m_new;
+      l_run[h] *= scale[h];
+      if (tq == 0) {
+        m_a[row + 8 * h] = m_new;
+        scale_a[row + 8 * h] = scale[h];
+      }
+    }
+  }
+  // Second warpgroup, once the first has published: its tile maxima on top of the first's,
+  // both factors (its l_run rescaled by both), the pair's maxima and scale_b published.
+  __device__ __forceinline__ void second(int row, int tq, const float (&mx)[2],
+                                         float (&m_run)[2], float (&l_run)[2],
+                                         float (&scale0)[2], float (&scale1)[2]) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      scale0[h] = scale_a[row + 8 * h];
+      const float m0 = m_a[row + 8 * h];
+      const float m_new = fmaxf(m0, mx[h]);
+      scale1[h] = m_new == -INFINITY ? 1.f : ptx::exp2_approx(m0 - m_new);
+      m_run[h] = m_new;
+      l_run[h] *= scale0[h] * scale1[h];
+      if (tq == 0) {
+        m_b[row + 8 * h] = m_new;
+        scale_b[row + 8 * h] = scale1[h];
+      }
+    }
+  }
+  // First warpgroup, once the second has published: the pair's maxima and the second factor.
+  __device__ __forceinline__ void after_second(int row, float (&m_run)[2], float (&l_run)[2],
+                                               float (&scale1)[2]) const {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      m_run[h] = m_b[row + 8 * h];
+      scale1[h] = scale_b[row + 8 * h];
+      l_run[h] *= scale1[h];
+    }
+  }
+};
 
 // Where a block's 64 head rows go: with one split straight into out (bf16); with several,
 // fp32 partial outputs and base-2 log-sum-exps for the merge pass (mla_split.cuh).

@@ -84,7 +84,7 @@ struct DenseSmem {
   alignas(1024) unsigned char q[kQBytes];
   alignas(1024) unsigned char kv[2][kTileBytes];
   uint64_t full[2][kBlocks];  // a column block of the slot has landed
-  float m0[kHeads], scale0[kHeads], m1[kHeads], scale1[kHeads];
+  PairMaxima maxima;  // m_a, scale_a: tile 0 (WG0); m_b, scale_b: tile 1 (WG1)
   float red_sum[2][kHeads];
   int warp_sums[kThreads / 32];
   int first_query, first_start;  // the query that holds this block's first pair, its first pair
@@ -197,11 +197,9 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int first_pair = lo - query_begin;
     query_begin += pairs;
     if (lo >= hi) continue;
-    BlockSlice slice = block_slice(p, t, 0, 0);
-    slice.begin = first_pair * kPairRows;
-    slice.end = min((first_pair + hi - lo) * kPairRows, slice.len);
-    const int begin = slice.begin, end = slice.end;
     const int n_pairs = hi - lo;
+    const BlockSlice slice = block_slice(p, t, first_pair * kPairRows, n_pairs * kPairRows);
+    const int begin = slice.begin, end = slice.end;
 
     // The cache rows of tile n's two boxes; a box past the end is read from row -32, outside
     // the tensor, as zeros.
@@ -371,17 +369,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         const bool refill = pr + 1 < n_pairs;
         float s[32], mx[2], scale0[2], scale1[2];
         score_tile(pr, refill, s, mx);
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const float m_new = fmaxf(m_run[h], mx[h]);
-          scale0[h] = m_new == -INFINITY ? 1.f : ptx::exp2_approx(m_run[h] - m_new);
-          m_run[h] = m_new;
-          l_run[h] *= scale0[h];
-          if (tq == 0) {
-            sm.m0[row0 + 8 * h] = m_new;
-            sm.scale0[row0 + 8 * h] = scale0[h];
-          }
-        }
+        sm.maxima.first(row0, tq, mx, m_run, l_run, scale0);
         uint32_t w[16];
         make_weights(s, w);
         rescale_output(o, scale0);
@@ -389,12 +377,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         store_weights(w);
         ptx::named_bar_arrive(kBarP0Ready, 256);
         ptx::named_bar_sync(kBarP1Ready, 256);
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          m_run[h] = sm.m1[row0 + 8 * h];
-          scale1[h] = sm.scale1[row0 + 8 * h];
-          l_run[h] *= scale1[h];
-        }
+        sm.maxima.after_second(row0, m_run, l_run, scale1);
         ptx::wgmma_wait<0>();  // P0 V0_L: WG0 is done with value blocks 0-3 of slot 0
         ptx::named_bar_arrive(kBarP0Read, 256);
         if (lt == 0 && refill) copy_blocks(2 * pr + 2, next_rows[0], 0, 4);
@@ -410,19 +393,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         float s[32], mx[2], scale0[2], scale1[2];
         score_tile(pr, refill, s, mx);
         ptx::named_bar_sync(kBarP0Ready, 256);
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          scale0[h] = sm.scale0[row0 + 8 * h];
-          const float m0 = sm.m0[row0 + 8 * h];
-          const float m_new = fmaxf(m0, mx[h]);
-          scale1[h] = m_new == -INFINITY ? 1.f : ptx::exp2_approx(m0 - m_new);
-          m_run[h] = m_new;
-          l_run[h] *= scale0[h] * scale1[h];
-          if (tq == 0) {
-            sm.m1[row0 + 8 * h] = m_new;
-            sm.scale1[row0 + 8 * h] = scale1[h];
-          }
-        }
+        sm.maxima.second(row0, tq, mx, m_run, l_run, scale0, scale1);
         uint32_t w[16];
         make_weights(s, w);
         store_weights(w);

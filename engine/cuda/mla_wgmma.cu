@@ -52,7 +52,7 @@ constexpr int kDMinSplitPairs = 2;  // shorter splits cost more in the query loa
 struct WgmmaSmem {
   alignas(1024) unsigned char q[kDQBytes];
   alignas(1024) unsigned char kv[kDStages][kDTileBytes];
-  float m_a[kHeads], scale_a[kHeads], m_b[kHeads], scale_b[kHeads];
+  PairMaxima maxima;
   int rescale_b[4];  // per warp of WG1: some scale_b != 1
   float red_sum[2][kHeads];
   int valid[kDStages][kDTile];  // sparse rows: the slot holds a visible cache row
@@ -80,7 +80,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int wg = __shfl_sync(0xffffffffu, tid >> 7, 0), wq = (tid >> 5) & 3;
   const int lt = tid & 127;                      // thread within the warpgroup
   const int g = lane >> 2, tq = lane & 3;
-  const BlockSlice slice = block_slice(p, t, split, rows_per_split);
+  const BlockSlice slice = block_slice(p, t, split * rows_per_split, rows_per_split);
   const bool sparse = slice.sparse;
   const int begin = slice.begin, end = slice.end;
   const int n_tiles = end > begin ? (end - begin + kDTile - 1) / kDTile : 0;
@@ -268,17 +268,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         tile_positions(tile + 6, next_pos);
       }
       tile_max(tile, acc, acc_odd, s, mx);
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const float m_new = fmaxf(m_run[h], mx[h]);
-        scale_a[h] = m_new == -INFINITY ? 1.f : ptx::exp2_approx(m_run[h] - m_new);
-        m_run[h] = m_new;
-        l_run[h] *= scale_a[h];
-        if (tq == 0) {
-          sm.m_a[row0 + 8 * h] = m_new;
-          sm.scale_a[row0 + 8 * h] = scale_a[h];
-        }
-      }
+      sm.maxima.first(row0, tq, mx, m_run, l_run, scale_a);
       write_weights(tile, s);
       ptx::named_bar_arrive(kBarAReady, 256);
       rescale_output(o, scale_a);
@@ -289,12 +279,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       issue_scores(tile + 2, acc, acc_odd);
       ptx::wgmma_commit();
       ptx::named_bar_sync(kBarBReady, 256);
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        m_run[h] = sm.m_b[row0 + 8 * h];
-        scale_b[h] = sm.scale_b[row0 + 8 * h];
-        l_run[h] *= scale_b[h];
-      }
+      sm.maxima.after_second(row0, m_run, l_run, scale_b);
       if (any_rescale_b()) {
         ptx::wgmma_wait<0>();  // the first product (and the next scores)
         rescale_output(o, scale_b);
@@ -322,19 +307,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         cache_rows(next_pos, next_rows);
         tile_positions(tile + 6, next_pos);
       }
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        scale_a[h] = sm.scale_a[row0 + 8 * h];
-        const float m_a = sm.m_a[row0 + 8 * h];
-        const float m_new = fmaxf(m_a, mx[h]);
-        scale_b[h] = m_new == -INFINITY ? 1.f : ptx::exp2_approx(m_a - m_new);
-        m_run[h] = m_new;
-        l_run[h] *= scale_a[h] * scale_b[h];
-        if (tq == 0) {
-          sm.m_b[row0 + 8 * h] = m_new;
-          sm.scale_b[row0 + 8 * h] = scale_b[h];
-        }
-      }
+      sm.maxima.second(row0, tq, mx, m_run, l_run, scale_a, scale_b);
       const bool any = __any_sync(0xffffffffu, scale_b[0] != 1.f || scale_b[1] != 1.f);
       if (lane == 0) sm.rescale_b[wq] = any;
       write_weights(tile, s);

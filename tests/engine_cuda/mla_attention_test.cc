@@ -279,6 +279,21 @@ TEST_P(MlaKernel, DenseCausalPrefill) {
   EXPECT_LT(run(c, 45), kTol);
 }
 
+// Arguments that pass every shape check, all pointing at `storage`: each case below breaks one
+// rule and must be refused before any launch, so nothing is ever read there.
+MlaArgs args_over(char* storage) {
+  const int32_t* ints = reinterpret_cast<const int32_t*>(storage);
+  MlaArgs a;
+  a.T = 1;
+  a.Hq = 128;
+  a.q = reinterpret_cast<const __nv_bfloat16*>(storage);
+  a.kv_pages = reinterpret_cast<const __nv_bfloat16*>(storage);
+  a.q_seq = a.q_len = ints;
+  a.out = reinterpret_cast<__nv_bfloat16*>(storage);
+  a.table = {ints, 1, 64};
+  return a;
+}
+
 TEST(MlaKernelArgs, RejectsBadShapes) {
   MlaArgs a;
   a.T = 1;
@@ -286,14 +301,9 @@ TEST(MlaKernelArgs, RejectsBadShapes) {
   EXPECT_THROW(mla_attention(a, nullptr), std::invalid_argument);
   a.Hq = 128;  // null pointers
   EXPECT_THROW(mla_attention(a, nullptr), std::invalid_argument);
-  // set but never read: each case fails its check before any launch
   alignas(16) static char storage[64];
-  const int32_t* ints = reinterpret_cast<const int32_t*>(storage);
-  a.q = reinterpret_cast<const __nv_bfloat16*>(storage);
-  a.kv_pages = reinterpret_cast<const __nv_bfloat16*>(storage);
-  a.q_seq = a.q_len = ints;
-  a.out = reinterpret_cast<__nv_bfloat16*>(storage);
-  a.table = {ints, 1, 48};  // not a multiple of 32 rows
+  a = args_over(storage);
+  a.table.page_size = 48;  // not a multiple of 32 rows
   EXPECT_THROW(mla_attention(a, nullptr), std::invalid_argument);
   a.table.page_size = 64;
   a.kv_pages = reinterpret_cast<const __nv_bfloat16*>(storage + 8);  // not 16-byte aligned
@@ -304,15 +314,7 @@ TEST(MlaKernelArgs, RejectsBadShapes) {
 class MlaKernelWorkspace : public GpuTest {};
 TEST_F(MlaKernelWorkspace, ALaunchThatNeedsOneHasToGetOne) {
   alignas(16) static char storage[64];
-  const int32_t* ints = reinterpret_cast<const int32_t*>(storage);
-  MlaArgs a;
-  a.T = 1;
-  a.Hq = 128;
-  a.q = reinterpret_cast<const __nv_bfloat16*>(storage);
-  a.kv_pages = reinterpret_cast<const __nv_bfloat16*>(storage);
-  a.q_seq = a.q_len = ints;
-  a.out = reinterpret_cast<__nv_bfloat16*>(storage);
-  a.table = {ints, 1, 64};
+  MlaArgs a = args_over(storage);
   a.max_len = 100000;  // split over blocks, or the dense kernel: no workspace given
   EXPECT_THROW(mla_attention(a, nullptr), std::invalid_argument);
 }
