@@ -13,7 +13,6 @@
 #include <string>
 
 #include "engine/cuda/cuda_check.h"
-#include "engine/cuda/dependent_launch.cuh"
 #include "engine/cuda/dsa_kernels.h"
 #include "engine/cuda/mla_block.cuh"
 #include "engine/cuda/mla_split.cuh"
@@ -61,7 +60,6 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int t = blockIdx.x / hgroups, hg = blockIdx.x % hgroups;
   const int split = blockIdx.y;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  allow_dependent_launch();  // the merge pass, if any, waits for this kernel's end
   const int g = lane >> 2, tq = lane & 3;
   const mla::BlockSlice slice = mla::block_slice(p, t, split * rows_per_split, rows_per_split);
   const int begin = slice.begin, end = slice.end;
@@ -234,7 +232,6 @@ __global__ void __launch_bounds__(kVDim / 4)
     mla_combine_kernel(int Hq, int splits, const float* __restrict__ o_part,
                        const float* __restrict__ lse_part, __nv_bfloat16* __restrict__ out) {
   const int t = blockIdx.x / Hq, h = blockIdx.x % Hq;
-  wait_for_prior_grid();
   const size_t head0 = size_t(t) * splits * Hq + h;  // split 0's row of this head
   mla::merge_partial_rows(
       splits, [&](int s) { return head0 + size_t(s) * Hq; }, o_part, lse_part,
@@ -250,8 +247,9 @@ void require(bool ok, const std::string& what) {
 namespace mla {
 void launch_combine(int T, int Hq, const SplitPlan& plan, const SplitBuffers& bufs,
                     __nv_bfloat16* out, cudaStream_t stream) {
-  launch_dependent(mla_combine_kernel, dim3(unsigned(T) * Hq), dim3(kVDim / 4), stream, Hq,
-                   plan.splits, bufs.o_part, bufs.lse_part, out);
+  mla_combine_kernel<<<unsigned(T) * Hq, kVDim / 4, 0, stream>>>(Hq, plan.splits, bufs.o_part,
+                                                                 bufs.lse_part, out);
+  ENVFORGE_CUDA_CHECK_LAUNCH();
 }
 }  // namespace mla
 

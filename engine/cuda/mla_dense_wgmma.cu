@@ -37,7 +37,6 @@
 #include <string>
 
 #include "engine/cuda/cuda_check.h"
-#include "engine/cuda/dependent_launch.cuh"
 #include "engine/cuda/mla_block.cuh"
 #include "engine/cuda/mla_split.cuh"
 #include "engine/cuda/mma_ptx.cuh"
@@ -57,12 +56,6 @@ constexpr int kTileBytes = kBlocks * kBlockBytes;   // 73728
 constexpr int kQBytes = kBlocks * kHeads * kRowBytes;
 constexpr int kPairRows = 2 * kTileRows;
 constexpr int kMinBlockPairs = 2;  // shorter ranges cost more in the query load and the merge
-#ifndef ENVFORGE_DENSE_PREFETCH_PAIRS
-#define ENVFORGE_DENSE_PREFETCH_PAIRS 1
-#endif
-// A slot is copied again only once its last product is done, so the copy has about one
-// product's time to land: the pair this many ahead is read into L2 beforehand.
-constexpr int kPrefetchPairs = ENVFORGE_DENSE_PREFETCH_PAIRS;
 [[maybe_unused]] constexpr float kLog2e = 1.4426950408889634f;
 
 // named barriers: 1 + wg its own warpgroup, then the hand-offs (arrive by one, sync by the other)
@@ -157,40 +150,31 @@ __global__ void __launch_bounds__(kThreads, 1)
   // that holds the range's first pair; block 0 records every query's first pair for the
   // merge pass.
   const int range = blockIdx.x / hgroups, hg = blockIdx.x % hgroups;
-  allow_dependent_launch();  // the merge pass waits for this kernel's end
-  if (tid == 0) sm.first_query = p.T;
-  // the total; with at most one query per thread, this thread's query and its first pair too
-  int total_pairs = 0, own_start = 0, own_pairs = 0;
+  int total_pairs = 0;
   for (int t0 = 0; t0 < p.T; t0 += kThreads) {
     const int t = t0 + tid;
-    const int n = t < p.T ? query_pairs(p, t) : 0;
     int step_total;
-    const int start = total_pairs + block_exclusive_scan(n, sm.warp_sums, step_total);
-    if (t0 == 0) own_start = start, own_pairs = n;
+    block_exclusive_scan(t < p.T ? query_pairs(p, t) : 0, sm.warp_sums, step_total);
     total_pairs += step_total;
   }
   const int ranges = active_ranges(total_pairs, gridDim.x / hgroups);
   if (range >= ranges) return;
   const int range_begin = range_start(total_pairs, ranges, range);
   const int range_end = range_start(total_pairs, ranges, range + 1);
-  auto place_query = [&](int t, int start, int n) {
-    if (t >= p.T) return;
-    if (blockIdx.x == 0) work.query_start[t] = start;
-    if (start <= range_begin && range_begin < start + n) {
-      sm.first_query = t;
-      sm.first_start = start;
+  if (tid == 0) sm.first_query = p.T;
+  for (int t0 = 0, before = 0; t0 < p.T; t0 += kThreads) {
+    const int t = t0 + tid;
+    const int n = t < p.T ? query_pairs(p, t) : 0;
+    int step_total;
+    const int start = before + block_exclusive_scan(n, sm.warp_sums, step_total);
+    if (t < p.T) {
+      if (blockIdx.x == 0) work.query_start[t] = start;
+      if (start <= range_begin && range_begin < start + n) {
+        sm.first_query = t;
+        sm.first_start = start;
+      }
     }
-  };
-  if (p.T <= kThreads) {
-    place_query(tid, own_start, own_pairs);
-  } else {
-    for (int t0 = 0, before = 0; t0 < p.T; t0 += kThreads) {
-      const int t = t0 + tid;
-      const int n = t < p.T ? query_pairs(p, t) : 0;
-      int step_total;
-      place_query(t, before + block_exclusive_scan(n, sm.warp_sums, step_total), n);
-      before += step_total;
-    }
+    before += step_total;
   }
   if (blockIdx.x == 0 && tid == 0) work.query_start[p.T] = total_pairs;
   if (tid == 0) {
@@ -238,19 +222,6 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
     };
 
-    // pair pr's rows into L2 (hg 0's blocks alone: the others read the same rows)
-    auto prefetch_pair = [&](int pr) {
-      if (hg != 0 || pr >= n_pairs) return;
-      for (int n = 2 * pr; n < 2 * pr + 2; ++n) {
-        int rows[2];
-        box_rows(n, rows);
-#pragma unroll
-        for (int h = 0; h < 2; ++h)
-          if (rows[h] >= 0)
-            ptx::prefetch_l2(p.kv_pages + size_t(rows[h]) * kQkDim, kBoxRows * kQkDim * 2);
-      }
-    };
-
     __syncthreads();  // the slots and the query are free
     if (tid == 0) {
       int rows[2];
@@ -258,7 +229,6 @@ __global__ void __launch_bounds__(kThreads, 1)
         box_rows(n, rows);
         copy_blocks(n, rows, 0, kBlocks);
       }
-      for (int pr = 1; pr < kPrefetchPairs; ++pr) prefetch_pair(pr);
     }
     copy_query_sw128(sm.q, p.q + (size_t(t) * p.Hq + h0) * kQkDim, tid, kThreads);
     ptx::cp_async_commit();
@@ -388,7 +358,6 @@ __global__ void __launch_bounds__(kThreads, 1)
       if (lt == 0 && refill) {
         box_rows(2 * pr + 2, next_rows[0]);
         box_rows(2 * pr + 3, next_rows[1]);
-        if (wg == 0) prefetch_pair(pr + kPrefetchPairs);
       }
       clear_past_end(pr);
       issue_scores(pr, s);
@@ -465,7 +434,6 @@ __global__ void __launch_bounds__(kVDim / 4)
     mla_dense_merge_kernel(int Hq, int grid, DenseWork work, __nv_bfloat16* __restrict__ out) {
   const int T = gridDim.x / Hq, hgroups = Hq / kHeads;
   const int t = blockIdx.x / Hq, h = blockIdx.x % Hq, hg = h / kHeads, row = h % kHeads;
-  wait_for_prior_grid();
   const int total_pairs = work.query_start[T];
   const int ranges = active_ranges(total_pairs, grid / hgroups);
   const int first = work.query_start[t], pairs = work.query_start[t + 1] - first;
@@ -545,8 +513,8 @@ void launch_dense(const MlaArgs& p, cudaStream_t stream) {
   const DenseWork work = dense_work(p.workspace, grid);
   mla_dense_kernel<<<grid, kThreads, kDenseSmemBytes, stream>>>(map, p, work);
   ENVFORGE_CUDA_CHECK_LAUNCH();
-  launch_dependent(mla_dense_merge_kernel, dim3(unsigned(p.T) * p.Hq), dim3(kVDim / 4), stream,
-                   p.Hq, grid, work, p.out);
+  mla_dense_merge_kernel<<<unsigned(p.T) * p.Hq, kVDim / 4, 0, stream>>>(p.Hq, grid, work, p.out);
+  ENVFORGE_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace envforge::engine::gpu::mla

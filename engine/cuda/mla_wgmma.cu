@@ -21,7 +21,6 @@
 #include <cmath>
 
 #include "engine/cuda/cuda_check.h"
-#include "engine/cuda/dependent_launch.cuh"
 #include "engine/cuda/mla_block.cuh"
 #include "engine/cuda/mla_split.cuh"
 #include "engine/cuda/mma_ptx.cuh"
@@ -76,7 +75,6 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int t = blockIdx.x / hgroups, hg = blockIdx.x % hgroups;
   const int split = blockIdx.y;
   const int tid = threadIdx.x, lane = tid & 31;
-  allow_dependent_launch();  // the merge pass, if any, waits for this kernel's end
   // warpgroup (broadcast from lane 0 so that the compiler knows it is warp-uniform and keeps
   // the tensor-core descriptors built from it in uniform registers), warp within it
   const int wg = __shfl_sync(0xffffffffu, tid >> 7, 0), wq = (tid >> 5) & 3;

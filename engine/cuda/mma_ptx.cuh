@@ -207,10 +207,6 @@ __device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
         : "memory");
   } while (!done);
 }
-// Starts reading `bytes` (a multiple of 16) from a 16-byte aligned global address into L2.
-__device__ __forceinline__ void prefetch_l2(const void* src, uint32_t bytes) {
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(src), "r"(bytes) : "memory");
-}
 // Box (c0, c1) of a 2-D tensor map into shared memory; its bytes complete on `bar`.
 // Coordinates outside the tensor read as zeros.
 __device__ __forceinline__ void tma_load_2d(void* dst, const void* tensor_map, int c0, int c1,
