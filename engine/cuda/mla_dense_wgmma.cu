@@ -47,7 +47,9 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kHeads = kMlaHeadsPerBlock;  // 64
 constexpr int kTileRows = 64;              // one warpgroup's scores: N = 64
-constexpr int kBoxRows = kMlaPageRows;     // one copy: 32 rows, which always lie in one page
+// One copy: a whole 64-row tile when the pages hold whole tiles, else 32 rows, which always lie
+// in one page.
+constexpr int kSmallBoxRows = kMlaPageRows;
 constexpr int kBlocks = kQkDim / 64;       // 9 column blocks of 128 B
 [[maybe_unused]] constexpr int kRopeBlock = kBlocks - 1;  // also the tile's weights P once scored
 constexpr int kRowBytes = 128;
@@ -131,9 +133,11 @@ __device__ __forceinline__ int range_of_pair(int total_pairs, int ranges, int x)
   return before + incl - x;
 }
 
+template <int kBoxRows>
 __global__ void __launch_bounds__(kThreads, 1)
     mla_dense_kernel(const __grid_constant__ CUtensorMap kv_map, MlaArgs p, DenseWork work) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  constexpr int kBoxes = kTileRows / kBoxRows;  // copies per column block of a tile
   extern __shared__ unsigned char dsmem_raw[];
   DenseSmem& sm = *reinterpret_cast<DenseSmem*>(ptx::align_smem_1024(dsmem_raw));
   const int hgroups = p.Hq / kHeads;
@@ -201,22 +205,22 @@ __global__ void __launch_bounds__(kThreads, 1)
     const BlockSlice slice = block_slice(p, t, first_pair * kPairRows, n_pairs * kPairRows);
     const int begin = slice.begin, end = slice.end;
 
-    // The cache rows of tile n's two boxes; a box past the end is read from row -32, outside
+    // The cache rows of tile n's boxes; a box past the end is read from row -kBoxRows, outside
     // the tensor, as zeros.
-    auto box_rows = [&](int n, int(&rows)[2]) {
+    auto box_rows = [&](int n, int(&rows)[kBoxes]) {
 #pragma unroll
-      for (int h = 0; h < 2; ++h) {
+      for (int h = 0; h < kBoxes; ++h) {
         const int row = slot_cache_row(p, slice, begin + n * kTileRows + h * kBoxRows);
         rows[h] = row >= 0 ? row : -kBoxRows;
       }
     };
     // column blocks [b0, b1) of tile n into its slot (one thread)
-    auto copy_blocks = [&](int n, const int(&rows)[2], int b0, int b1) {
+    auto copy_blocks = [&](int n, const int(&rows)[kBoxes], int b0, int b1) {
       const int slot = n & 1;
       for (int b = b0; b < b1; ++b) {
         ptx::mbar_arrive_expect_tx(&sm.full[slot][b], kBlockBytes);
 #pragma unroll
-        for (int h = 0; h < 2; ++h)
+        for (int h = 0; h < kBoxes; ++h)
           ptx::tma_load_2d(sm.kv[slot] + b * kBlockBytes + h * kBoxRows * kRowBytes, &kv_map,
                            64 * b, rows[h], &sm.full[slot][b]);
       }
@@ -224,7 +228,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 
     __syncthreads();  // the slots and the query are free
     if (tid == 0) {
-      int rows[2];
+      int rows[kBoxes];
       for (int n = 0; n < 2; ++n) {
         box_rows(n, rows);
         copy_blocks(n, rows, 0, kBlocks);
@@ -352,7 +356,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 
     // the cache rows of the next pair's tiles, looked up by the thread that issues their copies
     // at the start of the pair, long before the copies
-    int next_rows[2][2] = {{0, 0}, {0, 0}};
+    int next_rows[2][kBoxes] = {};
     // the start of either warpgroup's pair: its tile scored, masked, and its row maxima
     auto score_tile = [&](int pr, bool refill, float(&s)[32], float(&mx)[2]) {
       if (lt == 0 && refill) {
@@ -457,10 +461,10 @@ __global__ void __launch_bounds__(kVDim / 4)
 }
 
 // The paged latent cache as a 2-D tensor of 576-wide bf16 rows for the tensor copies, in
-// boxes of 32 rows x 64 columns with the 128-byte swizzle the products read. Its row count
-// is unknown here and only page-table rows are ever read: it is set to the largest a copy
+// boxes of box_rows rows x 64 columns with the 128-byte swizzle the products read. Its row
+// count is unknown here and only page-table rows are ever read: it is set to the largest a copy
 // coordinate can name.
-CUtensorMap kv_tensor_map(const __nv_bfloat16* kv_pages) {
+CUtensorMap kv_tensor_map(const __nv_bfloat16* kv_pages, int box_rows) {
   static const PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
     void* fn = nullptr;
     cudaDriverEntryPointQueryResult found{};
@@ -473,7 +477,7 @@ CUtensorMap kv_tensor_map(const __nv_bfloat16* kv_pages) {
   CUtensorMap map;
   const cuuint64_t dims[2] = {cuuint64_t(kQkDim), cuuint64_t(INT_MAX)};
   const cuuint64_t strides[1] = {cuuint64_t(kQkDim) * sizeof(__nv_bfloat16)};
-  const cuuint32_t box[2] = {64, cuuint32_t(kBoxRows)};
+  const cuuint32_t box[2] = {64, cuuint32_t(box_rows)};
   const cuuint32_t element_strides[2] = {1, 1};
   const CUresult r =
       encode(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<__nv_bfloat16*>(kv_pages),
@@ -503,15 +507,21 @@ size_t dense_workspace_bytes(int T, int Hq) {
 
 void launch_dense(const MlaArgs& p, cudaStream_t stream) {
   static const bool attr_set = [] {
-    ENVFORGE_CUDA_CHECK(cudaFuncSetAttribute(
-        mla_dense_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kDenseSmemBytes)));
+    for (auto kernel : {mla_dense_kernel<kTileRows>, mla_dense_kernel<kSmallBoxRows>})
+      ENVFORGE_CUDA_CHECK(cudaFuncSetAttribute(
+          kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kDenseSmemBytes)));
     return true;
   }();
   (void)attr_set;
-  const CUtensorMap map = kv_tensor_map(p.kv_pages);
+  // tiles start at multiples of 64 rows: with pages of whole tiles, a tile is one copy per
+  // column block
+  const int box_rows = p.table.page_size % kTileRows == 0 ? kTileRows : kSmallBoxRows;
+  const CUtensorMap map = kv_tensor_map(p.kv_pages, box_rows);
   const int grid = dense_grid(p.Hq);
   const DenseWork work = dense_work(p.workspace, grid);
-  mla_dense_kernel<<<grid, kThreads, kDenseSmemBytes, stream>>>(map, p, work);
+  auto kernel =
+      box_rows == kTileRows ? mla_dense_kernel<kTileRows> : mla_dense_kernel<kSmallBoxRows>;
+  kernel<<<grid, kThreads, kDenseSmemBytes, stream>>>(map, p, work);
   ENVFORGE_CUDA_CHECK_LAUNCH();
   mla_dense_merge_kernel<<<unsigned(p.T) * p.Hq, kVDim / 4, 0, stream>>>(p.Hq, grid, work, p.out);
   ENVFORGE_CUDA_CHECK_LAUNCH();
