@@ -50,6 +50,10 @@ constexpr int kTileRows = 64;              // one warpgroup's scores: N = 64
 // One copy: a whole 64-row tile when the pages hold whole tiles, else 32 rows, which always lie
 // in one page.
 constexpr int kSmallBoxRows = kMlaPageRows;
+// A tile's column blocks come in two halves, each completing its own barrier: the low ones,
+// the value columns that WG0 multiplies and frees, and the high ones (value columns and the
+// rope block), freed by WG1.
+constexpr int kLowBlocks = 4;
 constexpr int kBlocks = kQkDim / 64;       // 9 column blocks of 128 B
 [[maybe_unused]] constexpr int kRopeBlock = kBlocks - 1;  // also the tile's weights P once scored
 constexpr int kRowBytes = 128;
@@ -85,7 +89,7 @@ DenseWork dense_work(void* workspace, int grid) {
 struct DenseSmem {
   alignas(1024) unsigned char q[kQBytes];
   alignas(1024) unsigned char kv[2][kTileBytes];
-  uint64_t full[2][kBlocks];  // a column block of the slot has landed
+  uint64_t full[2][2];  // the slot's low blocks (0-3) / its high blocks (4-8) have landed
   PairMaxima maxima;  // m_a, scale_a: tile 0 (WG0); m_b, scale_b: tile 1 (WG1)
   float red_sum[2][kHeads];
   int warp_sums[kThreads / 32];
@@ -135,7 +139,8 @@ __device__ __forceinline__ int range_of_pair(int total_pairs, int ranges, int x)
 
 template <int kBoxRows>
 __global__ void __launch_bounds__(kThreads, 1)
-    mla_dense_kernel(const __grid_constant__ CUtensorMap kv_map, MlaArgs p, DenseWork work) {
+    mla_dense_kernel(const __grid_constant__ CUtensorMap low_map,
+                     const __grid_constant__ CUtensorMap high_map, MlaArgs p, DenseWork work) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   constexpr int kBoxes = kTileRows / kBoxRows;  // copies per column block of a tile
   extern __shared__ unsigned char dsmem_raw[];
@@ -183,7 +188,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   if (blockIdx.x == 0 && tid == 0) work.query_start[p.T] = total_pairs;
   if (tid == 0) {
     for (int s = 0; s < 2; ++s)
-      for (int b = 0; b < kBlocks; ++b) ptx::mbar_init(&sm.full[s][b], 1);
+      for (int half = 0; half < 2; ++half) ptx::mbar_init(&sm.full[s][half], 1);
     ptx::mbar_init_fence();
   }
   __syncthreads();
@@ -214,15 +219,22 @@ __global__ void __launch_bounds__(kThreads, 1)
         rows[h] = row >= 0 ? row : -kBoxRows;
       }
     };
-    // column blocks [b0, b1) of tile n into its slot (one thread)
-    auto copy_blocks = [&](int n, const int(&rows)[kBoxes], int b0, int b1) {
+    // the low or the high column blocks of tile n into its slot (one thread): one copy each
+    // from a 64-row box, else one per block and box
+    auto copy_half = [&](int n, const int(&rows)[kBoxes], int half) {
       const int slot = n & 1;
-      for (int b = b0; b < b1; ++b) {
-        ptx::mbar_arrive_expect_tx(&sm.full[slot][b], kBlockBytes);
+      const int b0 = half ? kLowBlocks : 0, b1 = half ? kBlocks : kLowBlocks;
+      ptx::mbar_arrive_expect_tx(&sm.full[slot][half], (b1 - b0) * kBlockBytes);
+      if constexpr (kBoxes == 1) {
+        ptx::tma_load_3d(sm.kv[slot] + b0 * kBlockBytes, half ? &high_map : &low_map, 0, rows[0],
+                         b0, &sm.full[slot][half]);
+      } else {
+        for (int b = b0; b < b1; ++b) {
 #pragma unroll
-        for (int h = 0; h < kBoxes; ++h)
-          ptx::tma_load_2d(sm.kv[slot] + b * kBlockBytes + h * kBoxRows * kRowBytes, &kv_map,
-                           64 * b, rows[h], &sm.full[slot][b]);
+          for (int h = 0; h < kBoxes; ++h)
+            ptx::tma_load_2d(sm.kv[slot] + b * kBlockBytes + h * kBoxRows * kRowBytes, &low_map,
+                             64 * b, rows[h], &sm.full[slot][half]);
+        }
       }
     };
 
@@ -231,7 +243,8 @@ __global__ void __launch_bounds__(kThreads, 1)
       int rows[kBoxes];
       for (int n = 0; n < 2; ++n) {
         box_rows(n, rows);
-        copy_blocks(n, rows, 0, kBlocks);
+        copy_half(n, rows, 0);
+        copy_half(n, rows, 1);
       }
     }
     copy_query_sw128(sm.q, p.q + (size_t(t) * p.Hq + h0) * kQkDim, tid, kThreads);
@@ -257,7 +270,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     auto issue_scores = [&](int pr, float(&s)[32]) {
 #pragma unroll
       for (int b = 0; b < kBlocks; ++b) {
-        ptx::mbar_wait(&sm.full[wg][b], (pairs_done + pr) & 1);
+        if (b == 0 || b == kLowBlocks)
+          ptx::mbar_wait(&sm.full[wg][b == 0 ? 0 : 1], (pairs_done + pr) & 1);
         ptx::wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < 4; ++kk) {
@@ -276,7 +290,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     auto clear_past_end = [&](int pr) {
       const int tile_pos = begin + (2 * pr + wg) * kTileRows;
       if (tile_pos >= end || tile_pos + kTileRows <= end || (end % kBoxRows) == 0) return;
-      for (int b = 0; b < kBlocks; ++b) ptx::mbar_wait(&sm.full[wg][b], (pairs_done + pr) & 1);
+      for (int half = 0; half < 2; ++half)
+        ptx::mbar_wait(&sm.full[wg][half], (pairs_done + pr) & 1);
       const int r0 = end - tile_pos, r1 = (r0 + kBoxRows - 1) / kBoxRows * kBoxRows;
       for (int i = lt; i < kBlocks * (r1 - r0) * 8; i += 128) {
         const int b = i / ((r1 - r0) * 8), r = r0 + (i / 8) % (r1 - r0), c = i % 8;
@@ -384,12 +399,12 @@ __global__ void __launch_bounds__(kThreads, 1)
         sm.maxima.after_second(row0, m_run, l_run, scale1);
         ptx::wgmma_wait<0>();  // P0 V0_L: WG0 is done with value blocks 0-3 of slot 0
         ptx::named_bar_arrive(kBarP0Read, 256);
-        if (lt == 0 && refill) copy_blocks(2 * pr + 2, next_rows[0], 0, 4);
+        if (lt == 0 && refill) copy_half(2 * pr + 2, next_rows[0], 0);
         rescale_output(o, scale1);
         issue_pv_other();
         ptx::wgmma_wait<0>();  // P1 V1_L: WG0 is done with value blocks 0-3 of slot 1
         ptx::named_bar_arrive(kBarP1Read, 256);
-        if (lt == 0 && refill) copy_blocks(2 * pr + 3, next_rows[1], 0, 4);
+        if (lt == 0 && refill) copy_half(2 * pr + 3, next_rows[1], 0);
       }
     } else {
       for (int pr = 0; pr < n_pairs; ++pr) {
@@ -408,12 +423,12 @@ __global__ void __launch_bounds__(kThreads, 1)
         // done with it too) back a product earlier, for the scores that come next
         ptx::wgmma_wait<0>();
         ptx::named_bar_sync(kBarP0Read, 256);
-        if (lt == 0 && refill) copy_blocks(2 * pr + 2, next_rows[0], 4, kBlocks);
+        if (lt == 0 && refill) copy_half(2 * pr + 2, next_rows[0], 1);
         rescale_output(o, scale1);
         issue_pv_own(w);
         ptx::wgmma_wait<0>();  // WG1 is done with value blocks 4-7 of slot 1, and with P1
         ptx::named_bar_sync(kBarP1Read, 256);  // as is WG0
-        if (lt == 0 && refill) copy_blocks(2 * pr + 3, next_rows[1], 4, kBlocks);
+        if (lt == 0 && refill) copy_half(2 * pr + 3, next_rows[1], 1);
       }
     }
 
@@ -460,11 +475,13 @@ __global__ void __launch_bounds__(kVDim / 4)
       work.o_part, work.lse_part, out_row);
 }
 
-// The paged latent cache as a 2-D tensor of 576-wide bf16 rows for the tensor copies, in
-// boxes of box_rows rows x 64 columns with the 128-byte swizzle the products read. Its row
-// count is unknown here and only page-table rows are ever read: it is set to the largest a copy
-// coordinate can name.
-CUtensorMap kv_tensor_map(const __nv_bfloat16* kv_pages, int box_rows) {
+// The paged latent cache for the tensor copies, with the 128-byte swizzle the products read:
+// with depth 0, a 2-D tensor of 576-wide bf16 rows in boxes of 32 rows x 64 columns; else a
+// 3-D one (64 columns, rows, column blocks 128 bytes apart) in boxes of 64 rows x depth column
+// blocks, which land block after block as the products read them. Its row count is unknown
+// here and only page-table rows are ever read: it is set to the largest a copy coordinate can
+// name.
+CUtensorMap kv_tensor_map(const __nv_bfloat16* kv_pages, int depth) {
   static const PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
     void* fn = nullptr;
     cudaDriverEntryPointQueryResult found{};
@@ -475,13 +492,18 @@ CUtensorMap kv_tensor_map(const __nv_bfloat16* kv_pages, int box_rows) {
     return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
   }();
   CUtensorMap map;
-  const cuuint64_t dims[2] = {cuuint64_t(kQkDim), cuuint64_t(INT_MAX)};
-  const cuuint64_t strides[1] = {cuuint64_t(kQkDim) * sizeof(__nv_bfloat16)};
-  const cuuint32_t box[2] = {64, cuuint32_t(box_rows)};
-  const cuuint32_t element_strides[2] = {1, 1};
+  const cuuint64_t row_bytes = cuuint64_t(kQkDim) * sizeof(__nv_bfloat16);
+  const cuuint64_t dims_2d[2] = {cuuint64_t(kQkDim), cuuint64_t(INT_MAX)};
+  const cuuint64_t dims_3d[3] = {64, cuuint64_t(INT_MAX), kBlocks};
+  const cuuint64_t strides[2] = {row_bytes, kRowBytes};
+  const cuuint32_t box_2d[2] = {64, kSmallBoxRows};
+  const cuuint32_t box_3d[3] = {64, kTileRows, cuuint32_t(depth)};
+  const cuuint32_t element_strides[3] = {1, 1, 1};
+  const bool flat = depth == 0;
   const CUresult r =
-      encode(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<__nv_bfloat16*>(kv_pages),
-             dims, strides, box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+      encode(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, flat ? 2 : 3,
+             const_cast<__nv_bfloat16*>(kv_pages), flat ? dims_2d : dims_3d, strides,
+             flat ? box_2d : box_3d, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
              CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
              CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS)
@@ -513,15 +535,16 @@ void launch_dense(const MlaArgs& p, cudaStream_t stream) {
     return true;
   }();
   (void)attr_set;
-  // tiles start at multiples of 64 rows: with pages of whole tiles, a tile is one copy per
-  // column block
-  const int box_rows = p.table.page_size % kTileRows == 0 ? kTileRows : kSmallBoxRows;
-  const CUtensorMap map = kv_tensor_map(p.kv_pages, box_rows);
+  // Tiles start at multiples of 64 rows: with pages of whole tiles, each half of a tile is
+  // one copy; else each column block is two.
+  const bool whole_tiles = p.table.page_size % kTileRows == 0;
+  const CUtensorMap low_map = kv_tensor_map(p.kv_pages, whole_tiles ? kLowBlocks : 0);
+  const CUtensorMap high_map =
+      whole_tiles ? kv_tensor_map(p.kv_pages, kBlocks - kLowBlocks) : low_map;
   const int grid = dense_grid(p.Hq);
   const DenseWork work = dense_work(p.workspace, grid);
-  auto kernel =
-      box_rows == kTileRows ? mla_dense_kernel<kTileRows> : mla_dense_kernel<kSmallBoxRows>;
-  kernel<<<grid, kThreads, kDenseSmemBytes, stream>>>(map, p, work);
+  auto kernel = whole_tiles ? mla_dense_kernel<kTileRows> : mla_dense_kernel<kSmallBoxRows>;
+  kernel<<<grid, kThreads, kDenseSmemBytes, stream>>>(low_map, high_map, p, work);
   ENVFORGE_CUDA_CHECK_LAUNCH();
   mla_dense_merge_kernel<<<unsigned(p.T) * p.Hq, kVDim / 4, 0, stream>>>(p.Hq, grid, work, p.out);
   ENVFORGE_CUDA_CHECK_LAUNCH();
