@@ -21,11 +21,14 @@
 //   WG1: S1 = Q K1^T; once WG0 has m0: m1 = max(m0, rowmax S1), scale1, P1 -> shared;
 //        O_R = O_R * scale0 + P0 V0_R, then O_R * scale1 + P1 V1_R (P1 from registers).
 // so one warpgroup's softmax runs while the other's products keep the tensor cores busy.
-// Tiles arrive by tensor copy (TMA), one 32-row x 64-column box at a time, each 64-column
-// block completing its own barrier so that the scores start on the first block to land. With
-// only two slots a block must be copied again the moment the last product reading it is done:
-// value blocks 0-3 of either slot by WG0 after its product with them, blocks 4-7 and the rope
-// block by WG1 after its own (and, for the rope block, once WG0 is done with that tile's P).
+// Tiles arrive by tensor copy (TMA) in two halves, 64-column blocks 0-3 and 4-8, each
+// completing its own barrier so that the scores start on the first half to land. A half is
+// one copy when the pages hold whole 64-row tiles (3-D boxes of 64 rows x 64 columns x 4 or 5
+// blocks), else one per block and 32-row box: each copy costs the issuing thread, and with it
+// its warpgroup, time on the critical path. With only two slots a half must be copied again
+// the moment the last product reading it is done: value blocks 0-3 of either slot by WG0
+// after its product with them, blocks 4-7 and the rope block by WG1 after its own (and, for
+// the rope block, once WG0 is done with that tile's P).
 // A tile's weights P (64 heads x 64 rows) go into its rope block, free once it is scored.
 #include <cuda.h>
 #include <cudaTypedefs.h>
@@ -47,8 +50,7 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kHeads = kMlaHeadsPerBlock;  // 64
 constexpr int kTileRows = 64;              // one warpgroup's scores: N = 64
-// One copy: a whole 64-row tile when the pages hold whole tiles, else 32 rows, which always lie
-// in one page.
+// The rows of one copy when pages may hold half a tile: 32, which always lie in one page.
 constexpr int kSmallBoxRows = kMlaPageRows;
 // A tile's column blocks come in two halves, each completing its own barrier: the low ones,
 // the value columns that WG0 multiplies and frees, and the high ones (value columns and the
@@ -137,6 +139,7 @@ __device__ __forceinline__ int range_of_pair(int total_pairs, int ranges, int x)
   return before + incl - x;
 }
 
+// kBoxRows: the rows of one copy, a whole tile (64) or half of one (32)
 template <int kBoxRows>
 __global__ void __launch_bounds__(kThreads, 1)
     mla_dense_kernel(const __grid_constant__ CUtensorMap low_map,
