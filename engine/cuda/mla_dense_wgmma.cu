@@ -30,19 +30,15 @@
 // after its product with them, blocks 4-7 and the rope block by WG1 after its own (and, for
 // the rope block, once WG0 is done with that tile's P).
 // A tile's weights P (64 heads x 64 rows) go into its rope block, free once it is scored.
-#include <cuda.h>
-#include <cudaTypedefs.h>
-
 #include <algorithm>
 #include <climits>
 #include <cmath>
-#include <stdexcept>
-#include <string>
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/mla_block.cuh"
 #include "engine/cuda/mla_split.cuh"
 #include "engine/cuda/mma_ptx.cuh"
+#include "engine/cuda/tensor_map.h"
 
 namespace envforge::engine::gpu::mla {
 namespace {
@@ -485,34 +481,16 @@ __global__ void __launch_bounds__(kVDim / 4)
 // here and only page-table rows are ever read: it is set to the largest a copy coordinate can
 // name.
 CUtensorMap kv_tensor_map(const __nv_bfloat16* kv_pages, int depth) {
-  static const PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
-    void* fn = nullptr;
-    cudaDriverEntryPointQueryResult found{};
-    ENVFORGE_CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000,
-                                                         cudaEnableDefault, &found));
-    if (found != cudaDriverEntryPointSuccess || fn == nullptr)
-      throw std::runtime_error("mla_attention: the CUDA driver has no cuTensorMapEncodeTiled");
-    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
-  }();
-  CUtensorMap map;
   const cuuint64_t row_bytes = cuuint64_t(kQkDim) * sizeof(__nv_bfloat16);
   const cuuint64_t dims_2d[2] = {cuuint64_t(kQkDim), cuuint64_t(INT_MAX)};
   const cuuint64_t dims_3d[3] = {64, cuuint64_t(INT_MAX), kBlocks};
   const cuuint64_t strides[2] = {row_bytes, kRowBytes};
   const cuuint32_t box_2d[2] = {64, kSmallBoxRows};
   const cuuint32_t box_3d[3] = {64, kTileRows, cuuint32_t(depth)};
-  const cuuint32_t element_strides[3] = {1, 1, 1};
   const bool flat = depth == 0;
-  const CUresult r =
-      encode(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, flat ? 2 : 3,
-             const_cast<__nv_bfloat16*>(kv_pages), flat ? dims_2d : dims_3d, strides,
-             flat ? box_2d : box_3d, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-             CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  if (r != CUDA_SUCCESS)
-    throw std::runtime_error("mla_attention: tensor map of the latent cache rejected (CUresult " +
-                             std::to_string(int(r)) + ")");
-  return map;
+  return encode_tiled_map(CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, flat ? 2 : 3, kv_pages,
+                          flat ? dims_2d : dims_3d, strides, flat ? box_2d : box_3d,
+                          CU_TENSOR_MAP_SWIZZLE_128B, "mla_attention: the latent cache");
 }
 
 }  // namespace
