@@ -1,11 +1,9 @@
 // Lightning-indexer scores on tensor cores. Two kernels:
 //  - FP8 on Hopper (sm_90a): warpgroup MMA (wgmma m64n64k32 e4m3, both operands in shared
 //    memory, 128-byte swizzle). One block = one warpgroup = one query x a chunk of 64-key
-//    tiles; key tiles and their scales stream through a ring of shared-memory stages filled
-//    several tiles ahead by tensor copies that one thread issues, a box of 32 or 64 keys
-//    each (or by cp.async from every thread, variants of indexer_tuning.h). (mma.sync with
-//    e4m3 operands has no native Hopper instruction: it runs as conversions plus f16 MMAs,
-//    which capped the earlier kernel at ~1.9 TB/s.)
+//    tiles; key tiles stream through a ring of shared-memory stages filled by cp.async several
+//    tiles ahead. (mma.sync with e4m3 operands has no native Hopper instruction: it runs as
+//    conversions plus f16 MMAs, which capped the earlier kernel at ~1.9 TB/s.)
 //  - bf16, FP8 elsewhere: warp-level mma.sync below. One block = one query x a chunk of keys;
 //    each warp takes 32 keys at a time (two 16-row MMA tiles) against all 64 index heads.
 // Keys are read once, 16 bytes per thread per load, straight into MMA A fragments; the query
@@ -16,7 +14,6 @@
 #include <cuda_fp8.h>
 
 #include <algorithm>
-#include <climits>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -26,7 +23,6 @@
 #include "engine/cuda/indexer_tuning.h"
 #include "engine/cuda/mma_ptx.cuh"
 #include "engine/cuda/page_math.cuh"
-#include "engine/cuda/tensor_map.h"
 
 namespace envforge::engine::gpu {
 namespace {
@@ -246,22 +242,13 @@ struct WgSmem {
   static constexpr int kScales = kTiles + kStages * kTileBytes; // [kStages][64] f32
   static constexpr int kW = kScales + kStages * kTileKeys * 4;  // [64] f32
   static constexpr int kPages = kW + kIndexHeads * 4;           // [kMaxChunkPages] i32
-  static constexpr int kBars = kPages + kMaxChunkPages * 4;     // [kStages] u64, tensor copies
-  static constexpr int kBytes = kBars + kStages * 8 + 1024;     // + alignment slack
+  static constexpr int kBytes = kPages + kMaxChunkPages * 4 + 1024;  // + alignment slack
 };
 
-// How key tiles reach shared memory: cp.async by every thread (optionally with an L2 hint of
-// 256 bytes), or tensor copies issued by one thread, a box of 32 or 64 key rows (box_keys)
-// and its scales each, completing a barrier per stage.
-enum class KeyCopy { kCpAsync, kCpAsyncL2Hint, kTensor };
-
-template <int kStages, KeyCopy kCopy>
-__global__ void __launch_bounds__(kWgThreads)
-    indexer_wgmma_kernel(const __grid_constant__ CUtensorMap key_map, int box_keys, IndexerArgs p,
-                         int chunk_tiles) {
+template <int kStages, bool kPrefetch256>
+__global__ void __launch_bounds__(kWgThreads) indexer_wgmma_kernel(IndexerArgs p,
+                                                                   int chunk_tiles) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  constexpr bool kPrefetch256 = kCopy == KeyCopy::kCpAsyncL2Hint;
-  constexpr bool kTensor = kCopy == KeyCopy::kTensor;
   using L = WgSmem<kStages>;
   extern __shared__ uint8_t smem_raw[];
   uint8_t* smem = ptx::align_smem_1024(smem_raw);
@@ -270,7 +257,6 @@ __global__ void __launch_bounds__(kWgThreads)
   float* s_scale = reinterpret_cast<float*>(smem + L::kScales);
   float* s_w = reinterpret_cast<float*>(smem + L::kW);
   int* s_pages = reinterpret_cast<int*>(smem + L::kPages);
-  uint64_t* s_full = reinterpret_cast<uint64_t*>(smem + L::kBars);
 
   const int t = blockIdx.y, tid = threadIdx.x;
   const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, tq = lane & 3;
@@ -293,10 +279,6 @@ __global__ void __launch_bounds__(kWgThreads)
   const int page_count = min(kMaxChunkPages, p.table.max_pages - page_first);
   for (int i = tid; i < page_count; i += kWgThreads)
     s_pages[i] = p.table.pages[size_t(seq) * p.table.max_pages + page_first + i];
-  if (kTensor && tid == 0) {
-    for (int s = 0; s < kStages; ++s) ptx::mbar_init(&s_full[s], 1);
-    ptx::mbar_init_fence();
-  }
   ptx::fence_proxy_async();  // the query, written by plain stores, is read by wgmma
   __syncthreads();
   float w_lo[kHeadTiles], w_hi[kHeadTiles];
@@ -306,8 +288,7 @@ __global__ void __launch_bounds__(kWgThreads)
     w_hi[i] = s_w[i * 8 + 2 * tq + 1];
   }
 
-  // 32-key halves of a tile: each lies in one page (page_size is a multiple of 32), as does a
-  // whole tile when page_size is a multiple of 64
+  // 32-key halves of a tile: each lies in one page (page_size is a multiple of 32)
   const PageMath pages(p.table.page_size);
   auto half_row0 = [&](int key0, size_t& row0) {
     const int page = pages.page(key0);
@@ -315,28 +296,6 @@ __global__ void __launch_bounds__(kWgThreads)
     if (key0 > lim || slot >= page_count) return false;
     row0 = size_t(s_pages[slot]) * pages.size + pages.offset(key0, page);
     return true;
-  };
-  // tile into its stage by tensor copies (one thread): the stage's barrier completes a phase
-  // per call, with no bytes for a tile past the chunk or the query
-  auto issue_tensor = [&](int tile, int stage) {
-    size_t rows[2] = {0, 0};
-    bool valid[2] = {false, false};
-    uint32_t bytes = 0;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      valid[h] = h * box_keys < kTileKeys && tile < t_end &&
-                 half_row0(tile * kTileKeys + box_keys * h, rows[h]);
-      if (valid[h]) bytes += box_keys * (kIndexDim + 4);
-    }
-    ptx::mbar_arrive_expect_tx(&s_full[stage], bytes);
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      if (!valid[h]) continue;
-      ptx::tma_load_2d(s_tiles + stage * kTileBytes + box_keys * h * kIndexDim, &key_map, 0,
-                       int(rows[h]), &s_full[stage]);
-      ptx::bulk_load(s_scale + stage * kTileKeys + box_keys * h, p.key_scale + rows[h],
-                     box_keys * 4, &s_full[stage]);
-    }
   };
   auto issue = [&](int tile, int stage) {
     if (tile < t_end) {
@@ -361,24 +320,14 @@ __global__ void __launch_bounds__(kWgThreads)
     ptx::cp_async_commit();
   };
 
-  if constexpr (kTensor) {
-    if (tid == 0)
-      for (int i = 0; i < kStages - 1; ++i) issue_tensor(t_begin + i, i);
-  } else {
 #pragma unroll
-    for (int i = 0; i < kStages - 1; ++i) issue(t_begin + i, i);
-  }
+  for (int i = 0; i < kStages - 1; ++i) issue(t_begin + i, i);
   const uint32_t q_addr = ptx::smem_addr(s_q);
   for (int tile = t_begin, i = 0; tile < t_end; ++tile, ++i) {
-    if constexpr (kTensor) {
-      __syncthreads();  // the stage of tile i-1 is free
-      if (tid == 0) issue_tensor(tile + kStages - 1, (i + kStages - 1) % kStages);
-    } else {
-      ptx::cp_async_wait<kStages - 2>();
-      ptx::fence_proxy_async();  // cp.async writes, read next by wgmma
-      __syncthreads();           // tile i landed for all; the stage of tile i-1 is free
-      issue(tile + kStages - 1, (i + kStages - 1) % kStages);
-    }
+    ptx::cp_async_wait<kStages - 2>();
+    ptx::fence_proxy_async();  // cp.async writes, read next by wgmma
+    __syncthreads();           // tile i landed for all; the stage of tile i-1 is free
+    issue(tile + kStages - 1, (i + kStages - 1) % kStages);
     const int key0 = tile * kTileKeys;
     if (key0 > lim) {
       for (int k = key0 + tid; k < min(p.S, key0 + kTileKeys); k += kWgThreads)
@@ -386,7 +335,6 @@ __global__ void __launch_bounds__(kWgThreads)
       continue;
     }
     const int stage = i % kStages;
-    if constexpr (kTensor) ptx::mbar_wait(&s_full[stage], (i / kStages) & 1);
     const uint32_t a_addr = ptx::smem_addr(s_tiles + stage * kTileBytes);
     float acc[32];
     ptx::wgmma_fence();
@@ -414,7 +362,7 @@ __global__ void __launch_bounds__(kWgThreads)
       if (key0 + r1 < p.S) out_row[key0 + r1] = key0 + r1 <= lim ? s1 * sc[r1] : -INFINITY;
     }
   }
-  if constexpr (!kTensor) ptx::cp_async_wait<0>();
+  ptx::cp_async_wait<0>();
 #endif
 }
 
@@ -429,10 +377,10 @@ int resident_blocks(K kernel) {
   return std::max(1, n);
 }
 
-template <int kStages, KeyCopy kCopy>
+template <int kStages, bool kPrefetch256>
 int wgmma_blocks_per_sm() {
   const int smem = WgSmem<kStages>::kBytes;
-  auto kernel = indexer_wgmma_kernel<kStages, kCopy>;
+  auto kernel = indexer_wgmma_kernel<kStages, kPrefetch256>;
   ENVFORGE_CUDA_CHECK(
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   int n = 0;
@@ -452,19 +400,9 @@ bool device_is_hopper() {
   return yes;
 }
 
-// The FP8 index keys, 128-byte rows, for tensor copies of box_keys rows with the 128-byte
-// swizzle the products read (row count as in mla_dense_wgmma.cu: the largest a copy names).
-CUtensorMap key_tensor_map(const void* key_pages, int box_keys) {
-  const cuuint64_t dims[2] = {kIndexDim, cuuint64_t(INT_MAX)};
-  const cuuint64_t strides[1] = {kIndexDim};
-  const cuuint32_t box[2] = {kIndexDim, cuuint32_t(box_keys)};
-  return encode_tiled_map(CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, key_pages, dims, strides, box,
-                          CU_TENSOR_MAP_SWIZZLE_128B, "indexer_scores: the index keys");
-}
-
-template <int kStages, KeyCopy kCopy>
+template <int kStages, bool kPrefetch256>
 void launch_wgmma(const IndexerArgs& p, cudaStream_t stream) {
-  static const int per_sm = wgmma_blocks_per_sm<kStages, kCopy>();
+  static const int per_sm = wgmma_blocks_per_sm<kStages, kPrefetch256>();
   const int total_tiles = (p.S + kTileKeys - 1) / kTileKeys;
   const long wave = long(device_sm_count()) * per_sm;
   const long per_row = std::max<long>(1, wave / p.T);
@@ -473,13 +411,8 @@ void launch_wgmma(const IndexerArgs& p, cudaStream_t stream) {
   // a chunk's pages must fit the page-id cache
   chunk_tiles = std::min(chunk_tiles, (kMaxChunkPages - 2) * p.table.page_size / kTileKeys);
   const int chunks = (total_tiles + chunk_tiles - 1) / chunk_tiles;
-  // a tile (64 keys, at a multiple of 64) lies in one page when pages hold whole tiles
-  const int box_keys = p.table.page_size % kTileKeys == 0 ? kTileKeys : kTileKeys / 2;
-  const CUtensorMap key_map =
-      kCopy == KeyCopy::kTensor ? key_tensor_map(p.key_pages, box_keys) : CUtensorMap{};
-  indexer_wgmma_kernel<kStages, kCopy>
-      <<<dim3(chunks, p.T), kWgThreads, WgSmem<kStages>::kBytes, stream>>>(key_map, box_keys, p,
-                                                                          chunk_tiles);
+  indexer_wgmma_kernel<kStages, kPrefetch256>
+      <<<dim3(chunks, p.T), kWgThreads, WgSmem<kStages>::kBytes, stream>>>(p, chunk_tiles);
 }
 
 }  // namespace
@@ -504,13 +437,11 @@ void indexer_scores_variant(const IndexerArgs& p, int variant, cudaStream_t stre
   require(reinterpret_cast<uintptr_t>(p.key_pages) % 16 == 0 &&
               (!fp8 || reinterpret_cast<uintptr_t>(p.key_scale) % 16 == 0),
           "key_pages and key_scale must be 16-byte aligned");
-  if (fp8 && variant != 3 && device_is_hopper()) {
+  if (fp8 && variant != 2 && device_is_hopper()) {
     if (variant == 1) {
-      launch_wgmma<4, KeyCopy::kCpAsync>(p, stream);
-    } else if (variant == 2) {
-      launch_wgmma<4, KeyCopy::kCpAsyncL2Hint>(p, stream);
+      launch_wgmma<4, true>(p, stream);
     } else {
-      launch_wgmma<4, KeyCopy::kTensor>(p, stream);
+      launch_wgmma<4, false>(p, stream);
     }
     ENVFORGE_CUDA_CHECK_LAUNCH();
     return;

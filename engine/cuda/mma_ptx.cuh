@@ -218,16 +218,6 @@ __device__ __forceinline__ void tma_load_2d(void* dst, const void* tensor_map, i
       : "memory");
 }
 
-// `bytes` (a multiple of 16) from 16-byte aligned global memory into shared memory; they
-// complete on `bar`.
-__device__ __forceinline__ void bulk_load(void* dst, const void* src, uint32_t bytes,
-                                          uint64_t* bar) {
-  asm volatile(
-      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::
-          "r"(smem_addr(dst)),
-      "l"(src), "r"(bytes), "r"(smem_addr(bar))
-      : "memory");
-}
 // Box (c0, c1, c2) of a 3-D tensor map into shared memory, likewise.
 __device__ __forceinline__ void tma_load_3d(void* dst, const void* tensor_map, int c0, int c1,
                                             int c2, uint64_t* bar) {
