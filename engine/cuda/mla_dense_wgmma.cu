@@ -141,7 +141,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     mla_dense_kernel(const __grid_constant__ CUtensorMap low_map,
                      const __grid_constant__ CUtensorMap high_map, MlaArgs p, DenseWork work) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  constexpr int kBoxes = kTileRows / kBoxRows;  // copies per column block of a tile
+  constexpr int kBoxes = kTileRows / kBoxRows;  // boxes of rows in a tile
   extern __shared__ unsigned char dsmem_raw[];
   DenseSmem& sm = *reinterpret_cast<DenseSmem*>(ptx::align_smem_1024(dsmem_raw));
   const int hgroups = p.Hq / kHeads;
