@@ -474,33 +474,33 @@ __global__ void __launch_bounds__(kVDim / 4)
       work.o_part, work.lse_part, out_row);
 }
 
-// The paged latent cache for the tensor copies, with the 128-byte swizzle the products read:
-// with depth 0, a 2-D tensor of 576-wide bf16 rows in boxes of 32 rows x 64 columns; else a
-// 3-D one (64 columns, rows, column blocks 128 bytes apart) in boxes of 64 rows x depth column
-// blocks, which land block after block as the products read them. Its row count is unknown
-// here and only page-table rows are ever read: it is set to the largest a copy coordinate can
-// name.
-CUtensorMap kv_tensor_map(const __nv_bfloat16* kv_pages, int depth) {
-  const cuuint64_t row_bytes = cuuint64_t(kQkDim) * sizeof(__nv_bfloat16);
-  const cuuint64_t dims_2d[2] = {cuuint64_t(kQkDim), cuuint64_t(INT_MAX)};
-  const cuuint64_t dims_3d[3] = {64, cuuint64_t(INT_MAX), kBlocks};
-  const cuuint64_t strides[2] = {row_bytes, kRowBytes};
-  const cuuint32_t box_2d[2] = {64, kSmallBoxRows};
-  const cuuint32_t box_3d[3] = {64, kTileRows, cuuint32_t(depth)};
-  const bool flat = depth == 0;
-  return encode_tiled_map(CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, flat ? 2 : 3, kv_pages,
-                          flat ? dims_2d : dims_3d, strides, flat ? box_2d : box_3d,
+// The paged latent cache for the tensor copies, with the 128-byte swizzle the products read.
+// Its row count is unknown here and only page-table rows are ever read: it is set to the
+// largest a copy coordinate can name.
+// As a 2-D tensor of 576-wide bf16 rows, in boxes of 32 rows x 64 columns:
+CUtensorMap latent_row_boxes(const __nv_bfloat16* kv_pages) {
+  const cuuint64_t dims[2] = {cuuint64_t(kQkDim), cuuint64_t(INT_MAX)};
+  const cuuint64_t strides[1] = {cuuint64_t(kQkDim) * sizeof(__nv_bfloat16)};
+  const cuuint32_t box[2] = {64, kSmallBoxRows};
+  return encode_tiled_map(CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, kv_pages, dims, strides, box,
+                          CU_TENSOR_MAP_SWIZZLE_128B, "mla_attention: the latent cache");
+}
+// As a 3-D tensor (64 columns, rows, column blocks 128 bytes apart), in boxes of 64 rows x
+// `blocks` column blocks, which land block after block as the products read them:
+CUtensorMap latent_tile_boxes(const __nv_bfloat16* kv_pages, int blocks) {
+  const cuuint64_t dims[3] = {64, cuuint64_t(INT_MAX), kBlocks};
+  const cuuint64_t strides[2] = {cuuint64_t(kQkDim) * sizeof(__nv_bfloat16), kRowBytes};
+  const cuuint32_t box[3] = {64, kTileRows, cuuint32_t(blocks)};
+  return encode_tiled_map(CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 3, kv_pages, dims, strides, box,
                           CU_TENSOR_MAP_SWIZZLE_128B, "mla_attention: the latent cache");
 }
 
-}  // namespace
-
-namespace {
 // One block per multiprocessor, in whole groups of Hq / 64 (at least one group).
 int dense_grid(int Hq) {
   const int hgroups = Hq / kHeads;
   return std::max(1, device_sm_count() / hgroups) * hgroups;
 }
+
 }  // namespace
 
 size_t dense_workspace_bytes(int T, int Hq) {
@@ -519,9 +519,10 @@ void launch_dense(const MlaArgs& p, cudaStream_t stream) {
   // Tiles start at multiples of 64 rows: with pages of whole tiles, each half of a tile is
   // one copy; else each column block is two.
   const bool whole_tiles = p.table.page_size % kTileRows == 0;
-  const CUtensorMap low_map = kv_tensor_map(p.kv_pages, whole_tiles ? kLowBlocks : 0);
+  const CUtensorMap low_map =
+      whole_tiles ? latent_tile_boxes(p.kv_pages, kLowBlocks) : latent_row_boxes(p.kv_pages);
   const CUtensorMap high_map =
-      whole_tiles ? kv_tensor_map(p.kv_pages, kBlocks - kLowBlocks) : low_map;
+      whole_tiles ? latent_tile_boxes(p.kv_pages, kBlocks - kLowBlocks) : low_map;
   const int grid = dense_grid(p.Hq);
   const DenseWork work = dense_work(p.workspace, grid);
   auto kernel = whole_tiles ? mla_dense_kernel<kTileRows> : mla_dense_kernel<kSmallBoxRows>;

@@ -261,7 +261,7 @@ TEST_P(MlaKernel, DenseUnevenBatchWithEmptyQueries) {
       c.q_seq.push_back(s);
       c.q_len.push_back(c.seq_lens[s]);
     }
-    c.q_seq.push_back(1);  // empty queries between and after the others
+    c.q_seq.push_back(1);  // an empty query, a second one over sequence 4, an empty one last
     c.q_len.push_back(0);
     c.q_seq.push_back(4);
     c.q_len.push_back(6999);
