@@ -1,12 +1,12 @@
 // Causal top-k by radix selection; each row is spread over a cluster of up to 8 blocks (one per
 // SM) that combine their histograms through distributed shared memory. The cluster size is the
-// largest that lets every row's cluster be resident at once. Every value is turned into a 64-bit key
-// (order-preserving bits of the float, then the bit-inverted index), so all keys are distinct
-// and "largest k keys" is exactly "largest k values, ties to the lower index".
+// largest that lets every row's cluster be resident at once. Every value is turned into a 64-bit
+// key (order-preserving bits of the float, then the bit-inverted index), so all keys are
+// distinct and "largest k keys" is exactly "largest k values, ties to the lower index".
 //  1. every block histograms the top 12 key bits of its slice of the row; each block sums the
 //     cluster's histograms and finds the bin holding the k-th largest key;
 //  2. a second pass over the slices emits everything above that bin and gathers the bin's keys
-//     into the shared memory of block 0;
+//     into the shared memory of block 0, each warp reserving its slots with one atomic;
 //  3. block 0 pins down the k-th key by 11-bit digit passes over the gathered keys and emits
 //     the keys at or above it. A bin too large for shared memory is refined by block 0 over
 //     the whole row instead.
@@ -105,22 +105,56 @@ __device__ __forceinline__ unsigned warp_append(unsigned* counter, bool pred) {
   return base + __popc(mask & ((1u << lane) - 1u));
 }
 
-// Visits every column of the row, kUnroll loads in flight per thread. f(i, value, in_range).
+// Warp-aggregated reservation of na slots of counter a and nb of counter b per lane (each
+// below 2^16 per warp): this lane's first slot of each. One scan and one atomic per counter
+// and warp, however many lanes take slots.
+__device__ __forceinline__ void warp_reserve(unsigned* a, unsigned na, unsigned* b, unsigned nb,
+                                             unsigned& slot_a, unsigned& slot_b) {
+  const int lane = threadIdx.x & 31;
+  const unsigned n = na | (nb << 16);
+  unsigned incl = n;
+#pragma unroll
+  for (int d = 1; d < 32; d <<= 1) {
+    const unsigned y = __shfl_up_sync(0xffffffffu, incl, d);
+    if (lane >= d) incl += y;
+  }
+  const unsigned total = __shfl_sync(0xffffffffu, incl, 31);
+  unsigned base_a = 0, base_b = 0;
+  if (lane == 0) {
+    if (total & 0xffffu) base_a = atomicAdd(a, total & 0xffffu);
+    if (total >> 16) base_b = atomicAdd(b, total >> 16);
+  }
+  const unsigned before = incl - n;
+  slot_a = __shfl_sync(0xffffffffu, base_a, 0) + (before & 0xffffu);
+  slot_b = __shfl_sync(0xffffffffu, base_b, 0) + (before >> 16);
+}
+
+// Visits every column of the row in groups of kUnroll per thread, their loads in flight
+// together: g(i[], value[], live[]), live meaning inside the row and finite.
+template <class G>
+__device__ __forceinline__ void for_row_groups(const float* row, int lo, int n, G g) {
+  for (int base = lo; base < n; base += kThreads * kUnroll) {
+    int i[kUnroll];
+    float v[kUnroll];
+    bool live[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      i[u] = base + u * kThreads + threadIdx.x;
+      v[u] = i[u] < n ? __ldcg(row + i[u]) : NAN;
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) live[u] = i[u] < n && isfinite(v[u]);
+    g(i, v, live);
+  }
+}
+// The same, column by column: f(i, value, live).
 template <class F>
 __device__ __forceinline__ void for_row(const float* row, int lo, int n, F f) {
-  for (int base = lo; base < n; base += kThreads * kUnroll) {
-    float v[kUnroll];
+  for_row_groups(row, lo, n, [&](const int(&i)[kUnroll], const float(&v)[kUnroll],
+                                 const bool(&live)[kUnroll]) {
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int i = base + u * kThreads + threadIdx.x;
-      v[u] = i < n ? __ldcg(row + i) : NAN;
-    }
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int i = base + u * kThreads + threadIdx.x;
-      f(i, v[u], i < n && isfinite(v[u]));
-    }
-  }
+    for (int u = 0; u < kUnroll; ++u) f(i[u], v[u], live[u]);
+  });
 }
 
 __device__ __forceinline__ uint64_t top_bits(uint64_t key, int bits) { return key >> (64 - bits); }
@@ -153,7 +187,8 @@ __device__ void refine(TopkShared& sh, Src src, uint64_t& prefix, int& bits, uns
   }
 }
 
-__global__ void __launch_bounds__(kThreads) topk_kernel(const float* scores, const int32_t* q_pos, int S, int k, int32_t* out) {
+__global__ void __launch_bounds__(kThreads)
+    topk_kernel(const float* scores, const int32_t* q_pos, int S, int k, int32_t* out) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   TopkShared& sh = *reinterpret_cast<TopkShared*>(smem_raw);
   uint64_t* cand = reinterpret_cast<uint64_t*>(smem_raw + (sizeof(TopkShared) + 7) / 8 * 8);
@@ -201,15 +236,34 @@ __global__ void __launch_bounds__(kThreads) topk_kernel(const float* scores, con
   int bits = kTopBits;
 
   if (sh.hist[bin] <= unsigned(kCandCap)) {
-    for_row(row, lo, hi, [&](int i, float v, bool live) {
-      const uint64_t key = live ? make_key(v, i) : 0;
-      const int top = int(key >> (64 - kTopBits));
-      const bool above = live && top > bin;
-      const bool here = live && top == bin;
-      const unsigned slot = warp_append(&lead.emitted, above);
-      if (above && slot < unsigned(k)) o[slot] = i;
-      const unsigned c = warp_append(&lead.n_cand, here);
-      if (here && c < unsigned(kCandCap)) lead_cand[c] = key;
+    // the slots of a warp's values above the bin and of its candidates, reserved together
+    for_row_groups(row, lo, hi, [&](const int(&i)[kUnroll], const float(&v)[kUnroll],
+                                    const bool(&live)[kUnroll]) {
+      uint64_t key[kUnroll];
+      bool above[kUnroll], here[kUnroll];
+      unsigned n_above = 0, n_here = 0;
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        key[u] = live[u] ? make_key(v[u], i[u]) : 0;
+        const int top = int(key[u] >> (64 - kTopBits));
+        above[u] = live[u] && top > bin;
+        here[u] = live[u] && top == bin;
+        n_above += above[u];
+        n_here += here[u];
+      }
+      unsigned slot, c;
+      warp_reserve(&lead.emitted, n_above, &lead.n_cand, n_here, slot, c);
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        if (above[u]) {
+          if (slot < unsigned(k)) o[slot] = i[u];
+          ++slot;
+        }
+        if (here[u]) {
+          if (c < unsigned(kCandCap)) lead_cand[c] = key[u];
+          ++c;
+        }
+      }
     });
     cluster.sync();  // all candidates and emissions have landed in block 0
     if (rank != 0) return;

@@ -182,8 +182,31 @@ TEST_P(MlaSparseKernel, SparseFreshInputsAtSeveralSizes) {
     EXPECT_LT(run(c, seed), kTol) << "seed " << seed << " k " << c.k;
   }
 }
+TEST_P(MlaSparseKernel, SparseDecodeBatchFewSplitsPerQuery) {
+  // a decode batch's shape: 16 and 12 queries x 128 heads, each split over 4 and 5 blocks on
+  // an H100/H200; every fourth query has fewer rows than k, so its splits hold skipped slots
+  for (int T : {16, 12}) {
+    MlaCase c{{}, {}, {}, 128, 2048, true};
+    for (int t = 0; t < T; ++t) {
+      c.seq_lens.push_back(t % 4 == 3 ? 700 + 50 * t : 6000 + 123 * t);
+      c.q_seq.push_back(t);
+      c.q_len.push_back(c.seq_lens.back());
+    }
+    EXPECT_LT(run(c, 60 + T), kTol) << T << " queries";
+  }
+}
 TEST_P(MlaKernel, DenseDecodeOverWholePrefix) {
   EXPECT_LT(run({{4100, 129, 1}, {0, 1, 2}, {4100, 129, 1}, 128, 0}, 44), kTol);
+}
+TEST_P(MlaKernel, DenseBatchFewSplitsPerQuery) {
+  // 20 queries x 128 heads: three splits per query on the ring kernel, whose short queries
+  // leave their later splits with nothing to stream
+  MlaCase c{{3000, 2500, 40}, {}, {}, 128, 0};
+  for (int t = 0; t < 20; ++t) {
+    c.q_seq.push_back(t % 3);
+    c.q_len.push_back(c.seq_lens[t % 3] - t);
+  }
+  EXPECT_LT(run(c, 45), kTol);
 }
 TEST_P(MlaKernel, DenseLongPrefixManySplits) {
   // one query over 20000 rows: split over the whole device, partial last tile, merge pass
