@@ -39,6 +39,7 @@
 #include "engine/cuda/mla_split.cuh"
 #include "engine/cuda/mma_ptx.cuh"
 #include "engine/cuda/tensor_map.h"
+#include "engine/cuda/warp_scan.cuh"
 
 namespace envforge::engine::gpu::mla {
 namespace {
@@ -116,12 +117,7 @@ __device__ __forceinline__ int range_of_pair(int total_pairs, int ranges, int x)
 [[maybe_unused]] __device__ int block_exclusive_scan(int x, int (&warp_sums)[kThreads / 32],
                                                      int& total) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  int incl = x;
-#pragma unroll
-  for (int d = 1; d < 32; d <<= 1) {
-    const int y = __shfl_up_sync(0xffffffffu, incl, d);
-    if (lane >= d) incl += y;
-  }
+  const int incl = warp_inclusive_sum(x);
   if (lane == 31) warp_sums[warp] = incl;
   __syncthreads();
   int before = 0;

@@ -20,6 +20,7 @@
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/dsa_kernels.h"
+#include "engine/cuda/warp_scan.cuh"
 
 namespace envforge::engine::gpu {
 namespace {
@@ -62,21 +63,13 @@ __device__ void find_bin(TopkShared& sh, int nbins, unsigned want) {
   const int lo = max(0, hi - per);
   unsigned local = 0;
   for (int b = lo; b < hi; ++b) local += sh.hist[b];
-  unsigned incl = local;
-  for (int o = 1; o < 32; o <<= 1) {
-    const unsigned v = __shfl_up_sync(0xffffffffu, incl, o);
-    if (lane >= o) incl += v;
-  }
+  const unsigned incl = warp_inclusive_sum(local);
   if (lane == 31) sh.warp_sums[warp] = incl;
   if (tid == 0) sh.found_bin = -1;
   __syncthreads();
   if (warp == 0) {
-    unsigned w = sh.warp_sums[lane];
-    unsigned wi = w;
-    for (int o = 1; o < 32; o <<= 1) {
-      const unsigned v = __shfl_up_sync(0xffffffffu, wi, o);
-      if (lane >= o) wi += v;
-    }
+    const unsigned w = sh.warp_sums[lane];
+    const unsigned wi = warp_inclusive_sum(w);
     sh.warp_sums[lane] = wi - w;  // exclusive prefix of warps
     if (lane == 31) sh.total = wi;
   }
@@ -112,12 +105,7 @@ __device__ __forceinline__ void warp_reserve(unsigned* a, unsigned na, unsigned*
                                              unsigned& slot_a, unsigned& slot_b) {
   const int lane = threadIdx.x & 31;
   const unsigned n = na | (nb << 16);
-  unsigned incl = n;
-#pragma unroll
-  for (int d = 1; d < 32; d <<= 1) {
-    const unsigned y = __shfl_up_sync(0xffffffffu, incl, d);
-    if (lane >= d) incl += y;
-  }
+  const unsigned incl = warp_inclusive_sum(n);
   const unsigned total = __shfl_sync(0xffffffffu, incl, 31);
   unsigned base_a = 0, base_b = 0;
   if (lane == 0) {
