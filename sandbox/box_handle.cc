@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -101,14 +102,30 @@ wire::LaunchRequest to_launch_request(const Spec& spec) {
   return r;
 }
 
+namespace {
+
+// The usual last words of a program whose allocation was refused (Python, C++, C, Go, Rust...).
+bool reports_refused_allocation(std::string_view err) {
+  if (err.size() > 2048) err = err.substr(err.size() - 2048);
+  for (std::string_view marker : {"MemoryError", "std::bad_alloc", "Cannot allocate memory", "out of memory",
+                                  "Out of memory", "memory allocation of", "numpy.core._exceptions._ArrayMemoryError"}) {
+    if (err.find(marker) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void decide_verdict(const VerdictInputs& in, Result& out) {
   const Limits& l = *in.limits;
   out.limits_mode = in.modes;
   const StatusRecord* rec = in.record;
   if (rec) {
-    out.cpu_ms = (rec->utime_us + rec->stime_us) / 1000;
+    out.cpu_ms = std::max(rec->utime_us + rec->stime_us, rec->box_cpu_us) / 1000;
     out.peak_kb = rec->maxrss_kb;
   }
+  // The cgroup's count covers a box killed before it could report (wall or output limit).
+  if (in.usage.cpu_us >= 0) out.cpu_ms = std::max(out.cpu_ms, in.usage.cpu_us / 1000);
   if (in.usage.peak_kb >= 0) out.peak_kb = in.usage.peak_kb;
   out.decided_by = DecidedBy::kSandbox;
   if (rec && rec->kind == BoxEnd::kSetupError) {
@@ -117,7 +134,28 @@ void decide_verdict(const VerdictInputs& in, Result& out) {
     return;
   }
   if (rec && rec->kind == BoxEnd::kExecError) {
-    out.verdict = Verdict::kSandboxError;
+    // A program that cannot be executed (missing, no execute permission, not a format
+    // the kernel runs, an interpreter line naming nothing) is the program's failure,
+    // reported the way a shell does (127 not found, 126 not executable).
+    switch (rec->error) {
+      case ENOENT: case ENOTDIR: case ELOOP: case ENAMETOOLONG:
+        out.exit_code = 127;
+        break;
+      case EACCES: case EPERM: case ENOEXEC: case EISDIR: case ETXTBSY: case ELIBBAD: case EINVAL:
+        out.exit_code = 126;
+        break;
+      case ENOMEM:
+        out.verdict = Verdict::kMemoryLimit;
+        out.decided_by = DecidedBy::kExecFailure;
+        out.message = std::string(rec->message) + " (within the memory limit of " + std::to_string(l.memory_mb) + " MiB)";
+        return;
+      default:
+        out.verdict = Verdict::kSandboxError;
+        out.message = rec->message;
+        return;
+    }
+    out.verdict = Verdict::kRuntimeError;
+    out.decided_by = DecidedBy::kExecFailure;
     out.message = rec->message;
     return;
   }
@@ -140,10 +178,20 @@ void decide_verdict(const VerdictInputs& in, Result& out) {
     decide(Verdict::kOutputLimit, DecidedBy::kOutputCap,
            "output limit exceeded (stdout " + std::to_string(l.stdout_bytes) + " / stderr " +
                std::to_string(l.stderr_bytes) + " bytes)");
+  } else if (in.usage.oom_kills > 0) {
+    // Whichever process the OOM killer chose (the payload, a child the payload survived,
+    // or the box's PID 1 when the tmpfs filled the cgroup), the box exceeded its limit.
+    decide(Verdict::kMemoryLimit, DecidedBy::kCgroupOomKill,
+           "memory limit of " + std::to_string(l.memory_mb) + " MiB exceeded (memory cgroup OOM kill)");
   } else if (!rec) {
     decide(Verdict::kSandboxError, DecidedBy::kSandbox, "the box's init process died without reporting");
   } else if (rec->flags & StatusRecord::kCpuLimit) {
-    decide(Verdict::kTimeLimit, DecidedBy::kReaperCpuClock, cpu_text + " (measured by the box's reaper)");
+    decide(Verdict::kTimeLimit, DecidedBy::kReaperCpuClock,
+           cpu_text + " (measured by the box's reaper over all its processes)");
+  } else if (rec->flags & StatusRecord::kMemoryLimit) {
+    decide(Verdict::kMemoryLimit, DecidedBy::kReaperMemorySum,
+           "memory limit of " + std::to_string(l.memory_mb) + " MiB exceeded: the box's processes and tmpfs held " +
+               std::to_string(rec->box_memory_kb / 1024) + " MiB together (measured by the box's reaper; no memory cgroup)");
   } else if (out.signal == SIGSYS) {
     decide(Verdict::kKilledByPolicy, DecidedBy::kSeccomp, "killed by the seccomp policy (a forbidden system call)");
   } else if (out.signal == SIGXCPU || (out.signal == SIGKILL && out.cpu_ms >= l.cpu_ms)) {
@@ -151,9 +199,6 @@ void decide_verdict(const VerdictInputs& in, Result& out) {
   } else if (out.signal == SIGXFSZ) {
     decide(Verdict::kOutputLimit, DecidedBy::kFileSizeRlimit,
            "file size limit of " + std::to_string(l.file_size_mb) + " MiB exceeded (RLIMIT_FSIZE)");
-  } else if (failed && in.usage.oom_kills > 0) {
-    decide(Verdict::kMemoryLimit, DecidedBy::kCgroupOomKill,
-           "memory limit of " + std::to_string(l.memory_mb) + " MiB exceeded (memory cgroup OOM kill)");
   } else if (failed && in.modes.memory == ControlMode::kRlimit && out.peak_kb * 4 >= mem_limit_kb * 3) {
     // Under rlimits, allocations fail at the address-space limit and nothing reports
     // it: a failed run whose largest process came that close is taken for one. Said
@@ -163,6 +208,13 @@ void decide_verdict(const VerdictInputs& in, Result& out) {
                " MiB presumed reached: no memory cgroup on this host, the run failed and its largest "
                "process peaked at " + std::to_string(out.peak_kb / 1024) +
                " MiB RSS under an address-space rlimit of the same size");
+  } else if (failed && reports_refused_allocation(in.stderr_data)) {
+    // An allocation larger than the limit is refused at once (the address-space rlimit,
+    // or the kernel's overcommit check) before a cgroup sees any of it: nothing but the
+    // program's own last words tell. Said plainly, since it is an inference.
+    decide(Verdict::kMemoryLimit, DecidedBy::kAllocationRefused,
+           "memory limit of " + std::to_string(l.memory_mb) +
+               " MiB presumed reached: the run failed and its error output ends with a refused allocation");
   } else if (out.cpu_ms > l.cpu_ms) {
     decide(Verdict::kTimeLimit, DecidedBy::kCpuUsage, cpu_text + " (CPU time reported after the run)");
   } else if (out.exit_code == 0) {

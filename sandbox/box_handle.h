@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "sandbox/launcher_client.h"
 #include "sandbox/spec.h"
@@ -49,6 +50,7 @@ struct VerdictInputs {
   wire::ReleaseReply usage;
   LimitModes modes;
   const Limits* limits = nullptr;
+  std::string_view stderr_data;  // what the payload last said, for a refused allocation
 };
 void decide_verdict(const VerdictInputs& in, Result& out);
 

@@ -1,10 +1,15 @@
 #include "sandbox/cgroup_probe.h"
 
+#include <dirent.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace envforge::sandbox {
@@ -107,13 +112,60 @@ ControllerProbe probe_one(const std::vector<CgroupMount>& mounts, const std::str
   return p;
 }
 
+ControllerProbe probe_cpu(const std::vector<CgroupMount>& mounts) {
+  ControllerProbe v1 = probe_one(mounts, "cpuacct");
+  if (v1.mode == ControlMode::kCgroupV1) {
+    v1.reason = "cgroup v1: cpuacct.usage of the box's cgroup under " + v1.dir;
+    return v1;
+  }
+  std::string why = v1.reason.substr(std::string("rlimits: ").size());
+  for (const auto& m : mounts) {
+    if (m.fstype != "cgroup2") continue;
+    std::string dir = join_dir(m, self_path([](std::string_view c) { return c.empty(); }));
+    if (access(dir.c_str(), W_OK) != 0) {
+      why += "; cgroup v2 dir " + dir + " is not writable";
+      continue;
+    }
+    ControllerProbe p;
+    p.mode = ControlMode::kCgroupV2;
+    p.dir = dir;
+    p.reason = "cgroup v2: cpu.stat of the box's cgroup under " + dir;
+    return p;
+  }
+  ControllerProbe p;
+  p.reason = "no cgroup: " + why;
+  return p;
+}
+
+// rmdir of a cgroup fails with EBUSY until its last task is gone (a killed box takes a
+// moment to exit).
+void remove_cgroup_dir(const std::string& dir) {
+  for (int i = 0; i < 400; ++i) {
+    if (rmdir(dir.c_str()) == 0 || errno != EBUSY) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 }  // namespace
+
+void remove_launcher_cgroups(const std::string& parent, int launcher_pid) {
+  if (parent.empty() || launcher_pid <= 0) return;
+  const std::string base = parent + "/envforge-" + std::to_string(launcher_pid);
+  if (DIR* d = opendir(base.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (std::strncmp(e->d_name, "box-", 4) == 0) remove_cgroup_dir(base + "/" + e->d_name);
+    }
+    closedir(d);
+  }
+  remove_cgroup_dir(base);
+}
 
 CgroupProbe probe_cgroups() {
   auto mounts = cgroup_mounts();
   CgroupProbe probe;
   probe.memory = probe_one(mounts, "memory");
   probe.pids = probe_one(mounts, "pids");
+  probe.cpu = probe_cpu(mounts);
   return probe;
 }
 

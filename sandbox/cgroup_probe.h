@@ -17,9 +17,16 @@ struct ControllerProbe {
 struct CgroupProbe {
   ControllerProbe memory;
   ControllerProbe pids;
+  // CPU time of a whole box: cgroup v2 keeps cpu.stat in every cgroup (no delegation
+  // needed), cgroup v1 needs a writable cpuacct hierarchy.
+  ControllerProbe cpu;
 };
 
 // Probes for the calling process (its /proc/self/cgroup and /proc/self/mountinfo).
 CgroupProbe probe_cgroups();
+
+// Removes the cgroups a launcher made under `parent` (envforge-<pid> and its box-N),
+// waiting briefly for their last processes to go. For a launcher that is dead.
+void remove_launcher_cgroups(const std::string& parent, int launcher_pid);
 
 }  // namespace envforge::sandbox

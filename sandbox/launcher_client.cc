@@ -15,6 +15,8 @@
 #include <cstring>
 #include <thread>
 
+#include "sandbox/cgroup_probe.h"
+
 namespace envforge::sandbox {
 namespace bp = boost::process;
 
@@ -84,6 +86,9 @@ void LauncherClient::spawn() {
     }
     if (gid >= 0 && (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0)) _exit(121);
     if (uid >= 0 && setresuid(uid, uid, uid) != 0) _exit(122);
+    // A process group of its own: a terminal's Ctrl-C goes to the host, whose exit
+    // (EOF on the socket) makes the launcher end its boxes and remove their cgroups.
+    setpgid(0, 0);
   };
   try {
     proc->child = bp::child(bp::exe = path_, bp::args = args, bp::extend::on_exec_setup = setup);
@@ -134,12 +139,23 @@ void LauncherClient::request(wire::MsgType type, const std::string& payload, wir
   } catch (const wire::ProtocolError& e) {
     // The launcher is gone or confused; its boxes died with it. Start a fresh one for
     // the next request.
-    std::error_code ec;
-    proc_->sock.reset();
-    proc_->child.wait(ec);
-    proc_.reset();
+    bury();
     throw std::runtime_error(std::string("sandbox: launcher failed: ") + e.what());
   }
+}
+
+void LauncherClient::bury() {
+  const int pid = static_cast<int>(proc_->child.id());
+  std::error_code ec;
+  proc_->sock.reset();  // a launcher still alive exits on EOF
+  proc_->child.wait(ec);
+  proc_.reset();
+  // Its boxes died with it (parent-death signal); a launcher that was killed could not
+  // remove their cgroups.
+  if (!options_.use_cgroups) return;
+  CgroupProbe p = probe_cgroups();
+  for (const auto* c : {&p.memory, &p.pids, &p.cpu})
+    if (c->mode != ControlMode::kRlimit) remove_launcher_cgroups(c->dir, pid);
 }
 
 LaunchedBox LauncherClient::launch(const wire::LaunchRequest& request_data) {
@@ -185,10 +201,7 @@ wire::ReleaseReply LauncherClient::release(std::uint64_t box_id) {
     try {
       wire::send_frame(proc_->sock.get(), wire::MsgType::kReleaseQuiet, w.bytes());
     } catch (const wire::ProtocolError&) {
-      std::error_code ec;
-      proc_->sock.reset();
-      proc_->child.wait(ec);
-      proc_.reset();
+      bury();
     }
     return {};
   }

@@ -50,6 +50,8 @@ class LauncherClient {
  private:
   struct Process;
   void spawn();
+  // After the launcher failed: reaps it and removes what it left behind.
+  void bury();
   void request(wire::MsgType type, const std::string& payload, wire::MsgType want, std::string& reply,
                std::vector<int>& fds);
   SandboxOptions options_;

@@ -36,6 +36,9 @@ std::string_view decided_by_name(DecidedBy d) {
     case DecidedBy::kFileSizeRlimit: return "rlimit_fsize";
     case DecidedBy::kCgroupOomKill: return "cgroup_oom_kill";
     case DecidedBy::kAddressSpaceRlimit: return "rlimit_as_inferred_from_peak_rss";
+    case DecidedBy::kReaperMemorySum: return "reaper_memory_sum";
+    case DecidedBy::kExecFailure: return "exec_failure";
+    case DecidedBy::kAllocationRefused: return "allocation_refused_inferred_from_stderr";
     case DecidedBy::kSandbox: return "sandbox";
   }
   return "unknown";

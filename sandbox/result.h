@@ -39,7 +39,10 @@ enum class DecidedBy {
   kFileSizeRlimit,   // RLIMIT_FSIZE (SIGXFSZ)
   kCgroupOomKill,    // the memory cgroup's OOM killer
   kAddressSpaceRlimit,  // inferred: failed run whose peak RSS came close to the RLIMIT_AS limit
-  kSandbox,          // the sandbox itself (invalid spec, box set-up or exec failure)
+  kReaperMemorySum,  // the box's reaper summing its processes' memory and its tmpfs (no memory cgroup)
+  kExecFailure,      // execve of the payload failed (missing, not executable, bad interpreter line)
+  kAllocationRefused,  // inferred: a failed run that reported a refused allocation
+  kSandbox,          // the sandbox itself (invalid spec, box set-up failure)
 };
 std::string_view decided_by_name(DecidedBy d);
 

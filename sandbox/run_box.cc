@@ -138,6 +138,7 @@ Result run_box(const std::shared_ptr<LauncherClient>& launcher, const Spec& spec
   in.usage = usage;
   in.modes = box.modes;
   in.limits = &l;
+  in.stderr_data = res.stderr_data;
   res.message.clear();
   decide_verdict(in, res);
   if (!collect_notes.empty()) res.message += (res.message.empty() ? "" : "; ") + collect_notes;

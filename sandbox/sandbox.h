@@ -51,7 +51,7 @@ class Sandbox {
   std::unique_ptr<Session> open_session(const Spec& spec);
 
   // What the launcher found on this host (key=value: rootless, memory/pids modes and
-  // why, seccomp_instructions, cpu_limit), for `envforge sandbox doctor`.
+  // why, cpu_mode and why, seccomp_instructions), for `envforge sandbox doctor`.
   std::map<std::string, std::string> probe();
 
   LimitModes limit_modes() const;

@@ -67,6 +67,7 @@ SessionReply SessionImpl::fail(SessionReply reply, HostKill kill, const std::opt
   in.usage = usage;
   in.modes = modes;
   in.limits = &spec_.limits;
+  in.stderr_data = reply.stderr_tail;
   decide_verdict(in, r);
   reply.ok = false;
   reply.verdict = r.verdict == Verdict::kOk ? Verdict::kRuntimeError : r.verdict;

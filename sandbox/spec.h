@@ -16,6 +16,21 @@ struct WorkFile {
 };
 
 // A host file or directory made visible, read-only, at `box_path` (absolute) inside the box.
+//
+// Read-only means no channel to the host: a bound socket or FIFO is refused, and every
+// socket or FIFO found in a bound directory tree when the box starts is covered by an
+// empty read-only file (a read-only mount stops neither connect() nor writes into a
+// FIFO). One made in a bound directory by the host while the box runs is not covered:
+// bind directories nobody creates sockets or FIFOs in.
+//
+// The one shared channel that stays: advisory locks. Locks live in the host kernel's
+// table, per file and not per mount, and a read-only descriptor suffices for flock()
+// (shared or exclusive) and for fcntl() read locks. So a box can hold a lock on a bound
+// file that delays a host process waiting for a conflicting one (SQLite writers, for
+// one), and two boxes binding the same file can see each other's locks (a covert
+// channel between boxes, about one bit per lock attempt). Nothing else passes: the
+// data is read-only. Bind only files nobody writes while boxes run (the world db is
+// written before validation starts), and open SQLite files in a box with immutable=1.
 struct RoBind {
   std::string host_path;
   std::string box_path;
@@ -29,8 +44,17 @@ enum class Network {
 // Every limit applies to the whole box (all processes) unless said otherwise.
 struct Limits {
   std::int64_t wall_ms = 10'000;      // wall clock from payload start
-  std::int64_t cpu_ms = 10'000;       // all processes of the box together, ms granularity
-  std::int64_t memory_mb = 512;       // cgroup memory when delegated, else address space
+  // All processes of the box together, reaped or not, at ms granularity: the box cgroup's
+  // CPU counter where there is one; else each process's own time plus that of the
+  // children it reaped, polled every 50 ms (a child reaped by the kernel because its
+  // parent ignores SIGCHLD counts only as far as a poll saw it).
+  std::int64_t cpu_ms = 10'000;
+  // Memory of the whole box, its tmpfs included. With a memory cgroup: the cgroup limit.
+  // Without: each process's address space, the tmpfs capped at this size, and the box's
+  // total (every process's resident memory plus what the tmpfs holds) polled by the box's
+  // reaper every 50 ms (a burst shorter than that can pass it, up to one address-space
+  // limit per process).
+  std::int64_t memory_mb = 512;
   int max_pids = 64;                  // processes + threads (cgroup pids, else RLIMIT_NPROC)
   int open_files = 256;               // RLIMIT_NOFILE
   std::int64_t file_size_mb = 64;     // largest single file (RLIMIT_FSIZE)

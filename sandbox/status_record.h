@@ -17,12 +17,15 @@ struct StatusRecord {
   BoxEnd kind = BoxEnd::kExited;
   std::int32_t wait_status = 0;
   std::int32_t error = 0;
-  static constexpr std::uint32_t kCpuLimit = 1;  // the reaper ended the box at the CPU limit
+  static constexpr std::uint32_t kCpuLimit = 1;     // the reaper ended the box at the CPU limit
+  static constexpr std::uint32_t kMemoryLimit = 2;  // ... at the memory limit (no memory cgroup)
   std::uint32_t flags = 0;
   std::uint32_t reserved = 0;
   std::int64_t utime_us = 0;  // all processes the box reaped
   std::int64_t stime_us = 0;
   std::int64_t maxrss_kb = 0; // largest single process
+  std::int64_t box_cpu_us = 0;     // every process of the box (cgroup, or counted one by one)
+  std::int64_t box_memory_kb = 0;  // with kMemoryLimit: the total the reaper measured
   char message[200] = {};
 };
 static_assert(sizeof(StatusRecord) < 512, "must fit one atomic pipe write");

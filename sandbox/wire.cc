@@ -147,6 +147,7 @@ std::string encode(const ReleaseReply& r) {
   w.i64(r.peak_kb);
   w.i64(r.oom_kills);
   w.i64(r.pids_denied);
+  w.i64(r.cpu_us);
   return w.bytes();
 }
 ReleaseReply decode_released(std::string_view payload) {
@@ -155,6 +156,7 @@ ReleaseReply decode_released(std::string_view payload) {
   r.peak_kb = rd.i64();
   r.oom_kills = rd.i64();
   r.pids_denied = rd.i64();
+  r.cpu_us = rd.i64();
   return r;
 }
 

@@ -86,6 +86,7 @@ struct ReleaseReply {
   std::int64_t peak_kb = -1;     // -1: not measured by a cgroup
   std::int64_t oom_kills = 0;    // memory cgroup OOM kills (or failcnt hits at the limit)
   std::int64_t pids_denied = 0;  // forks refused by the pids cgroup
+  std::int64_t cpu_us = -1;      // CPU time of the whole box by its cgroup; -1: not measured
 };
 std::string encode(const ReleaseReply& r);
 ReleaseReply decode_released(std::string_view payload);

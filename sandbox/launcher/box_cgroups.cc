@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include "sandbox/launcher/reaper.h"
+
 namespace envforge::sandbox::launcher {
 namespace {
 
@@ -73,19 +75,12 @@ void BoxCgroups::remove_stale(const std::string& parent) {
     if (name.rfind("envforge-", 0) != 0) continue;
     int pid = std::atoi(name.c_str() + 9);
     if (pid <= 0 || (kill(pid, 0) == 0 || errno == EPERM)) continue;
-    std::string base = parent + "/" + name;
-    if (DIR* sub = opendir(base.c_str())) {
-      while (dirent* b = readdir(sub)) {
-        if (std::strncmp(b->d_name, "box-", 4) == 0) remove_dir(base + "/" + b->d_name);
-      }
-      closedir(sub);
-    }
-    remove_dir(base);
+    remove_launcher_cgroups(parent, pid);
   }
   closedir(d);
 }
 
-void BoxCgroups::setup(Controller& c, ControllerProbe& p, const char* name) {
+void BoxCgroups::setup(Controller& c, ControllerProbe& p, const char* enable) {
   if (p.mode == ControlMode::kRlimit) return;
   remove_stale(p.dir);
   std::string base = p.dir + "/envforge-" + std::to_string(getpid());
@@ -94,9 +89,9 @@ void BoxCgroups::setup(Controller& c, ControllerProbe& p, const char* name) {
     p.mode = ControlMode::kRlimit;
     return;
   }
-  if (p.mode == ControlMode::kCgroupV2) {
+  if (p.mode == ControlMode::kCgroupV2 && enable) {
     std::string error;
-    if (!write_file(base + "/cgroup.subtree_control", std::string("+") + name, error)) {
+    if (!write_file(base + "/cgroup.subtree_control", std::string("+") + enable, error)) {
       p.reason = "rlimits: " + error;
       p.mode = ControlMode::kRlimit;
       remove_dir(base);
@@ -112,6 +107,7 @@ void BoxCgroups::init(bool enabled) {
   if (!enabled) {
     probe_.memory = {ControlMode::kRlimit, "", "rlimits: cgroups disabled by the caller"};
     probe_.pids = {ControlMode::kRlimit, "", "rlimits: cgroups disabled by the caller"};
+    probe_.cpu = {ControlMode::kRlimit, "", "no cgroup: cgroups disabled by the caller"};
     return;
   }
   setup(memory_, probe_.memory, "memory");
@@ -121,17 +117,28 @@ void BoxCgroups::init(bool enabled) {
     std::string error;
     if (write_file(memory_.base + "/cgroup.subtree_control", "+pids", error)) {
       pids_ = memory_;
-      return;
+    } else {
+      probe_.pids = {ControlMode::kRlimit, "", "rlimits: " + error};
     }
-    probe_.pids = {ControlMode::kRlimit, "", "rlimits: " + error};
-    return;
+  } else {
+    setup(pids_, probe_.pids, "pids");
   }
-  setup(pids_, probe_.pids, "pids");
+  // v2 keeps CPU time in every cgroup: the box cgroup of another controller serves.
+  if (probe_.cpu.mode == ControlMode::kCgroupV2 && memory_.mode == ControlMode::kCgroupV2 &&
+      probe_.cpu.dir == probe_.memory.dir) {
+    cpu_ = memory_;
+  } else if (probe_.cpu.mode == ControlMode::kCgroupV2 && pids_.mode == ControlMode::kCgroupV2 &&
+             probe_.cpu.dir == probe_.pids.dir) {
+    cpu_ = pids_;
+  } else {
+    setup(cpu_, probe_.cpu, nullptr);
+  }
 }
 
 BoxCgroups::~BoxCgroups() {
   remove_dir(memory_.base);
   if (pids_.base != memory_.base) remove_dir(pids_.base);
+  if (cpu_.base != memory_.base && cpu_.base != pids_.base) remove_dir(cpu_.base);
 }
 
 bool BoxCgroups::ensure(unsigned slot, BoxCgroup& cg, std::string& error) {
@@ -158,6 +165,20 @@ bool BoxCgroups::ensure(unsigned slot, BoxCgroup& cg, std::string& error) {
       return false;
     }
     cg.pids_dir = dir;
+  }
+  if (cpu_.mode != ControlMode::kRlimit && cg.cpu_dir.empty()) {
+    std::string dir = cpu_.base + leaf;
+    if (dir != cg.memory_dir && dir != cg.pids_dir && mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      error = "cgroup " + dir + ": " + std::strerror(errno);
+      return false;
+    }
+    cg.cpu_dir = dir;
+    const char* counter = cpu_.mode == ControlMode::kCgroupV1 ? "/cpuacct.usage" : "/cpu.stat";
+    cg.cpu_fd = open((dir + counter).c_str(), O_RDONLY | O_CLOEXEC);
+    if (cg.cpu_fd < 0) {
+      error = "cgroup " + dir + counter + ": " + std::strerror(errno);
+      return false;
+    }
   }
   return true;
 }
@@ -195,6 +216,7 @@ bool BoxCgroups::arm(BoxCgroup& cg, const Limits& limits, CgroupMark& mark, std:
     }
     mark.pids_denied = read_keyed(cg.pids_dir + "/pids.events", "max");
   }
+  if (cg.cpu_fd >= 0) mark.cpu_us = read_cgroup_cpu_us(cg.cpu_fd, cpu_.mode == ControlMode::kCgroupV2);
   return true;
 }
 
@@ -203,6 +225,9 @@ bool BoxCgroups::join(const BoxCgroup& cg, pid_t pid, std::string& error) {
   if (!cg.memory_dir.empty() && !write_file(cg.memory_dir + "/cgroup.procs", p, error)) return false;
   if (!cg.pids_dir.empty() && cg.pids_dir != cg.memory_dir &&
       !write_file(cg.pids_dir + "/cgroup.procs", p, error))
+    return false;
+  if (!cg.cpu_dir.empty() && cg.cpu_dir != cg.memory_dir && cg.cpu_dir != cg.pids_dir &&
+      !write_file(cg.cpu_dir + "/cgroup.procs", p, error))
     return false;
   return true;
 }
@@ -225,6 +250,10 @@ CgroupUsage BoxCgroups::usage(const BoxCgroup& cg, const CgroupMark& mark) const
     if (peak >= 0) u.peak_kb = std::max<std::int64_t>(0, peak - mark.memory_base) / 1024;
   }
   if (!cg.pids_dir.empty()) u.pids_denied = read_keyed(cg.pids_dir + "/pids.events", "max") - mark.pids_denied;
+  if (cg.cpu_fd >= 0) {
+    const std::int64_t now = read_cgroup_cpu_us(cg.cpu_fd, cpu_.mode == ControlMode::kCgroupV2);
+    if (now >= 0 && mark.cpu_us >= 0) u.cpu_us = std::max<std::int64_t>(0, now - mark.cpu_us);
+  }
   return u;
 }
 
@@ -233,8 +262,12 @@ void BoxCgroups::remove(BoxCgroup& cg) {
   cg.peak_fd = -1;
   remove_dir(cg.memory_dir);
   if (cg.pids_dir != cg.memory_dir) remove_dir(cg.pids_dir);
+  if (cg.cpu_fd >= 0) close(cg.cpu_fd);
+  cg.cpu_fd = -1;
+  if (cg.cpu_dir != cg.memory_dir && cg.cpu_dir != cg.pids_dir) remove_dir(cg.cpu_dir);
   cg.memory_dir.clear();
   cg.pids_dir.clear();
+  cg.cpu_dir.clear();
 }
 
 }  // namespace envforge::sandbox::launcher

@@ -16,6 +16,8 @@ namespace envforge::sandbox::launcher {
 struct BoxCgroup {
   std::string memory_dir;  // empty: not limited through a cgroup
   std::string pids_dir;
+  std::string cpu_dir;
+  int cpu_fd = -1;                  // the CPU counter (cpuacct.usage, v2 cpu.stat), read by the box's reaper
   int peak_fd = -1;                 // v2 memory.peak, reset per box through this descriptor
   std::int64_t memory_limit = -1;   // what is written now (skipped when unchanged)
   std::int64_t pids_limit = -1;
@@ -26,12 +28,14 @@ struct CgroupMark {
   std::int64_t memory_base = 0;
   std::int64_t oom_kills = 0;
   std::int64_t pids_denied = 0;
+  std::int64_t cpu_us = 0;
 };
 
 struct CgroupUsage {
   std::int64_t peak_kb = -1;
   std::int64_t oom_kills = 0;
   std::int64_t pids_denied = 0;
+  std::int64_t cpu_us = -1;
 };
 
 class BoxCgroups {
@@ -43,6 +47,7 @@ class BoxCgroups {
 
   ControlMode memory_mode() const { return memory_.mode; }
   ControlMode pids_mode() const { return pids_.mode; }
+  ControlMode cpu_mode() const { return cpu_.mode; }
   const CgroupProbe& probe() const { return probe_; }
 
   // Creates the slot's cgroups when they do not exist yet. On failure returns false with `error`.
@@ -59,10 +64,12 @@ class BoxCgroups {
     ControlMode mode = ControlMode::kRlimit;
     std::string base;  // envforge-<launcher pid>
   };
-  void setup(Controller& c, ControllerProbe& p, const char* name);
+  // `enable`: the v2 controller to enable for the box cgroups (none for CPU time,
+  // which v2 keeps in every cgroup).
+  void setup(Controller& c, ControllerProbe& p, const char* enable);
   void remove_stale(const std::string& parent);
   CgroupProbe probe_;
-  Controller memory_, pids_;
+  Controller memory_, pids_, cpu_;
 };
 
 }  // namespace envforge::sandbox::launcher

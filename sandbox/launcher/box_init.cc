@@ -4,6 +4,7 @@
 #include <linux/capability.h>
 #include <linux/mount.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -13,6 +14,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +33,8 @@ namespace {
 // The new root is built on a tmpfs mounted over /tmp in the box's own mount namespace
 // (the host's /tmp is untouched and nothing is created on the host).
 constexpr const char* kRoot = "/tmp";
+// Entries of a bound directory tree checked for sockets and FIFOs, at most.
+constexpr std::size_t kMaxBindEntries = 200'000;
 
 [[noreturn]] void fail(const std::string& what, int err) {
   StatusRecord rec;
@@ -157,6 +161,14 @@ void add_etc() {
     bind_ro_fd(fd, etc + "/ld.so.cache", "/etc/ld.so.cache");
     close(fd);
   }
+  // Debian reaches many libraries through /etc/alternatives links (numpy's BLAS and
+  // LAPACK among them): the host's, read-only.
+  int alt = open("/etc/alternatives", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (alt >= 0) {
+    must(mkdir((etc + "/alternatives").c_str(), 0755), "mkdir /etc/alternatives");
+    bind_ro_fd(alt, etc + "/alternatives", "/etc/alternatives");
+    close(alt);
+  }
   char target[512];
   ssize_t n = readlink("/etc/localtime", target, sizeof target - 1);
   if (n > 0) {
@@ -174,10 +186,57 @@ void add_dev() {
     // Device nodes keep their host mount flags (a nodev remount would break them).
     must(mount(host.c_str(), box.c_str(), nullptr, MS_BIND, nullptr), "bind " + host);
   }
+  // POSIX shared memory and semaphores (Python's multiprocessing needs them): part of
+  // the box tmpfs, like /work and /tmp (made a writable mount in prepare_root).
+  must(mkdir((dev + "/shm").c_str(), 01777), "mkdir /dev/shm");
+  must(chmod((dev + "/shm").c_str(), 01777), "chmod /dev/shm");
   must(symlink("/proc/self/fd", (dev + "/fd").c_str()), "symlink /dev/fd");
   must(symlink("/proc/self/fd/0", (dev + "/stdin").c_str()), "symlink /dev/stdin");
   must(symlink("/proc/self/fd/1", (dev + "/stdout").c_str()), "symlink /dev/stdout");
   must(symlink("/proc/self/fd/2", (dev + "/stderr").c_str()), "symlink /dev/stderr");
+}
+
+// Sockets and FIFOs below a bound directory, as the box sees them.
+struct ChannelScan {
+  std::vector<std::string> found;
+  std::size_t entries = 0;
+  std::string refused;  // why the tree cannot be checked
+};
+ChannelScan* g_channel_scan = nullptr;  // nftw takes no context
+
+int note_channel(const char* path, const struct stat* st, int type, FTW*) {
+  ChannelScan& scan = *g_channel_scan;
+  if (++scan.entries > kMaxBindEntries) {
+    scan.refused = "more than " + std::to_string(kMaxBindEntries) + " entries to check for sockets and FIFOs";
+    return 1;
+  }
+  // A directory the box may enter but not list could hide one: refused.
+  if (type == FTW_DNR && (st->st_mode & (S_IXUSR | S_IXGRP | S_IXOTH))) {
+    scan.refused = std::string("cannot list ") + (path + std::strlen(kRoot)) + " to check it for sockets and FIFOs";
+    return 1;
+  }
+  if (type == FTW_F && (S_ISSOCK(st->st_mode) || S_ISFIFO(st->st_mode))) scan.found.push_back(path);
+  return 0;
+}
+
+// A read-only bind must be no channel to the host, but a read-only mount stops neither
+// connect() to a Unix socket nor writes into a FIFO: each one found in a bound tree is
+// covered with an empty read-only file (connect: ECONNREFUSED; open for writing: EROFS).
+void hide_channels(const std::string& target, const std::string& label) {
+  ChannelScan scan;
+  g_channel_scan = &scan;
+  nftw(target.c_str(), note_channel, 32, FTW_PHYS);
+  g_channel_scan = nullptr;
+  if (!scan.refused.empty()) fail("read-only bind of " + label + ": " + scan.refused, 0);
+  if (scan.found.empty()) return;
+  const std::string inert = std::string(kRoot) + "/.inert";
+  if (access(inert.c_str(), F_OK) != 0) write_text(inert, "", 0444);
+  for (const auto& path : scan.found) {
+    if (mount(inert.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+        mount(nullptr, path.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              nullptr) != 0)
+      fail("hide socket or FIFO " + path.substr(std::strlen(kRoot)) + " in the bind of " + label, errno);
+  }
 }
 
 void add_user_binds(const std::vector<RoBind>& binds, const std::vector<int>& fds) {
@@ -188,11 +247,16 @@ void add_user_binds(const std::vector<RoBind>& binds, const std::vector<int>& fd
     if (fstat(fds[i], &st) != 0) fail("stat bind source " + binds[i].host_path, errno);
     if (S_ISDIR(st.st_mode)) {
       if (mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) fail("mkdir " + binds[i].box_path, errno);
-    } else {
+    } else if (S_ISREG(st.st_mode)) {
       write_text(target, "", 0444);
+    } else {
+      fail("bind source " + binds[i].host_path + " is neither a file nor a directory (sockets and FIFOs are refused)", 0);
     }
     bind_ro_fd(fds[i], target, binds[i].host_path);
+    if (S_ISDIR(st.st_mode)) hide_channels(target, binds[i].host_path);
   }
+  // The inert file stays reachable only through the mounts made of it.
+  unlink((std::string(kRoot) + "/.inert").c_str());
 }
 
 // `work` is where the box's /work is seen from here: below the root under construction,
@@ -250,6 +314,8 @@ int prepare_root(bool host_view) {
   // binds are never below them: spec_check reserves both).
   must(mount(work.c_str(), work.c_str(), nullptr, MS_BIND, nullptr), "bind /work");
   must(mount(tmp.c_str(), tmp.c_str(), nullptr, MS_BIND, nullptr), "bind /tmp");
+  const std::string shm = std::string(kRoot) + "/dev/shm";
+  must(mount(shm.c_str(), shm.c_str(), nullptr, MS_BIND, nullptr), "bind /dev/shm");
   if (!host_view) pivot_into_root();
   return host_tmp;
 }
@@ -263,14 +329,18 @@ int open_bind_source(const std::string& path, int host_tmp) {
 
 // The request-dependent rest: tmpfs size, binds (host-view boxes only), work files and,
 // for a host-view box, pivot_root.
-void finish_root(const wire::LaunchRequest& req, int host_tmp) {
+void finish_root(const wire::LaunchRequest& req, int host_tmp, bool memory_by_rlimit) {
   const bool host_view = host_tmp >= 0;
   if (!host_view && !req.binds.empty()) fail("a pivoted box cannot take read-only binds", 0);
-  if (req.limits.tmpfs_mb != kDefaultTmpfsMb) {
+  // tmpfs pages are memory: without a memory cgroup to charge them to, the tmpfs may
+  // not hold more than the box's memory limit (the reaper counts it in the box total).
+  const std::int64_t tmpfs_mb =
+      memory_by_rlimit ? std::min(req.limits.tmpfs_mb, req.limits.memory_mb) : req.limits.tmpfs_mb;
+  if (tmpfs_mb != kDefaultTmpfsMb) {
     // /work is a bind of the tmpfs's directory: remounting it resizes the whole tmpfs.
     std::string work = host_view ? std::string(kRoot) + "/work" : "/work";
     must(mount("tmpfs", work.c_str(), nullptr, MS_REMOUNT | MS_NOSUID | MS_NODEV,
-               tmpfs_options(req.limits.tmpfs_mb).c_str()),
+               tmpfs_options(tmpfs_mb).c_str()),
          "resize the box tmpfs");
   }
   if (!host_view) {
@@ -392,7 +462,7 @@ PayloadPlan plan_payload(const BoxPlan& plan, const wire::LaunchRequest& req) {
 [[noreturn]] void exec_payload(const PayloadPlan& p, volatile int* exec_errno) {
   setsid();
   if (chdir("/work") != 0) {
-    *exec_errno = errno;
+    *exec_errno = -errno;  // negative: the box's failure, not the program's
     _exit(127);
   }
   umask(022);
@@ -403,6 +473,17 @@ PayloadPlan plan_payload(const BoxPlan& plan, const wire::LaunchRequest& req) {
   execve(p.argv[0], p.argv.data(), p.envp.data());
   *exec_errno = errno;
   _exit(127);
+}
+
+// Why an execve failed, where the errno alone misleads (ENOENT for a file that exists).
+const char* exec_failure_hint(const std::string& path, int err) {
+  struct stat st;
+  const bool exists = stat(path.c_str(), &st) == 0;
+  if (err == ENOENT && exists) return " (its #! interpreter line names a program that is not in the box)";
+  if (err == ENOEXEC) return " (not a binary the kernel runs, and no #! line)";
+  if (err == EACCES && exists && S_ISDIR(st.st_mode)) return " (a directory)";
+  if (err == EACCES && exists) return " (no execute permission)";
+  return "";
 }
 
 }  // namespace
@@ -430,6 +511,13 @@ void box_main(const BoxPlan& plan) {
   prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
   must(setresgid(kBoxUid, kBoxUid, kBoxUid), "setresgid");
   must(setresuid(kBoxUid, kBoxUid, kBoxUid), "setresuid");
+  // The uid change cleared the parent-death signal set at clone: arm it again, then make
+  // sure the launcher did not die before it was armed (its pidfd turns readable). From
+  // here on the box (its PID 1, hence every process of it) dies with the launcher.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail("parent-death signal", errno);
+  pollfd launcher_gone{kBoxLauncherFd, POLLIN, 0};
+  if (poll(&launcher_gone, 1, 0) != 0) _exit(0);
+  close(kBoxLauncherFd);
   raise_effective_capabilities();
   int host_tmp = prepare_root(plan.host_view);
   must(unshare(CLONE_NEWCGROUP), "new cgroup namespace");
@@ -443,7 +531,7 @@ void box_main(const BoxPlan& plan) {
   load_filter(plan.seccomp->early, "the seccomp filter");
 
   const wire::LaunchRequest req = read_request();
-  finish_root(req, host_tmp);
+  finish_root(req, host_tmp, plan.memory_by_rlimit);
 
   // From here on this process holds nothing worth stealing: no capabilities and the
   // whole policy (inherited by the payload).
@@ -456,12 +544,23 @@ void box_main(const BoxPlan& plan) {
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   sigprocmask(SIG_BLOCK, &chld, nullptr);
-  // The payload sees neither the status pipe nor the request pipe.
+  // The payload sees neither the status pipe, the request pipe nor the CPU counter.
   fcntl(kBoxStatusFd, F_SETFD, FD_CLOEXEC);
+  if (plan.cpu_cgroup != ControlMode::kRlimit) fcntl(kBoxCpuFd, F_SETFD, FD_CLOEXEC);
   const PayloadPlan payload_plan = plan_payload(plan, req);
   // vfork: the payload starts without a copy of this address space (copying it, then
   // tearing the copy down at exec, cost more than the rest of the launch).
   volatile int exec_errno = 0;
+  ReapPlan reap;
+  reap.cpu_limit_ms = req.limits.cpu_ms;
+  reap.cpus = plan.cpus;
+  if (plan.cpu_cgroup != ControlMode::kRlimit) {
+    // The box's CPU time counts from here (the slot's cgroup served earlier boxes).
+    reap.cpu_cgroup_fd = kBoxCpuFd;
+    reap.cpu_cgroup_v2 = plan.cpu_cgroup == ControlMode::kCgroupV2;
+    reap.cpu_base_us = read_cgroup_cpu_us(kBoxCpuFd, reap.cpu_cgroup_v2);
+  }
+  if (plan.memory_by_rlimit) reap.memory_limit_kb = req.limits.memory_mb * 1024;
   pid_t payload = vfork();
   if (payload < 0) fail("start the payload", errno);
   if (payload == 0) exec_payload(payload_plan, &exec_errno);
@@ -471,12 +570,17 @@ void box_main(const BoxPlan& plan) {
   for (int fd = 0; fd < 3; ++fd) dup2(devnull, fd);
   close(devnull);
 
-  StatusRecord rec = reap_box(payload, req.limits.cpu_ms, plan.cpus);
-  if (const int err = exec_errno; err != 0) {
+  reap.payload = payload;
+  StatusRecord rec = reap_box(reap);
+  if (const int err = exec_errno; err < 0) {
+    rec.kind = BoxEnd::kSetupError;
+    rec.error = -err;
+    std::snprintf(rec.message, sizeof rec.message, "chdir /work: %s", std::strerror(-err));
+  } else if (err != 0) {
     rec.kind = BoxEnd::kExecError;
     rec.error = err;
-    std::snprintf(rec.message, sizeof rec.message, "cannot execute %s: %s", req.argv[0].c_str(),
-                  std::strerror(err));
+    std::snprintf(rec.message, sizeof rec.message, "cannot execute %s: %s%s", req.argv[0].c_str(), std::strerror(err),
+                  exec_failure_hint(req.argv[0], err));
   }
   (void)!write(kBoxStatusFd, &rec, sizeof rec);
   // Stay alive (holding the box's mounts) until the host has collected files and

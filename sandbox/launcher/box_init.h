@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sandbox/launcher/seccomp_policy.h"
+#include "sandbox/result.h"
 #include "sandbox/wire.h"
 
 namespace envforge::sandbox::launcher {
@@ -20,6 +21,8 @@ namespace envforge::sandbox::launcher {
 // box_main runs.
 inline constexpr int kBoxStatusFd = 3;
 inline constexpr int kBoxSyncFd = 4;  // 'G' (maps and cgroups ready), then the request
+inline constexpr int kBoxLauncherFd = 5;  // a pidfd of the launcher, closed once checked
+inline constexpr int kBoxCpuFd = 6;       // the box cgroup's CPU counter (BoxPlan::cpu_cgroup)
 
 // Uid/gid of the payload inside the box (mapped to an unprivileged host id).
 inline constexpr unsigned kBoxUid = 1000;
@@ -31,6 +34,8 @@ inline constexpr std::int64_t kDefaultTmpfsMb = 64;
 struct BoxPlan {
   const SeccompPrograms* seccomp = nullptr;
   bool memory_by_rlimit = true;  // no memory cgroup: limit the address space instead
+  // How kBoxCpuFd counts the box's CPU time (kRlimit: there is no such descriptor).
+  ControlMode cpu_cgroup = ControlMode::kRlimit;
   int cpus = 1;                  // CPUs the box may use (bounds how fast CPU time grows)
   // Keep the host's tree reachable until the request (for read-only binds, whose
   // sources are host paths); otherwise the root is pivoted before the request.
@@ -42,7 +47,8 @@ struct BoxPlan {
 std::string box_request_frame(std::string_view body);
 
 // Never returns. Expects stdin/stdout/stderr on 0/1/2, the status pipe on kBoxStatusFd
-// and the launcher's go-ahead/request pipe on kBoxSyncFd, nothing else open.
+// the launcher's go-ahead/request pipe on kBoxSyncFd and its pidfd on kBoxLauncherFd,
+// nothing else open.
 [[noreturn]] void box_main(const BoxPlan& plan);
 
 }  // namespace envforge::sandbox::launcher

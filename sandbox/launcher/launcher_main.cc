@@ -123,17 +123,36 @@ int usable_cpus() {
   return std::max(1, CPU_COUNT(&set));
 }
 
+// Rootless: a user namespace of our own gives the capabilities to build boxes (and to
+// own the recycled network namespaces) without any host privilege. The launcher then
+// executes itself again, so that its memory (and every box's, cloned from it) belongs to
+// that namespace: the host, which owns the namespace, may then reach a box's files
+// through /proc/<pid>/root to collect them, although a box's PID 1 is not dumpable.
+void enter_own_user_namespace(unsigned outer_uid, unsigned outer_gid) {
+  if (unshare(CLONE_NEWUSER) != 0) throw Fail(errno_text("rootless: unshare(CLONE_NEWUSER)"));
+  if (!write_proc(0, "setgroups", "deny") || !write_proc(0, "uid_map", "0 " + std::to_string(outer_uid) + " 1") ||
+      !write_proc(0, "gid_map", "0 " + std::to_string(outer_gid) + " 1"))
+    throw Fail(errno_text("rootless: writing our own uid/gid map"));
+  // A network namespace of our own to return to after entering a slot's.
+  if (unshare(CLONE_NEWNET) != 0) throw Fail(errno_text("rootless: unshare(CLONE_NEWNET)"));
+}
+
 class Launcher {
  public:
-  explicit Launcher(bool use_cgroups) {
-    rootless_ = geteuid() != 0;
-    outer_uid_ = geteuid();
-    outer_gid_ = getegid();
+  // `rootless`: started without host root, already in a user namespace of its own
+  // (enter_own_user_namespace) as `outer_uid`/`outer_gid` of the host.
+  Launcher(bool use_cgroups, bool rootless, unsigned outer_uid, unsigned outer_gid) {
+    rootless_ = rootless;
+    outer_uid_ = outer_uid;
+    outer_gid_ = outer_gid;
     cpus_ = usable_cpus();
     cgroups_.init(use_cgroups);
-    if (rootless_) enter_own_user_namespace();
     home_netns_ = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     if (home_netns_ < 0) throw Fail(errno_text("open own network namespace"));
+    // Boxes poll it once their parent-death signal is armed, to catch a launcher that
+    // died before (box_init.cc).
+    self_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
+    if (self_pidfd_ < 0) throw Fail(errno_text("pidfd_open of the launcher"));
     seccomp_[0] = build_seccomp_programs(Network::kNone);
     seccomp_[1] = build_seccomp_programs(Network::kLoopback);
   }
@@ -192,18 +211,6 @@ class Launcher {
   }
 
  private:
-  // Rootless: a user namespace of our own gives the capabilities to build boxes (and
-  // to own the recycled network namespaces) without any host privilege.
-  void enter_own_user_namespace() {
-    if (unshare(CLONE_NEWUSER) != 0) throw Fail(errno_text("rootless: unshare(CLONE_NEWUSER)"));
-    if (!write_proc(0, "setgroups", "deny") ||
-        !write_proc(0, "uid_map", "0 " + std::to_string(outer_uid_) + " 1") ||
-        !write_proc(0, "gid_map", "0 " + std::to_string(outer_gid_) + " 1"))
-      throw Fail(errno_text("rootless: writing our own uid/gid map"));
-    // A network namespace of our own to return to after entering a slot's.
-    if (unshare(CLONE_NEWNET) != 0) throw Fail(errno_text("rootless: unshare(CLONE_NEWNET)"));
-  }
-
   // Network namespaces are recycled per slot and mode: creating one per box costs more
   // than the rest of a launch, and tearing one down is slower still.
   int netns_for(Network net, unsigned slot) {
@@ -297,7 +304,7 @@ class Launcher {
       args.pidfd = reinterpret_cast<std::uint64_t>(&box.pidfd);
       args.exit_signal = SIGCHLD;
       long pid = syscall(SYS_clone3, &args, sizeof args);
-      if (pid == 0) child(net, host_view, pipes);
+      if (pid == 0) child(net, host_view, pipes, slot.cgroup.cpu_fd);
       int clone_errno = errno;
       if (setns(home_netns_, CLONE_NEWNET) != 0) {
         std::fprintf(stderr, "envforge-sandbox-launcher: cannot return to own network namespace: %s\n",
@@ -392,15 +399,18 @@ class Launcher {
     }
   }
 
-  [[noreturn]] void child(Network net, bool host_view, int pipes[5][2]) {
+  [[noreturn]] void child(Network net, bool host_view, int pipes[5][2], int cpu_fd) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    // Arrange 0..4 from sources that may themselves sit on 0..4: lift them first.
-    int src[5] = {pipes[0][0], pipes[1][1], pipes[2][1], pipes[3][1], pipes[4][0]};
-    for (int& fd : src) fd = fcntl(fd, F_DUPFD_CLOEXEC, 16);
-    for (int i = 0; i < 5; ++i)
+    // Arrange 0..6 from sources that may themselves sit on 0..6: lift them first.
+    const bool cpu_counter = cpu_fd >= 0;
+    int src[7] = {pipes[0][0], pipes[1][1], pipes[2][1], pipes[3][1], pipes[4][0], self_pidfd_, cpu_fd};
+    const int n = cpu_counter ? 7 : 6;
+    for (int i = 0; i < n; ++i) src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 16);
+    for (int i = 0; i < n; ++i)
       if (src[i] < 0 || dup2(src[i], i) != i) _exit(126);
-    syscall(SYS_close_range, 5u, ~0u, 0u);
+    syscall(SYS_close_range, static_cast<unsigned>(n), ~0u, 0u);
     BoxPlan plan;
+    if (cpu_counter) plan.cpu_cgroup = cgroups_.cpu_mode();
     plan.seccomp = &seccomp_[net == Network::kLoopback ? 1 : 0];
     plan.memory_by_rlimit = cgroups_.memory_mode() == ControlMode::kRlimit;
     plan.cpus = cpus_;
@@ -426,6 +436,7 @@ class Launcher {
     reply.peak_kb = u.peak_kb;
     reply.oom_kills = u.oom_kills;
     reply.pids_denied = u.pids_denied;
+    reply.cpu_us = u.cpu_us;
     wire::send_frame(kControlFd, wire::MsgType::kReleased, wire::encode(reply));
   }
 
@@ -439,7 +450,8 @@ class Launcher {
         "pids_mode=" + std::to_string(static_cast<int>(cgroups_.pids_mode())),
         "pids_reason=" + p.pids.reason,
         "seccomp_instructions=" + std::to_string(seccomp_[0].early.size() + seccomp_[0].late.size()),
-        "cpu_limit=reaper polls box CPU clocks (ms granularity), RLIMIT_CPU as backstop",
+        "cpu_mode=" + std::to_string(static_cast<int>(cgroups_.cpu_mode())),
+        "cpu_reason=" + p.cpu.reason,
     };
     wire::Writer w;
     w.strs(kv);
@@ -451,6 +463,7 @@ class Launcher {
   int cpus_ = 1;
   BoxCgroups cgroups_;
   int home_netns_ = -1;
+  int self_pidfd_ = -1;
   SeccompPrograms seccomp_[2];
   std::vector<int> netns_[2];
   std::vector<Slot> slots_;
@@ -465,8 +478,14 @@ class Launcher {
 
 int main(int argc, char** argv) {
   bool use_cgroups = true;
+  bool in_own_userns = false;
+  unsigned outer_uid = geteuid(), outer_gid = getegid();
+  constexpr const char* kInOwnUserns = "--in-own-userns=";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--no-cgroups") == 0) use_cgroups = false;
+    if (std::strncmp(argv[i], kInOwnUserns, std::strlen(kInOwnUserns)) == 0) {
+      in_own_userns = std::sscanf(argv[i] + std::strlen(kInOwnUserns), "%u:%u", &outer_uid, &outer_gid) == 2;
+    }
   }
   // Nothing of the host's environment reaches a box (the box's PID 1 inherits ours).
   clearenv();
@@ -477,6 +496,29 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "envforge-sandbox-launcher: no control socket on fd 3 (started by hand?)\n");
     return 2;
   }
+  const bool rootless = in_own_userns || geteuid() != 0;
+  if (rootless && !in_own_userns) {
+    std::string why;
+    try {
+      envforge::sandbox::launcher::enter_own_user_namespace(outer_uid, outer_gid);
+      fcntl(3, F_SETFD, 0);
+      std::string flag = std::string(kInOwnUserns) + std::to_string(outer_uid) + ":" + std::to_string(outer_gid);
+      std::vector<char*> args = {argv[0]};
+      if (!use_cgroups) args.push_back(const_cast<char*>("--no-cgroups"));
+      args.push_back(flag.data());
+      args.push_back(nullptr);
+      execv("/proc/self/exe", args.data());
+      why = std::string("envforge-sandbox-launcher: rootless: re-executing itself: ") + std::strerror(errno);
+    } catch (const std::exception& e) {
+      why = std::string("envforge-sandbox-launcher: ") + e.what();
+    }
+    try {
+      envforge::sandbox::wire::send_frame(3, envforge::sandbox::wire::MsgType::kError, why);
+    } catch (...) {
+    }
+    std::fprintf(stderr, "%s\n", why.c_str());
+    return 1;
+  }
   fcntl(3, F_SETFD, FD_CLOEXEC);
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   dup2(devnull, 0);
@@ -484,7 +526,7 @@ int main(int argc, char** argv) {
   if (devnull > 3) close(devnull);
   syscall(SYS_close_range, 4u, ~0u, 0u);
   try {
-    envforge::sandbox::launcher::Launcher launcher(use_cgroups);
+    envforge::sandbox::launcher::Launcher launcher(use_cgroups, rootless, outer_uid, outer_gid);
     envforge::sandbox::wire::send_frame(3, envforge::sandbox::wire::MsgType::kProbed, "ready");
     launcher.serve();
   } catch (const std::exception& e) {

@@ -21,7 +21,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void escaped(const char* what) {
@@ -76,6 +78,12 @@ static int net_attempt(int type, const char* ip, int port) {
   return ok;
 }
 
+static double cpu_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static void* spinner(void* arg) {
   (void)arg;
   for (volatile unsigned long i = 0;; ++i) {
@@ -122,6 +130,59 @@ int main(int argc, char** argv) {
     pid_t p = fork();
     if (p == 0) spinner(NULL);
     waitpid(p, NULL, 0);
+    return 0;
+  }
+  if (!strcmp(m, "cpu_children_reaped") || !strcmp(m, "cpu_children_autoreap")) {
+    /* CPU time burnt by short-lived children, each gone (reaped by the payload, or by
+       the kernel when SIGCHLD is ignored) before it amounts to much. */
+    if (!strcmp(m, "cpu_children_autoreap")) signal(SIGCHLD, SIG_IGN);
+    for (;;) {
+      pid_t p = fork();
+      if (p == 0) {
+        while (cpu_seconds() < 0.1) {
+        }
+        _exit(0);
+      }
+      waitpid(p, NULL, 0);
+    }
+  }
+  if (!strcmp(m, "memory_children")) {
+    /* arg: processes; argv[3]: MiB each. Each touches its share, holds it 3 s, exits. */
+    int n = atoi(arg);
+    size_t bytes = (size_t)atoi(argv[3]) << 20;
+    for (int i = 0; i < n; ++i) {
+      if (fork() == 0) {
+        char* p = malloc(bytes);
+        if (!p) _exit(3);
+        memset(p, 1, bytes);
+        sleep(3);
+        _exit(0);
+      }
+    }
+    while (wait(NULL) > 0) {
+    }
+    printf("all children done\n");
+    return 0;
+  }
+  if (!strcmp(m, "unix_connect")) {
+    /* arg: a Unix socket path in a read-only bind */
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = {0};
+    a.sun_family = AF_UNIX;
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", arg);
+    if (connect(s, (struct sockaddr*)&a, sizeof a) == 0) {
+      write(s, "hello host", 10);
+      escaped("connected to a host Unix socket");
+    } else {
+      printf("connect %s: %s\n", arg, strerror(errno));
+    }
+    return 0;
+  }
+  if (!strcmp(m, "fifo_write")) {
+    /* arg: a FIFO path in a read-only bind */
+    int fd = open(arg, O_WRONLY | O_NONBLOCK);
+    if (fd >= 0 && write(fd, "hello host", 10) > 0) escaped("wrote into a host FIFO");
+    else printf("fifo %s: %s\n", arg, strerror(errno));
     return 0;
   }
   if (!strcmp(m, "sleep_forever")) {

@@ -87,11 +87,13 @@ TEST_P(RunTest, InvalidSpecsAreSandboxErrorsNamingTheField) {
   EXPECT_NE(r.message.find("reserved"), std::string::npos) << r.message;
 }
 
-TEST_P(RunTest, MissingProgramIsASandboxError) {
+// The program's failure, not the sandbox's (see also HardeningTest).
+TEST_P(RunTest, MissingProgramIsAProgramError) {
   Spec s = shell("true");
   s.argv = {"/usr/bin/no-such-program"};
   Result r = run(s);
-  EXPECT_EQ(r.verdict, Verdict::kSandboxError);
+  EXPECT_EQ(r.verdict, Verdict::kRuntimeError);
+  EXPECT_EQ(r.exit_code, 127);
   EXPECT_NE(r.message.find("no-such-program"), std::string::npos) << r.message;
 }
 

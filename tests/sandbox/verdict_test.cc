@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <utility>
 
 #include "sandbox/box_handle.h"
 
@@ -158,6 +161,82 @@ TEST(Verdict, RefusedForksAreExplainedWithoutChangingTheVerdict) {
   ok.exited(0);
   ok.in.usage.pids_denied = 5;
   EXPECT_EQ(ok.decide().message, "");
+}
+
+TEST(Verdict, AnExecFailureIsTheProgramsUnlessMemoryOrTheBox) {
+  for (auto [err, code] : {std::pair{ENOENT, 127}, {EACCES, 126}, {ENOEXEC, 126}}) {
+    Case c;
+    c.rec.kind = BoxEnd::kExecError;
+    c.rec.error = err;
+    std::snprintf(c.rec.message, sizeof c.rec.message, "cannot execute /work/x: %s", strerror(err));
+    Result r = c.decide();
+    EXPECT_EQ(r.verdict, Verdict::kRuntimeError) << err;
+    EXPECT_EQ(r.exit_code, code) << err;
+    EXPECT_EQ(r.decided_by, DecidedBy::kExecFailure);
+    EXPECT_EQ(r.to_json()["decided_by"], "exec_failure");
+  }
+  Case mem;
+  mem.rec.kind = BoxEnd::kExecError;
+  mem.rec.error = ENOMEM;
+  EXPECT_EQ(mem.decide().verdict, Verdict::kMemoryLimit);
+  Case other;
+  other.rec.kind = BoxEnd::kExecError;
+  other.rec.error = EFAULT;
+  EXPECT_EQ(other.decide().verdict, Verdict::kSandboxError);
+}
+
+TEST(Verdict, AnyOomKillInTheBoxIsTheMemoryLimit) {
+  Case survived;  // a child was killed, the payload went on and exited 0
+  survived.exited(0);
+  survived.in.modes.memory = ControlMode::kCgroupV1;
+  survived.in.usage.oom_kills = 1;
+  EXPECT_EQ(survived.decide().verdict, Verdict::kMemoryLimit);
+  Case init_killed;  // the tmpfs filled the cgroup and the box's PID 1 was chosen
+  init_killed.reported = false;
+  init_killed.in.modes.memory = ControlMode::kCgroupV1;
+  init_killed.in.usage.oom_kills = 1;
+  Result r = init_killed.decide();
+  EXPECT_EQ(r.verdict, Verdict::kMemoryLimit) << r.message;
+  EXPECT_EQ(r.decided_by, DecidedBy::kCgroupOomKill);
+}
+
+TEST(Verdict, ARefusedAllocationIsTheMemoryLimitWhenTheRunFailed) {
+  Case c;
+  c.exited(1);
+  c.in.modes.memory = ControlMode::kCgroupV1;
+  c.in.stderr_data = "Traceback (most recent call last):\n  File \"<string>\", line 1\nMemoryError\n";
+  Result r = c.decide();
+  EXPECT_EQ(r.verdict, Verdict::kMemoryLimit);
+  EXPECT_EQ(r.decided_by, DecidedBy::kAllocationRefused);
+  EXPECT_NE(r.message.find("presumed"), std::string::npos) << r.message;
+  Case ok;
+  ok.exited(0);
+  ok.in.stderr_data = "MemoryError";
+  EXPECT_EQ(ok.decide().verdict, Verdict::kOk);
+}
+
+TEST(Verdict, TheReapersMeasuresAreReported) {
+  Case mem;
+  mem.signaled(SIGKILL);
+  mem.rec.flags = StatusRecord::kMemoryLimit;
+  mem.rec.box_memory_kb = 300 * 1024;
+  Result m = mem.decide();
+  EXPECT_EQ(m.verdict, Verdict::kMemoryLimit);
+  EXPECT_EQ(m.decided_by, DecidedBy::kReaperMemorySum);
+  EXPECT_NE(m.message.find("300 MiB"), std::string::npos) << m.message;
+  // CPU of the whole box, from the record or (for a box killed before it reported)
+  // from its cgroup.
+  Case cpu;
+  cpu.exited(0);
+  cpu.rec.box_cpu_us = 700'000;
+  EXPECT_EQ(cpu.decide().cpu_ms, 700);
+  Case wall;
+  wall.reported = false;
+  wall.in.host_kill = HostKill::kWall;
+  wall.in.usage.cpu_us = 4'900'000;
+  Result w = wall.decide();
+  EXPECT_EQ(w.cpu_ms, 4900);
+  EXPECT_EQ(w.verdict, Verdict::kTimeLimit);
 }
 
 }  // namespace
