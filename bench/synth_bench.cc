@@ -69,20 +69,19 @@ Figures measure(generators::PythonExecutorFactory& python, uint64_t count, int j
 
 void print(const char* label, const Figures& f) {
   const auto& t = f.s.times;
-  const double total = t.world_ms + t.solve_ms + t.validate_ms + t.record_ms;
+  const double total = t.total_ms();
   auto pct = [&](double v) { return total > 0 ? 100.0 * v / total : 0.0; };
   std::printf("%s: %llu environments, %llu tasks (%llu verified usable), %llu sandbox verdicts (%.1f%% as expected)\n",
               label, static_cast<unsigned long long>(f.s.environments), static_cast<unsigned long long>(f.s.tasks),
               static_cast<unsigned long long>(f.s.usable), static_cast<unsigned long long>(f.s.validations),
               100.0 * f.s.validation_pass_rate());
   std::printf("  wall %.2f s -> %.0f verified tasks/min\n", f.s.wall_s, f.per_min);
-  std::printf("  stage time (summed over workers): world %.0f ms (%.0f%%), solve %.0f ms (%.0f%%), "
-              "validate %.0f ms (%.0f%%), record %.0f ms (%.0f%%)\n",
-              t.world_ms, pct(t.world_ms), t.solve_ms, pct(t.solve_ms), t.validate_ms, pct(t.validate_ms),
-              t.record_ms, pct(t.record_ms));
+  std::printf("  stage time (summed over workers):");
+  for (const auto& [stage, ms] : t.stages()) std::printf(" %s %.0f ms (%.0f%%)", stage.c_str(), ms, pct(ms));
+  std::printf("\n");
   for (size_t i = 0; i < f.s.errors.size() && i < 3; ++i) std::printf("  error: %s\n", f.s.errors[i].c_str());
   if (f.s.validations > 0)
-    std::printf("  validate per verifier call: %.2f ms\n", t.validate_ms / static_cast<double>(f.s.validations));
+    std::printf("  validate per verifier call: %.2f ms\n", t.ms("validate") / static_cast<double>(f.s.validations));
 }
 
 }  // namespace

@@ -7,9 +7,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 
@@ -24,6 +23,7 @@
 #include "cli/version.h"
 #include "agents/backend_spec.h"
 #include "data/corpus.h"
+#include "generators/category.h"
 #include "generators/rollout_stage.h"
 #include "generators/sandbox_python.h"
 #include "generators/solver_source.h"
@@ -63,9 +63,10 @@ void print_summary(const std::string& out, const generators::SynthSummary& s) {
   }
   std::printf("validation: %llu sandbox verdicts, %.1f%% as expected\n",
               static_cast<unsigned long long>(s.validations), 100.0 * s.validation_pass_rate());
-  std::printf("time: %.1f s (world %.1f s, solve %.1f s, validate %.1f s, record %.1f s, summed over workers)\n",
-              s.wall_s, s.times.world_ms / 1000, s.times.solve_ms / 1000, s.times.validate_ms / 1000,
-              s.times.record_ms / 1000);
+  std::printf("time: %.1f s (", s.wall_s);
+  for (size_t i = 0; i < s.times.stages().size(); ++i)
+    std::printf("%s%s %.1f s", i ? ", " : "", s.times.stages()[i].first.c_str(), s.times.stages()[i].second / 1000);
+  std::printf("%ssummed over workers)\n", s.times.stages().empty() ? "" : ", ");
   if (s.solver != "none") {
     const auto& r = s.rollouts;
     std::printf("rollouts: %llu attempt(s) by %s on %llu task(s), %llu passed",
@@ -88,18 +89,61 @@ void print_summary(const std::string& out, const generators::SynthSummary& s) {
   for (const auto& e : s.errors) std::printf("error: %s\n", e.c_str());
 }
 
-std::string category_list() {
-  std::string list;
-  for (const auto& c : generators::synth_categories()) list += (list.empty() ? "" : ", ") + c;
-  return list;
+// Every category's own options, as flags (and job file keys) in a group per category. An
+// option two categories declare is offered once, in the first one's group.
+void add_category_options(cxxopts::Options& options) {
+  using Type = generators::CategoryOption::Type;
+  std::map<std::string, Type> added;
+  for (const auto& c : generators::categories()) {
+    auto adder = options.add_options("Category " + c.name + ": " + c.summary);
+    for (const auto& o : c.options) {
+      if (const auto it = added.find(o.name); it != added.end()) {
+        if (it->second != o.type) throw std::logic_error("categories declare --" + o.name + " with two types");
+        continue;
+      }
+      added.emplace(o.name, o.type);
+      std::shared_ptr<cxxopts::Value> value;
+      switch (o.type) {
+        case Type::kString: value = cxxopts::value<std::string>(); break;
+        case Type::kInt: value = cxxopts::value<int64_t>(); break;
+        case Type::kDouble: value = cxxopts::value<double>(); break;
+        case Type::kBool: value = cxxopts::value<bool>(); break;
+      }
+      if (!o.default_value.empty()) value->default_value(o.default_value);
+      adder(o.name, o.help, value);
+    }
+  }
 }
 
-std::string read_text_file(const std::string& flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError(flag + ": cannot read \"" + path + "\"");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+nlohmann::json option_value(const JobConfig& cfg, const generators::CategoryOption& o) {
+  using Type = generators::CategoryOption::Type;
+  switch (o.type) {
+    case Type::kString: return cfg.get_string(o.name);
+    case Type::kInt: return cfg.get_int(o.name);
+    case Type::kDouble: return cfg.get_double(o.name);
+    case Type::kBool: return cfg.get_bool(o.name);
+  }
+  return nullptr;
+}
+
+bool given(const JobConfig& cfg, const std::string& key) {
+  return cfg.source(key) == "flag" || cfg.source(key) == "config";
+}
+
+// The options of `category` that are set, for the category to check. An option that only
+// other categories use is a usage error: it would silently do nothing.
+nlohmann::json category_options(const JobConfig& cfg, const generators::Category& category) {
+  nlohmann::json values = nlohmann::json::object();
+  for (const auto& o : category.options)
+    if (cfg.source(o.name) != "unset") values[o.name] = option_value(cfg, o);
+  for (const auto& other : generators::categories())
+    for (const auto& o : other.options)
+      if (!values.contains(o.name) && given(cfg, o.name)) {
+        const nlohmann::json v = option_value(cfg, o);
+        throw UsageError("--" + o.name + " " + (v.is_string() ? v.get<std::string>() : v.dump()) +
+                         ": an option of category " + other.name + ", not of " + category.name);
+      }
+  return values;
 }
 
 // Parses and starts a backend given by `flag` before any work; a bad spec or a backend that
@@ -117,7 +161,7 @@ int synth_main(int argc, char** argv) {
                            "Synthesize environments (each with its task ladder), validate them in the "
                            "sandbox and record them in a corpus. Rerunning a job resumes it.");
   options.add_options()
-      ("category", "environment category (" + category_list() + ")",
+      ("category", "environment category (" + generators::category_names() + ")",
        cxxopts::value<std::string>()->default_value("trip"))
       ("count", "number of environments", cxxopts::value<int64_t>()->default_value("20"))
       ("out", "corpus file (created if missing)", cxxopts::value<std::string>()->default_value("corpus.db"))
@@ -143,14 +187,10 @@ int synth_main(int argc, char** argv) {
        "filtered", cxxopts::value<double>()->default_value("1"))
       ("keep-inclusive", "make both bounds inclusive: keep A <= rate <= B (with A=0, B=1 nothing is filtered)",
        cxxopts::value<bool>()->default_value("false"));
-  options.add_options("LLM-authored environments (--category authored)")
-      ("llm", "generator model: embedded:DIR, openai:BASE_URL#MODEL, scripted:FILE or none",
-       cxxopts::value<std::string>()->default_value("none"))
-      ("description", "category description given to the generator agent (default: the generator's own)",
-       cxxopts::value<std::string>())
-      ("description-file", "read the category description from this file", cxxopts::value<std::string>())
-      ("hardening-rounds", "\"make it harder\" rounds after the first task",
-       cxxopts::value<int64_t>()->default_value("1"));
+  options.add_options("Generator model")
+      ("llm", "the generator agent of categories that use one: embedded:DIR, openai:BASE_URL#MODEL, "
+       "scripted:FILE or none", cxxopts::value<std::string>()->default_value("none"));
+  add_category_options(options);
   add_config_option(options);
   add_logging_options(options);
   add_help_option(options);
@@ -163,9 +203,9 @@ int synth_main(int argc, char** argv) {
   if (count < 1) throw UsageError("--count must be at least 1, got " + std::to_string(count));
   if (seed < 0) throw UsageError("--seed must not be negative, got " + std::to_string(seed));
   if (jobs < 1 || jobs > 256) throw UsageError("--jobs must be 1..256, got " + std::to_string(jobs));
-  bool known = false;
-  for (const auto& c : generators::synth_categories()) known = known || c == o.category;
-  if (!known) throw UsageError("unknown --category '" + o.category + "' (available: " + category_list() + ")");
+  const generators::Category* category = generators::find_category(o.category);
+  if (!category)
+    throw UsageError("unknown --category '" + o.category + "' (available: " + generators::category_names() + ")");
   o.count = static_cast<uint64_t>(count);
   o.seed = static_cast<uint64_t>(seed);
   o.jobs = static_cast<int>(jobs);
@@ -207,7 +247,7 @@ int synth_main(int argc, char** argv) {
                         {"max_turns", max_turns}};
   }
 
-  // LLM-authored environments.
+  // The category: its options and generator model checked, and the job started, before any work.
   const std::string llm_spec = cfg.get_string("llm");
   std::unique_ptr<agents::Backend> llm;
   agents::BackendSpec llm_parsed;
@@ -217,31 +257,19 @@ int synth_main(int argc, char** argv) {
   } catch (const std::exception& e) {
     throw UsageError(std::string("--llm: ") + e.what());
   }
-  const bool has_description = cfg.source("description") != "unset";
-  const bool has_description_file = cfg.source("description-file") != "unset";
-  if (has_description && has_description_file)
-    throw UsageError("give the category description once: --description or --description-file");
-  if (has_description) o.description = cfg.get_string("description");
-  if (has_description_file)
-    o.description = read_text_file("--description-file", cfg.get_string("description-file"));
-  const int64_t hardening = cfg.get_int("hardening-rounds");
-  if (hardening < 0 || hardening > 100)
-    throw UsageError("--hardening-rounds must be 0..100, got " + std::to_string(hardening));
-  o.hardening_rounds = static_cast<int>(hardening);
-  if (o.category == "authored") {
-    if (!llm) throw UsageError("--category authored needs a generator model: --llm SPEC");
-    o.llm = llm.get();
+  o.category_options = category_options(cfg, *category);
+  if (llm && category->llm != generators::GeneratorModelUse::kNone) {
+    o.llm.shared = llm.get();
     // A replayed script is the generator of one item: every item replays it from the start.
     if (llm_parsed.kind == agents::BackendSpec::Kind::kScripted)
-      o.llm_per_item = [llm_parsed] { return agents::make_backend(llm_parsed); };
+      o.llm.per_item = [llm_parsed] { return agents::make_backend(llm_parsed); };
   }
+  const auto job = generators::start_category(o.category, {.options = o.category_options, .llm = o.llm,
+                                                          .scratch_dir = o.scratch_dir});
+  o.job = job.get();
   setup_logging(logging_options(*flags));
-  if (o.category != "authored") {
-    if (llm) spdlog::warn("synth: --llm is not used by category {}", o.category);
-    if (has_description || has_description_file || cfg.source("hardening-rounds") == "flag")
-      spdlog::warn("synth: --description, --description-file and --hardening-rounds are only used by "
-                   "--category authored");
-  }
+  if (llm && category->llm == generators::GeneratorModelUse::kNone)
+    spdlog::warn("synth: --llm is not used by category {}", o.category);
 
   try {
     sandbox::Sandbox::shared();  // start the launcher while this process is small

@@ -12,16 +12,6 @@
 #include <spdlog/spdlog.h>
 
 #include "data/content_id.h"
-#include "generators/trip/world.h"
-
-// LLM-authored environments are built by generators/authored/; the category exists in builds
-// that have it.
-#if __has_include("generators/authored/authored_item.h")
-#include "generators/authored/authored_item.h"
-#define ENVFORGE_SYNTH_AUTHORED 1
-#else
-#define ENVFORGE_SYNTH_AUTHORED 0
-#endif
 
 namespace envforge::generators {
 
@@ -45,9 +35,12 @@ nlohmann::json SynthSummary::to_json() const {
           {"validations", validations},
           {"validation_pass_rate", validation_pass_rate()},
           {"errors", errors},
-          {"stage_ms", {{"world", times.world_ms}, {"solve", times.solve_ms},
-                        {"validate", times.validate_ms}, {"record", times.record_ms},
-                        {"rollouts", rollouts.ms}}},
+          {"stage_ms", [&] {
+             nlohmann::json ms = nlohmann::json::object();
+             for (const auto& [stage, v] : times.stages()) ms[stage] = v;
+             ms["rollouts"] = rollouts.ms;
+             return ms;
+           }()},
           {"rollouts", [&] {
              nlohmann::json r = rollouts.to_json();
              r["solver"] = solver;
@@ -58,51 +51,14 @@ nlohmann::json SynthSummary::to_json() const {
           {"wall_s", wall_s}};
 }
 
-std::vector<std::string> synth_categories() {
-  return ENVFORGE_SYNTH_AUTHORED ? std::vector<std::string>{"trip", "authored"} : std::vector<std::string>{"trip"};
-}
-
-namespace {
-
-std::string generator_version(const std::string& category) {
-#if ENVFORGE_SYNTH_AUTHORED
-  if (category == "authored") return authored::kGeneratorVersion;
-#endif
-  (void)category;
-  return trip::kGeneratorVersion;
-}
-
-data::WorkItem build_item(const SynthOptions& o, uint64_t index, PythonExecutorFactory& python,
-                          trip::StageTimes& times) {
-#if ENVFORGE_SYNTH_AUTHORED
-  if (o.category == "authored") {
-    authored::AuthoredOptions ao;
-    ao.description = o.description;
-    ao.hardening_rounds = o.hardening_rounds;
-    ao.scratch_dir = o.scratch_dir;
-    std::unique_ptr<agents::Backend> own = o.llm_per_item ? o.llm_per_item() : nullptr;
-    return authored::build_work_item(own ? *own : *o.llm, o.seed, index, ao, python, times);
-  }
-#endif
-  trip::WorkItemOptions wo;
-  wo.scratch_dir = o.scratch_dir;
-  return trip::build_work_item(o.seed, index, python, wo, times);
-}
-
-}  // namespace
-
 SynthSummary run_synth(const SynthOptions& o, data::Corpus& corpus, PythonExecutorFactory& python,
                        const std::function<void(const ItemOutcome&)>& on_item) {
-  bool known = false;
-  std::string available;
-  for (const auto& c : synth_categories()) {
-    known = known || c == o.category;
-    available += (available.empty() ? "" : ", ") + c;
-  }
-  if (!known) throw std::invalid_argument("unknown category '" + o.category + "' (available: " + available + ")");
-  if (o.category == "authored" && !o.llm && !o.llm_per_item)
-    throw std::invalid_argument("category authored needs a generator model (--llm)");
   if (o.jobs < 1) throw std::invalid_argument("jobs must be at least 1");
+  std::unique_ptr<CategoryJob> own_job;
+  if (!o.job) own_job = start_category(o.category, {.options = o.category_options, .llm = o.llm,
+                                                    .scratch_dir = o.scratch_dir});
+  CategoryJob& job = o.job ? *o.job : *own_job;
+  const std::string version = job.version();
   const auto start = Clock::now();
   SynthSummary sum;
   if (o.solver) sum.solver = o.solver->spec();
@@ -135,7 +91,7 @@ SynthSummary run_synth(const SynthOptions& o, data::Corpus& corpus, PythonExecut
     if (stop) return;
     ItemOutcome out;
     out.index = index;
-    const std::string key = data::work_item_key(o.category, o.seed, index, generator_version(o.category));
+    const std::string key = data::work_item_key(o.category, o.seed, index, version);
     {
       std::lock_guard lock(mu);
       try {
@@ -156,11 +112,12 @@ SynthSummary run_synth(const SynthOptions& o, data::Corpus& corpus, PythonExecut
         return;
       }
     }
-    trip::StageTimes times;
+    StageTimes times;
     data::WorkItem item;
     RolloutStageStats rollouts;
     try {
-      item = build_item(o, index, python, times);
+      item = job.build(o.seed, index, python, times);
+      item.key = key;  // the resume check above looked for this one
       item.run_id = o.run_id;
     } catch (const std::exception& e) {
       out.error = "work item " + std::to_string(index) + ": " + e.what();
@@ -182,7 +139,7 @@ SynthSummary run_synth(const SynthOptions& o, data::Corpus& corpus, PythonExecut
         stop = true;
         return;
       }
-      times.record_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      times.add("record", std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
       if (out.recorded) {
         ++sum.environments;
         for (const auto& t : item.tasks) {

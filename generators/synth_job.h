@@ -1,6 +1,7 @@
 // `envforge synth` as a library: runs the work items of a job on a thread pool,
 // skips the ones a corpus already holds (resume), records each new one in one
-// transaction, and sums up what was made.
+// transaction, and sums up what was made. What a work item is belongs to its category
+// (generators/category.h); nothing here knows one.
 #pragma once
 
 #include <cstdint>
@@ -12,17 +13,24 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agents/backend.h"
 #include "data/corpus.h"
+#include "generators/category.h"
 #include "generators/python_exec.h"
 #include "generators/rollout_stage.h"
 #include "generators/solver_source.h"
-#include "generators/trip/work_item.h"
+#include "generators/stage_times.h"
 
 namespace envforge::generators {
 
 struct SynthOptions {
   std::string category = "trip";
+  // The category's own options, {name: value} (see Category::options), and the job's
+  // generator model (--llm) for categories that use one.
+  nlohmann::json category_options = nlohmann::json::object();
+  GeneratorModel llm;
+  // The category already started by the caller (the CLI starts it before any work so that a
+  // bad option is a usage error); null: run_synth starts `category` itself.
+  CategoryJob* job = nullptr;
   uint64_t count = 20;     // environments (work items)
   uint64_t seed = 0;
   int jobs = 1;            // worker threads
@@ -36,14 +44,6 @@ struct SynthOptions {
   // compares it with the config of the run that recorded a skipped item, and says so when
   // they differ (the item keeps what it was recorded with).
   nlohmann::json rollout_config = nlohmann::json::object();
-
-  // LLM-authored environments (category "authored"): the generator agent's backend (--llm),
-  // shared by the workers; or, when `llm_per_item` is set, a fresh one per work item (a
-  // replayed script starts from its first reply for every item).
-  agents::Backend* llm = nullptr;
-  std::function<std::unique_ptr<agents::Backend>()> llm_per_item;
-  std::string description;
-  int hardening_rounds = 1;
 };
 
 // What happened to one work item, reported as soon as it is done.
@@ -64,7 +64,7 @@ struct SynthSummary {
   std::map<int, uint64_t> tasks_per_level, usable_per_level;
   uint64_t validations = 0, validations_as_expected = 0;
   std::vector<std::string> errors;    // one line per failed item
-  trip::StageTimes times;             // summed over workers
+  StageTimes times;                   // the category's stages and "record", summed over workers
   std::string solver = "none";
   RolloutStageStats rollouts;         // summed over recorded items
   // Skipped items recorded by a run whose rollout config differs from this run's.
@@ -75,11 +75,8 @@ struct SynthSummary {
   nlohmann::json to_json() const;
 };
 
-// Categories this build can synthesize.
-std::vector<std::string> synth_categories();
-
-// Throws std::invalid_argument for an unknown category or an authored job without `llm`. Corpus errors while
-// recording are fatal (rethrown after the workers stop); a failing work item is not.
+// Throws std::invalid_argument when the category cannot start (see start_category). Corpus
+// errors while recording are fatal (rethrown after the workers stop); a failing work item is not.
 SynthSummary run_synth(const SynthOptions& options, data::Corpus& corpus, PythonExecutorFactory& python,
                        const std::function<void(const ItemOutcome&)>& on_item = {});
 

@@ -183,7 +183,7 @@ data::EnvironmentRecord environment_record(const Submission& s, uint64_t env_see
 }  // namespace
 
 data::WorkItem build_work_item(agents::Backend& llm, uint64_t seed, uint64_t index, const AuthoredOptions& o,
-                               PythonExecutorFactory& python, trip::StageTimes& times) {
+                               PythonExecutorFactory& python, StageTimes& times) {
   data::WorkItem item;
   item.key = data::work_item_key("authored", seed, index, kGeneratorVersion);
   const uint64_t env_seed = trip::environment_seed(seed, index);
@@ -192,7 +192,7 @@ data::WorkItem build_work_item(agents::Backend& llm, uint64_t seed, uint64_t ind
 
   double agent_ms = 0;
   RoundResult first = gen.round(0, first_round_request(gen.description()), nullptr, agent_ms);
-  times.world_ms += agent_ms;
+  times.add("world", agent_ms);
   rounds.push_back(first.summary);
   if (!first.submission)
     throw std::runtime_error("authored item " + std::to_string(index) + ": the generator agent built no environment (" +
@@ -206,7 +206,7 @@ data::WorkItem build_work_item(agents::Backend& llm, uint64_t seed, uint64_t ind
 
   auto t0 = Clock::now();
   AuthoredValidation v = validate_submission(python, previous, world.path);
-  times.validate_ms += ms_since(t0);
+  times.add("validate", ms_since(t0));
   bool previous_usable = v.usable;
   std::string feedback = v.reject_reason;
   item.tasks.push_back(task_record(0, previous, std::move(v), first.summary, python.name()));
@@ -216,7 +216,7 @@ data::WorkItem build_work_item(agents::Backend& llm, uint64_t seed, uint64_t ind
   for (int r = 1; r <= o.hardening_rounds; ++r) {
     agent_ms = 0;
     RoundResult next = gen.round(r, hardening_request(r, previous, previous_usable, feedback), &previous, agent_ms);
-    times.world_ms += agent_ms;
+    times.add("world", agent_ms);
     rounds.push_back(next.summary);
     if (!next.submission) {
       item.tasks.push_back(missing_task(r, next));
@@ -224,7 +224,7 @@ data::WorkItem build_work_item(agents::Backend& llm, uint64_t seed, uint64_t ind
     }
     t0 = Clock::now();
     AuthoredValidation hv = validate_submission(python, *next.submission, world.path);
-    times.validate_ms += ms_since(t0);
+    times.add("validate", ms_since(t0));
     previous_usable = hv.usable;
     feedback = hv.reject_reason;
     item.tasks.push_back(task_record(r, *next.submission, std::move(hv), next.summary, python.name()));

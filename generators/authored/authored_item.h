@@ -15,6 +15,7 @@
 #include "generators/authored/submission.h"
 #include "generators/authored/workspace_tools.h"
 #include "generators/python_exec.h"
+#include "generators/stage_times.h"
 #include "generators/trip/work_item.h"
 
 namespace envforge::generators::authored {
@@ -47,6 +48,6 @@ struct AuthoredOptions {
 // recorded with status rejected and its reason). Throws std::runtime_error when nothing usable
 // could be built at all (the synth job then records the item as failed, not the corpus).
 data::WorkItem build_work_item(agents::Backend& llm, uint64_t seed, uint64_t index, const AuthoredOptions& options,
-                               PythonExecutorFactory& python, trip::StageTimes& times);
+                               PythonExecutorFactory& python, StageTimes& times);
 
 }  // namespace envforge::generators::authored

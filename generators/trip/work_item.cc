@@ -68,13 +68,13 @@ data::WorkItem build_work_item(uint64_t job_seed, uint64_t index, PythonExecutor
                     .string()};
   write_file(file.path, db);
   item.environment = environment_record(world, db);
-  times.world_ms += ms_since(t0);
+  times.add("world", ms_since(t0));
 
   t0 = Clock::now();
   std::vector<LadderTask> ladder = make_ladder(world, seed);
   std::vector<std::vector<Negative>> negatives;
   for (const auto& lt : ladder) negatives.push_back(make_negatives(world, lt.task, lt.reference.plan));
-  times.solve_ms += ms_since(t0);
+  times.add("solve", ms_since(t0));
 
   t0 = Clock::now();
   auto py = python.open({{"tools.py", std::string(tools_py())}, {"verify.py", std::string(verify_py())}},
@@ -105,7 +105,7 @@ data::WorkItem build_work_item(uint64_t job_seed, uint64_t index, PythonExecutor
     t.reject_reason = v.reject_reason;
     item.tasks.push_back(std::move(t));
   }
-  times.validate_ms += ms_since(t0);
+  times.add("validate", ms_since(t0));
   return item;
 }
 

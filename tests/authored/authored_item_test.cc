@@ -50,7 +50,7 @@ class AuthoredItemTest : public ::testing::Test {
   std::string dir_;
   std::unique_ptr<PythonExecutorFactory> python_;
   AuthoredOptions options_;
-  trip::StageTimes times_;
+  StageTimes times_;
 };
 
 int count_books(const std::string& db_bytes, const std::string& path) {
@@ -138,8 +138,8 @@ TEST_F(AuthoredItemTest, ScriptedAgentBuildsAValidatedEnvironmentAndAHarderTask)
   EXPECT_EQ(rounds[0]["attempts"][0]["submitted"], true);
   EXPECT_EQ(rounds[1]["attempts"][0]["tool_calls"].size(), 3u);
   EXPECT_EQ(env.env_json["description"], options_.description);
-  EXPECT_GT(times_.world_ms, 0);
-  EXPECT_GT(times_.validate_ms, 0);
+  EXPECT_GT(times_.ms("world"), 0);
+  EXPECT_GT(times_.ms("validate"), 0);
 
   // Into a real corpus file and back.
   const std::string path = dir_ + "/corpus.db";

@@ -2,6 +2,7 @@
 // (the library catalogue) builds one environment with one hardening round into a corpus.
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -70,6 +71,28 @@ TEST_F(AuthoredSynthCliTest, ABrokenVerifierIsRecordedAsRejected) {
   ASSERT_EQ(audit.reject_reasons.size(), 1u);
   EXPECT_EQ(audit.reject_reasons.begin()->first.rfind("negative:author:0: expected fail, got pass", 0), 0u)
       << audit.reject_reasons.begin()->first;
+}
+
+// The ids of an authored job (its options routed through the category) are those recorded
+// before categories went behind one interface; see tests/synth/task_ids_test.cc.
+TEST_F(AuthoredSynthCliTest, AuthoredJobKeepsItsWorkItemKeyAndTaskIds) {
+  const std::string script = dir_.path + "/generator.json";
+  std::ofstream(script) << testing::library_script().dump();
+  const std::string corpus = dir_.path + "/corpus.db";
+  envforge::testing::CliOutcome o =
+      run("synth --category authored --llm scripted:" + script + " --count 1 --jobs 1 --seed 5" +
+          " --hardening-rounds 1 --description 'A library catalogue' --quiet --json --out " + corpus +
+          " --scratch-dir " + dir_.path);
+  ASSERT_EQ(o.exit_code, 0) << o.out << o.err;
+  {
+    data::OpenOptions read_only;
+    read_only.read_only = true;
+    EXPECT_EQ(data::Corpus::open(corpus, read_only).work_item_keys(),
+              (std::vector<std::string>{"e55ee617acc2d4f283a213006ca2c963bd082c0aef656c48c8a212c1c55b67a0"}));
+  }
+  EXPECT_EQ(envforge::testing::corpus_task_ids(corpus), (std::vector<std::string>{
+                "e2e97bb27e822467 L1 18224c97e4f53a3f5d84a14d8d18457f110f6a2697d7820eedc353c9318a8c15",
+                "e2e97bb27e822467 L2 587d2a506f4ed7a495f6978cbb42e39a9584ea4439082d56a3cc6d26a7d26b1b"}));
 }
 
 TEST_F(AuthoredSynthCliTest, AuthoredWithoutAGeneratorModelIsAUsageError) {

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "data/corpus.h"
+
 namespace envforge::testing {
 
 struct CliOutcome {
@@ -90,6 +92,19 @@ inline int wait_exit(pid_t pid) {
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Every task of a corpus as "ENVIRONMENT_ID_PREFIX Llevel TASK_ID", in the export order
+// (environment id, difficulty, task id): what must not change when the pipeline is reshaped.
+inline std::vector<std::string> corpus_task_ids(const std::string& path) {
+  data::OpenOptions read_only;
+  read_only.read_only = true;
+  data::Corpus c = data::Corpus::open(path, read_only);
+  std::vector<std::string> ids;
+  c.for_each_export_row({}, [&](const data::ExportRow& r) {
+    ids.push_back(r.task.environment_id.substr(0, 16) + " L" + std::to_string(r.task.difficulty) + " " + r.task.id);
+  });
+  return ids;
 }
 
 }  // namespace envforge::testing

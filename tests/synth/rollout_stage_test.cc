@@ -21,7 +21,7 @@ using nlohmann::json;
 TEST(RolloutStage, OnlyValidatedTasksAreAttemptedAndErroredAttemptsAreNotScored) {
   testing::CliTempDir dir;
   auto python = sandbox_python_factory();
-  trip::StageTimes times;
+  StageTimes times;
   trip::WorkItemOptions wo;
   wo.scratch_dir = dir.path;
   data::WorkItem item = trip::build_work_item(5, 0, *python, wo, times);
