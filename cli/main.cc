@@ -17,6 +17,7 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"synth", envforge::cli::cmd_synth, "synthesize environments and tasks into a corpus"},
     {"audit", envforge::cli::cmd_audit, "statistics and checks over a corpus"},
+    {"merge", envforge::cli::cmd_merge, "merge shard corpora into one corpus"},
     {"export", envforge::cli::cmd_export, "export a corpus in trainer formats"},
     {"serve", envforge::cli::cmd_serve, "HTTP environment server for RL trainers"},
     {"generate", envforge::cli::cmd_generate, "run the embedded model on a prompt or chat"},

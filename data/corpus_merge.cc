@@ -1,0 +1,404 @@
+// Merging corpora in SQL: each shard is ATTACHed to the output and its tables
+// are copied with INSERT ... SELECT, so rows stream from file to file without
+// being decoded into records. Tasks get new integer rows in the output; a
+// temporary map from the shard's rows to the output's carries their children.
+#include "data/corpus_merge.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "data/corpus.h"
+#include "data/sqlite_handle.h"
+
+namespace envforge::data {
+
+namespace {
+
+using MergeClock = std::chrono::steady_clock;
+
+double merge_seconds_since(MergeClock::time_point t) {
+  return std::chrono::duration<double>(MergeClock::now() - t).count();
+}
+
+// A file's identity, to find the output among the inputs and repeated inputs.
+struct MergeFileId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const MergeFileId&) const = default;
+};
+
+std::optional<MergeFileId> merge_file_id(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return MergeFileId{st.st_dev, st.st_ino};
+}
+
+// "file:PATH" with the characters that end a URI path escaped.
+std::string merge_file_uri(const std::string& path) {
+  std::string uri = "file:";
+  for (char ch : path) {
+    if (ch == '%' || ch == '?' || ch == '#') {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(ch));
+      uri += buf;
+    } else {
+      uri += ch;
+    }
+  }
+  return uri;
+}
+
+// Read-only, and immutable (no locks, no -shm) when no writer left a WAL behind.
+std::string merge_shard_uri(const std::string& path) {
+  struct stat st{};
+  bool has_wal = ::stat((path + "-wal").c_str(), &st) == 0;
+  return merge_file_uri(path) + (has_wal ? "?mode=ro" : "?mode=ro&immutable=1");
+}
+
+// The columns that make up a record's content, compared to find conflicts.
+// Times (created_at_ms) are when a copy was made, not what it is.
+constexpr const char* kMergeEnvironmentColumns[] = {
+    "category", "seed", "generator_name", "generator_version", "system_prompt",
+    "env_json", "tools", "tools_code_sha256", "world_db_sha256"};
+constexpr const char* kMergeTaskColumns[] = {
+    "environment_id", "content_hash", "difficulty", "prompt", "answer_schema",
+    "reference_solution", "verifier_sha256", "metadata", "status", "reject_reason", "category"};
+constexpr const char* kMergeRunColumns[] = {
+    "command", "config", "envforge_version", "git_revision", "host", "shard_index",
+    "shard_count", "started_at_ms"};
+constexpr const char* kMergeWorkItemColumns[] = {"environment_id", "task_count"};
+
+// SELECT s.<key>, '<differing columns>' FROM shard.<table> s JOIN main.<table> m
+// ON m.<key> = s.<key> WHERE any column differs (and `extra` holds).
+template <size_t N>
+std::string merge_conflict_sql(const char* table, const char* key, const char* const (&columns)[N]) {
+  std::string differs, names;
+  for (const char* c : columns) {
+    std::string test = std::string("s.") + c + " IS NOT m." + c;
+    differs += (differs.empty() ? "" : " OR ") + test;
+    names += (names.empty() ? "" : " || ") + std::string("CASE WHEN ") + test + " THEN '" + c +
+             " ' ELSE '' END";
+  }
+  return std::string("SELECT s.") + key + ", rtrim(" + names + ") FROM shard." + table +
+         " s JOIN main." + table + " m ON m." + key + " = s." + key + " WHERE " + differs;
+}
+
+// Every table of the schema this build writes.
+constexpr const char* kMergeTables[] = {"blobs", "runs", "environments", "tasks", "validations",
+                                        "rollouts", "work_items", "audits"};
+
+class ShardMerger {
+ public:
+  ShardMerger(Connection& c, const std::string& shard, const MergeOptions& options,
+              MergeReport& report)
+      : c_(c), shard_(shard), options_(options), report_(report) {
+    stats_.path = shard;
+  }
+
+  ShardMergeStats run() {
+    auto t = MergeClock::now();
+    c_.exec("CREATE TEMP TABLE IF NOT EXISTS merge_skip_env(id TEXT PRIMARY KEY)");
+    c_.exec("CREATE TEMP TABLE IF NOT EXISTS merge_task_map(shard_row INTEGER PRIMARY KEY, "
+            "main_row INTEGER NOT NULL)");
+    c_.exec("DELETE FROM temp.merge_skip_env");
+    c_.exec("DELETE FROM temp.merge_task_map");
+    if (output_is_empty()) {
+      copy_whole_shard();
+      stats_.seconds = merge_seconds_since(t);
+      return stats_;
+    }
+    find_conflicts();
+    merge_blobs();
+    merge_runs();
+    merge_environments();
+    merge_tasks();
+    merge_children();
+    merge_work_items();
+    merge_audits();
+    stats_.seconds = merge_seconds_since(t);
+    return stats_;
+  }
+
+ private:
+  void conflict(const char* kind, std::string id, std::string detail) {
+    ++stats_.conflicts;
+    ++report_.conflict_count;
+    if (report_.conflicts.size() < options_.max_conflicts_listed)
+      report_.conflicts.push_back({shard_, kind, std::move(id), std::move(detail)});
+  }
+
+  int64_t run_counted(const std::string& sql) {
+    c_.exec(sql);
+    return sqlite3_changes64(c_.raw());
+  }
+
+  int64_t count(const std::string& sql) { return c_.query_int(sql); }
+
+  bool output_is_empty() {
+    for (const char* table : kMergeTables)
+      if (count(std::string("SELECT EXISTS (SELECT 1 FROM main.") + table + ")")) return false;
+    return true;
+  }
+
+  // Into an empty output a shard is copied table by table as it is: with the
+  // same schema on both sides SQLite moves whole records and builds each index
+  // from the source's already sorted one (its transfer optimization), and task
+  // rows keep their numbers, so children need no mapping.
+  void copy_whole_shard() {
+    auto copy = [&](const char* table) {
+      return run_counted(std::string("INSERT INTO main.") + table + " SELECT * FROM shard." + table);
+    };
+    stats_.blobs_added = copy("blobs");
+    stats_.runs_added = copy("runs");
+    stats_.environments_added = copy("environments");
+    stats_.tasks_added = copy("tasks");
+    stats_.validations_added = copy("validations");
+    stats_.rollouts_added = copy("rollouts");
+    stats_.work_items_added = copy("work_items");
+    stats_.audits_added = copy("audits");
+  }
+
+  // Conflicts are found before anything of the shard is written: a conflicting
+  // environment or work item keeps the shard's environment (and all under it) out.
+  void find_conflicts() {
+    {
+      Statement s(c_.raw(), merge_conflict_sql("environments", "id", kMergeEnvironmentColumns), c_.path());
+      while (s.step()) {
+        std::string id = s.text_at(0);
+        conflict("environment", id, "differs in: " + s.text_at(1));
+        skip_environment(id);
+      }
+    }
+    {
+      Statement s(c_.raw(),
+                  merge_conflict_sql("work_items", "key", kMergeWorkItemColumns), c_.path());
+      // The query reads merge_skip_env: collect first, then add to it.
+      std::vector<std::pair<std::string, std::string>> found;
+      while (s.step()) found.emplace_back(s.text_at(0), s.text_at(1));
+      for (auto& [key, what] : found) {
+        Statement q(c_.raw(), "SELECT environment_id FROM shard.work_items WHERE key = ?", c_.path());
+        q.bind(1, key);
+        std::string env = q.step() ? q.text_at(0) : std::string();
+        conflict("work item", key, "differs in: " + what + " (the shard's environment " + env + " is left out)");
+        skip_environment(env);
+      }
+    }
+    {
+      Statement s(c_.raw(), merge_conflict_sql("tasks", "id", kMergeTaskColumns), c_.path());
+      while (s.step()) conflict("task", s.text_at(0), "differs in: " + s.text_at(1));
+    }
+    {
+      // A run's id covers how it started; how it ended may be learnt later.
+      Statement s(c_.raw(),
+                  merge_conflict_sql("runs", "id", kMergeRunColumns) +
+                      " OR (s.ended_at_ms IS NOT NULL AND m.ended_at_ms IS NOT NULL AND "
+                      "(s.ended_at_ms IS NOT m.ended_at_ms OR s.summary IS NOT m.summary))",
+                  c_.path());
+      while (s.step()) {
+        std::string what = s.text_at(1);
+        conflict("run", s.text_at(0), what.empty() ? "ended differently" : "differs in: " + what);
+      }
+    }
+    {
+      Statement s(c_.raw(),
+                  "SELECT s.sha256 FROM shard.blobs s JOIN main.blobs m ON m.sha256 = s.sha256 "
+                  "WHERE s.bytes IS NOT m.bytes", c_.path());
+      while (s.step()) conflict("blob", s.text_at(0), "different bytes under the same digest");
+    }
+  }
+
+  void skip_environment(const std::string& id) {
+    Statement s(c_.raw(), "INSERT OR IGNORE INTO temp.merge_skip_env(id) VALUES (?)", c_.path());
+    s.bind(1, id);
+    s.run();
+  }
+
+  void merge_blobs() {
+    stats_.blobs_added = run_counted(
+        "INSERT OR IGNORE INTO main.blobs(sha256, bytes) SELECT sha256, bytes FROM shard.blobs");
+  }
+
+  void merge_runs() {
+    const char* cols =
+        "id, command, config, envforge_version, git_revision, host, shard_index, shard_count, "
+        "started_at_ms, ended_at_ms, summary";
+    stats_.runs_added = run_counted(std::string("INSERT OR IGNORE INTO main.runs(") + cols +
+                                    ") SELECT " + cols + " FROM shard.runs");
+    // A run that had not ended in the output has ended in the shard.
+    c_.exec("UPDATE main.runs SET ended_at_ms = s.ended_at_ms, summary = s.summary "
+            "FROM shard.runs s WHERE s.id = main.runs.id AND main.runs.ended_at_ms IS NULL "
+            "AND s.ended_at_ms IS NOT NULL");
+  }
+
+  void merge_environments() {
+    const char* cols =
+        "id, category, seed, generator_name, generator_version, system_prompt, env_json, tools, "
+        "tools_code_sha256, world_db_sha256, created_at_ms";
+    int64_t total = count("SELECT count(*) FROM shard.environments");
+    stats_.environments_added = run_counted(
+        std::string("INSERT OR IGNORE INTO main.environments(") + cols + ") SELECT " + cols +
+        " FROM shard.environments WHERE id NOT IN (SELECT id FROM temp.merge_skip_env)");
+    stats_.environments_present = total - stats_.environments_added;
+  }
+
+  // New tasks get rows after the output's last one, in the shard's order, so
+  // the map and the children's inserts walk both files front to back.
+  void merge_tasks() {
+    const char* cols =
+        "id, environment_id, content_hash, difficulty, prompt, answer_schema, reference_solution, "
+        "verifier_sha256, metadata, status, reject_reason, category";
+    int64_t last_row = count("SELECT coalesce(max(row), 0) FROM main.tasks");
+    int64_t total = count("SELECT count(*) FROM shard.tasks");
+    stats_.tasks_added = run_counted(
+        std::string("INSERT OR IGNORE INTO main.tasks(") + cols + ") SELECT " + cols +
+        " FROM shard.tasks WHERE environment_id NOT IN (SELECT id FROM temp.merge_skip_env) "
+        "ORDER BY row");
+    stats_.tasks_present = total - stats_.tasks_added;
+    c_.exec("INSERT INTO temp.merge_task_map(shard_row, main_row) SELECT s.row, m.row "
+            "FROM main.tasks m JOIN shard.tasks s ON s.id = m.id WHERE m.row > " +
+            std::to_string(last_row) + " ORDER BY s.row");
+  }
+
+  // Validations and rollouts of the tasks this shard added (a task already in
+  // the output kept the children it came with).
+  void merge_children() {
+    stats_.validations_added = run_counted(
+        "INSERT INTO main.validations(task_row, check_name, attempt, input_digest, expected_pass, "
+        "verdict, score, reason, as_expected, started_at_ms, wall_ms, output_digest) "
+        "SELECT t.main_row, v.check_name, v.attempt, v.input_digest, v.expected_pass, v.verdict, "
+        "v.score, v.reason, v.as_expected, v.started_at_ms, v.wall_ms, v.output_digest "
+        "FROM temp.merge_task_map t JOIN shard.validations v ON v.task_row = t.shard_row "
+        "ORDER BY t.shard_row");
+    stats_.rollouts_added = run_counted(
+        "INSERT OR IGNORE INTO main.rollouts(id, task_row, model, attempt, trajectory, reward, "
+        "passed, prompt_tokens, completion_tokens, started_at_ms, wall_ms) "
+        "SELECT r.id, t.main_row, r.model, r.attempt, r.trajectory, r.reward, r.passed, "
+        "r.prompt_tokens, r.completion_tokens, r.started_at_ms, r.wall_ms "
+        "FROM temp.merge_task_map t JOIN shard.rollouts r ON r.task_row = t.shard_row "
+        "ORDER BY t.shard_row, r.row");
+  }
+
+  void merge_work_items() {
+    stats_.work_items_added = run_counted(
+        "INSERT OR IGNORE INTO main.work_items(key, environment_id, run_id, task_count, "
+        "recorded_at_ms) SELECT key, environment_id, run_id, task_count, recorded_at_ms "
+        "FROM shard.work_items WHERE environment_id NOT IN (SELECT id FROM temp.merge_skip_env)");
+  }
+
+  // Audits of what made it into the output (not of a skipped environment's records).
+  void merge_audits() {
+    stats_.audits_added = run_counted(
+        "INSERT OR IGNORE INTO main.audits(id, task_id, environment_id, who, verdict, notes, "
+        "created_at_ms) SELECT a.id, a.task_id, a.environment_id, a.who, a.verdict, a.notes, "
+        "a.created_at_ms FROM shard.audits a "
+        "WHERE (a.task_id IS NULL OR EXISTS (SELECT 1 FROM main.tasks t WHERE t.id = a.task_id)) "
+        "AND (a.environment_id IS NULL OR EXISTS "
+        "(SELECT 1 FROM main.environments e WHERE e.id = a.environment_id))");
+  }
+
+  Connection& c_;
+  const std::string& shard_;
+  const MergeOptions& options_;
+  MergeReport& report_;
+  ShardMergeStats stats_;
+};
+
+// Every input and the output, checked before anything is written. Returns the
+// shards to merge (a file named twice is merged once).
+std::vector<std::string> check_merge_inputs(const std::string& out, const std::vector<std::string>& shards,
+                                      const MergeOptions& options) {
+  if (shards.empty()) throw CorpusError("merge: no shard corpora given");
+  std::optional<MergeFileId> out_id = merge_file_id(out);
+  std::vector<std::string> unique;
+  std::vector<MergeFileId> seen;
+  for (const auto& shard : shards) {
+    std::optional<MergeFileId> id = merge_file_id(shard);
+    if (!id) throw CorpusError("corpus " + shard + ": no such file");
+    if (out_id && *id == *out_id)
+      throw CorpusError("corpus " + shard + ": is the output itself; a corpus cannot be merged into itself");
+    bool repeated = false;
+    for (const auto& s : seen) repeated = repeated || s == *id;
+    if (repeated) continue;
+    seen.push_back(*id);
+    OpenOptions ro;
+    ro.read_only = true;
+    ro.check_integrity = options.check_integrity;
+    Corpus::open(shard, ro);  // refuses a newer or older schema, another file, a damaged one
+    unique.push_back(shard);
+  }
+  if (out_id) {
+    OpenOptions check;
+    check.read_only = true;
+    check.check_integrity = options.check_integrity;
+    // An output of an older schema is migrated by the write open below.
+    try {
+      Corpus::open(out, check);
+    } catch (const CorpusError& e) {
+      if (std::string(e.what()).find("needs migrating") == std::string::npos) throw;
+    }
+  }
+  return unique;
+}
+
+}  // namespace
+
+MergeReport merge_corpora(const std::string& out, const std::vector<std::string>& shards,
+                          const MergeOptions& options) {
+  auto t = MergeClock::now();
+  MergeReport report;
+  report.out = out;
+  std::vector<std::string> inputs = check_merge_inputs(out, shards, options);
+  report.check_seconds = merge_seconds_since(t);
+
+  // Creates or migrates the output; then a connection of our own that can ATTACH.
+  Corpus::open(out);
+  Connection c(out, SQLITE_OPEN_READWRITE, merge_file_uri(out));
+  c.exec("PRAGMA busy_timeout = 30000");
+  // Every shard passed the checks and every reference is copied with what it
+  // refers to; without per-row key checks SQLite can also move whole records.
+  c.exec("PRAGMA foreign_keys = OFF");
+  c.exec("PRAGMA synchronous = NORMAL");
+  c.exec("PRAGMA temp_store = MEMORY");
+  // The output's random-keyed (content id) indexes stay in memory while millions
+  // of rows go in: up to 1 GiB of page cache, allocated only as it fills.
+  c.exec("PRAGMA cache_size = -1048576");
+
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::string& shard = inputs[i];
+    if (options.on_shard) options.on_shard(shard, i, inputs.size());
+    {
+      Statement attach(c.raw(), "ATTACH DATABASE ? AS shard", c.path());
+      attach.bind(1, merge_shard_uri(shard));
+      try {
+        attach.run();
+      } catch (const CorpusError& e) {
+        throw CorpusError("corpus " + shard + ": cannot attach for merging: " + e.what());
+      }
+    }
+    try {
+      // Shard pages are read through a memory map rather than copied by read().
+      c.exec("PRAGMA shard.cache_size = -65536");
+      c.exec("PRAGMA shard.mmap_size = 2147418112");
+      WriteTransaction tx(c);
+      ShardMerger merger(c, shard, options, report);
+      report.shards.push_back(merger.run());
+      if (options.before_commit) options.before_commit(shard);
+      tx.commit();
+    } catch (...) {
+      sqlite3_exec(c.raw(), "DETACH DATABASE shard", nullptr, nullptr, nullptr);
+      throw;
+    }
+    c.exec("DETACH DATABASE shard");
+  }
+  report.seconds = merge_seconds_since(t);
+  return report;
+}
+
+}  // namespace envforge::data
