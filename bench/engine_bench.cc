@@ -130,14 +130,12 @@ void fill_context(const model::Model& m, model::KvCache& cache, int n) {
   std::normal_distribution<float> nd;
   std::vector<float> key(c.index_head_dim);
   for (int l = 0; l < c.num_hidden_layers; ++l) {
-    auto& L = cache.layer(l);
     for (int s = cache.length(); s < cache.length() + n; ++s) {
-      float* row = L.kv.data() + static_cast<size_t>(s) * cache.kv_width();
+      float* row = cache.kv_row(l, s);
       for (int j = 0; j < cache.kv_width(); ++j) row[j] = nd(rng);
       for (auto& k : key) k = nd(rng);
-      model::fp8_quantize(key.data(), c.index_head_dim,
-                          L.index_key.data() + static_cast<size_t>(s) * c.index_head_dim,
-                          L.index_scale.data() + static_cast<size_t>(s) * cache.index_blocks());
+      model::fp8_quantize(key.data(), c.index_head_dim, cache.index_key_row(l, s),
+                          cache.index_scale_row(l, s));
     }
   }
   cache.commit(n);

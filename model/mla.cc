@@ -24,12 +24,12 @@ struct TokenScratch {
 };
 
 // Indexer scores of rows [0, visible) for one query: sum_h w[h] * relu(q[h] . key[s]).
-void index_scores(const KvCache::Layer& cl, const float* iq, const float* iw, int IH, int ID,
-                  int blocks, int64_t s0, int64_t s1, float* scores, std::vector<float>& key) {
+void index_scores(const KvCache& cache, int li, const float* iq, const float* iw, int IH, int ID,
+                  int64_t s0, int64_t s1, float* scores, std::vector<float>& key) {
   key.resize(ID);
   for (int64_t s = s0; s < s1; ++s) {
-    fp8_dequantize(cl.index_key.data() + s * ID, cl.index_scale.data() + s * blocks, ID,
-                   key.data());
+    const int r = static_cast<int>(s);
+    fp8_dequantize(cache.index_key_row(li, r), cache.index_scale_row(li, r), ID, key.data());
     float total = 0.f;
     for (int h = 0; h < IH; ++h) total += iw[h] * std::max(dot(iq + h * ID, key.data(), ID), 0.f);
     scores[s] = total;
@@ -51,15 +51,15 @@ void select_topk(const float* scores, int visible, int k, std::vector<int32_t>& 
 
 // Softmax attention of one absorbed query head over the chosen rows (all of [0, visible) when
 // rows is null); out [kvl] = sum p * latent.
-void attend_head(const float* q, const KvCache::Layer& cl, int width, int kvl, float scale,
+void attend_head(const float* q, const KvCache& cache, int li, int width, int kvl, float scale,
                  const std::vector<int32_t>* rows, int visible, std::vector<float>& probs,
                  float* out) {
   const int n = rows ? static_cast<int>(rows->size()) : visible;
   probs.resize(n);
   float mx = -std::numeric_limits<float>::infinity();
   for (int j = 0; j < n; ++j) {
-    const int64_t r = rows ? (*rows)[j] : j;
-    probs[j] = dot(q, cl.kv.data() + r * width, width) * scale;
+    const int r = rows ? (*rows)[j] : j;
+    probs[j] = dot(q, cache.kv_row(li, r), width) * scale;
     mx = std::max(mx, probs[j]);
   }
   float denom = 0.f;
@@ -67,8 +67,8 @@ void attend_head(const float* q, const KvCache::Layer& cl, int width, int kvl, f
   std::fill(out, out + kvl, 0.f);
   const float inv = 1.f / denom;
   for (int j = 0; j < n; ++j) {
-    const int64_t r = rows ? (*rows)[j] : j;
-    axpy(probs[j] * inv, cl.kv.data() + r * width, out, kvl);
+    const int r = rows ? (*rows)[j] : j;
+    axpy(probs[j] * inv, cache.kv_row(li, r), out, kvl);
   }
 }
 
@@ -107,18 +107,17 @@ void Model::attention(int li, std::span<const BatchItem> batch, const std::vecto
     std::vector<float> sc(blocks);
     for (int64_t n = n0; n < n1; ++n) {
       const int pos = pos_of[n];
-      KvCache::Layer& cl = batch[item_of[n]].cache->layer(li);
+      KvCache& cache = *batch[item_of[n]].cache;
       float* kvn = kv.data() + n * width;
       rms_norm(kvn, L.kv_a_norm.data(), 1, kvl, c.rms_norm_eps, kvn);
       rope_interleaved(kvn + kvl, rope, pos, inv_freq_);
-      std::memcpy(cl.kv.data() + static_cast<size_t>(pos) * width, kvn, width * sizeof(float));
+      std::memcpy(cache.kv_row(li, pos), kvn, width * sizeof(float));
       for (int h = 0; h < H; ++h) rope_interleaved(q.data() + (n * H + h) * qkd + nope, rope, pos, inv_freq_);
       // Index key: rope on the first dims (half layout), Hadamard, FP8 into the cache.
       float* k = ik.data() + n * ID;
       rope_half(k, rope, pos, inv_freq_);
       hadamard(k, ID);
-      fp8_quantize(k, ID, cl.index_key.data() + static_cast<size_t>(pos) * ID,
-                   cl.index_scale.data() + static_cast<size_t>(pos) * blocks);
+      fp8_quantize(k, ID, cache.index_key_row(li, pos), cache.index_scale_row(li, pos));
       // Index query: same treatment, quantize-dequantize (the scale folds into the weights).
       for (int h = 0; h < IH; ++h) {
         float* qh = iq.data() + (n * IH + h) * ID;
@@ -153,17 +152,17 @@ void Model::attention(int li, std::span<const BatchItem> batch, const std::vecto
   auto token_rows = [&](int n, TokenScratch& s, bool inner_parallel) -> const std::vector<int32_t>* {
     const int visible = pos_of[n] + 1;
     if (opt.force_dense || visible <= c.index_topk) return nullptr;
-    const KvCache::Layer& cl = batch[item_of[n]].cache->layer(li);
+    const KvCache& cache = *batch[item_of[n]].cache;
     s.scores.resize(visible);
     const float* iqn = iq.data() + static_cast<size_t>(n) * IH * ID;
     const float* iwn = iw.data() + static_cast<size_t>(n) * IH;
     if (inner_parallel) {
       pool.parallel_for(visible, [&](int64_t s0, int64_t s1, int) {
         std::vector<float> key;
-        index_scores(cl, iqn, iwn, IH, ID, blocks, s0, s1, s.scores.data(), key);
+        index_scores(cache, li, iqn, iwn, IH, ID, s0, s1, s.scores.data(), key);
       }, 256);
     } else {
-      index_scores(cl, iqn, iwn, IH, ID, blocks, 0, visible, s.scores.data(), s.key);
+      index_scores(cache, li, iqn, iwn, IH, ID, 0, visible, s.scores.data(), s.key);
     }
     select_topk(s.scores.data(), visible, c.index_topk, s.order, s.rows);
     if (opt.trace) {
@@ -177,9 +176,9 @@ void Model::attention(int li, std::span<const BatchItem> batch, const std::vecto
       TokenScratch s;
       for (int64_t n = n0; n < n1; ++n) {
         const std::vector<int32_t>* rows = token_rows(static_cast<int>(n), s, false);
-        const KvCache::Layer& cl = batch[item_of[n]].cache->layer(li);
+        const KvCache& cache = *batch[item_of[n]].cache;
         for (int h = 0; h < H; ++h)
-          attend_head(qabs.data() + (n * H + h) * width, cl, width, kvl, scale, rows,
+          attend_head(qabs.data() + (n * H + h) * width, cache, li, width, kvl, scale, rows,
                       pos_of[n] + 1, s.probs, olat.data() + (n * H + h) * kvl);
       }
     });
@@ -187,11 +186,11 @@ void Model::attention(int li, std::span<const BatchItem> batch, const std::vecto
     TokenScratch s;
     for (int n = 0; n < N; ++n) {
       const std::vector<int32_t>* rows = token_rows(n, s, true);
-      const KvCache::Layer& cl = batch[item_of[n]].cache->layer(li);
+      const KvCache& cache = *batch[item_of[n]].cache;
       pool.parallel_for(H, [&](int64_t h0, int64_t h1, int) {
         std::vector<float> probs;
         for (int64_t h = h0; h < h1; ++h)
-          attend_head(qabs.data() + (static_cast<size_t>(n) * H + h) * width, cl, width, kvl,
+          attend_head(qabs.data() + (static_cast<size_t>(n) * H + h) * width, cache, li, width, kvl,
                       scale, rows, pos_of[n] + 1, probs,
                       olat.data() + (static_cast<size_t>(n) * H + h) * kvl);
       });
