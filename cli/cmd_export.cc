@@ -17,6 +17,7 @@
 #include "cli/progress.h"
 #include "data/content_id.h"
 #include "data/corpus.h"
+#include "data/export_line.h"
 
 namespace envforge::cli {
 
@@ -37,34 +38,6 @@ nlohmann::json rollout_records(const data::TaskRecord& task) {
                    {"wall_ms", r.wall_ms},
                    {"trajectory", r.trajectory}});
   return out;
-}
-
-nlohmann::json export_line(const data::ExportRow& row, bool with_verifier) {
-  nlohmann::json tools = nlohmann::json::array();
-  for (const auto& t : row.tools) tools.push_back(t.schema);
-  const auto& task = row.task;
-  nlohmann::json line = {
-      {"task_id", task.id},
-      {"environment_id", task.environment_id},
-      {"content_hash", task.content_hash},
-      {"category", row.category},
-      {"difficulty", task.difficulty},
-      {"status", data::to_string(task.status)},
-      {"system_prompt", row.system_prompt},
-      {"prompt", task.prompt},
-      {"messages",
-       {{{"role", "system"}, {"content", row.system_prompt}}, {{"role", "user"}, {"content", task.prompt}}}},
-      {"tools", tools},
-      {"answer_schema", task.answer_schema},
-      {"reference_solution", task.reference_solution},
-      {"verifier_sha256", data::sha256_hex(task.verifier_code)},
-      {"seed", row.seed},
-      {"generator", {{"name", row.generator_name}, {"version", row.generator_version}}}};
-  if (!task.reject_reason.empty()) line["reject_reason"] = task.reject_reason;
-  // The solver rollouts' summary (pass rate, pass@k, keep policy) as synth recorded it.
-  if (task.metadata.is_object() && task.metadata.contains("rollouts")) line["rollouts"] = task.metadata["rollouts"];
-  if (with_verifier) line["verifier_code"] = task.verifier_code;
-  return line;
 }
 
 int export_main(int argc, char** argv) {
@@ -125,7 +98,7 @@ int export_main(int argc, char** argv) {
     progress_options.total = static_cast<uint64_t>(corpus.count_tasks(filter));
     Progress progress(progress_options);
     corpus.for_each_export_row(filter, [&](const data::ExportRow& row) {
-      nlohmann::json line = export_line(row, with_verifier);
+      nlohmann::json line = data::export_line(row, with_verifier);
       if (with_rollouts) {
         const auto full = corpus.task(row.task.id, true);
         line["rollout_records"] = full ? rollout_records(*full) : nlohmann::json::array();

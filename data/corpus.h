@@ -122,6 +122,10 @@ class Corpus {
   size_t record_work_items(std::span<const WorkItem> items);
 
   void record_audit(const AuditRecord& audit);
+  // Rollouts of tasks already in the corpus (e.g. episodes played through `envforge serve`),
+  // all in one transaction; each names its task in task_id. Rows whose id is already recorded
+  // are skipped; an unknown task id throws CorpusError and writes nothing. Returns rows added.
+  size_t record_rollouts(std::span<const RolloutRecord> rollouts);
 
   // --- reads ----------------------------------------------------------------
   bool has_work_item(const std::string& key) const;
