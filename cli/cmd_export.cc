@@ -1,5 +1,5 @@
-// envforge export: a corpus in trainer formats (JSON lines: one task per line
-// with its environment's system prompt and tools).
+// envforge export: a corpus in trainer formats (data/export/: jsonl, verl parquet, hf,
+// openai-sft). This file owns the flags and the output file; formats own the bytes.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,36 +15,19 @@
 #include "cli/job_config.h"
 #include "cli/logging.h"
 #include "cli/progress.h"
-#include "data/content_id.h"
 #include "data/corpus.h"
-#include "data/export_line.h"
+#include "data/export/export_format.h"
 
 namespace envforge::cli {
 
 namespace {
 
-// Whole attempts, trajectories included (--with-rollouts).
-nlohmann::json rollout_records(const data::TaskRecord& task) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& r : task.rollouts)
-    out.push_back({{"id", r.id},
-                   {"model", r.model},
-                   {"attempt", r.attempt},
-                   {"reward", r.reward},
-                   {"passed", r.passed},
-                   {"prompt_tokens", r.prompt_tokens},
-                   {"completion_tokens", r.completion_tokens},
-                   {"started_at_ms", r.started_at_ms},
-                   {"wall_ms", r.wall_ms},
-                   {"trajectory", r.trajectory}});
-  return out;
-}
-
 int export_main(int argc, char** argv) {
   cxxopts::Options options("envforge export", "Export a corpus in trainer formats.");
   options.add_options()
       ("corpus", "corpus file to read", cxxopts::value<std::string>())
-      ("format", "output format (jsonl)", cxxopts::value<std::string>()->default_value("jsonl"))
+      ("format", "output format: " + data::exports::export_format_names(),
+       cxxopts::value<std::string>()->default_value("jsonl"))
       ("out", "output file ('-' for stdout); written to FILE.tmp, then renamed",
        cxxopts::value<std::string>())
       ("usable-only", "only tasks that passed validation",
@@ -54,7 +37,12 @@ int export_main(int argc, char** argv) {
       ("with-verifier", "include each task's verify.py source",
        cxxopts::value<bool>()->default_value("false"))
       ("with-rollouts", "include each task's solver rollouts with their whole trajectories "
-       "(without it, only the rollout summary)", cxxopts::value<bool>()->default_value("false"));
+       "(without it, only the rollout summary)", cxxopts::value<bool>()->default_value("false"))
+      ("tool-config", "verl: also write verl's tool-config YAML (tools that call the envforge server) here",
+       cxxopts::value<std::string>())
+      ("server-url", "verl: the envforge server the tool config points at",
+       cxxopts::value<std::string>()->default_value("http://127.0.0.1:8000"))
+      ("split", "verl: extra_info.split of every row", cxxopts::value<std::string>()->default_value("train"));
   add_config_option(options);
   add_logging_options(options);
   add_help_option(options);
@@ -66,15 +54,27 @@ int export_main(int argc, char** argv) {
   std::string path = cfg.get_string("corpus");
   std::string out_path = cfg.get_string("out");
   std::string format = cfg.get_string("format");
-  if (format != "jsonl") throw UsageError("--format: unknown format '" + format + "' (jsonl)");
+  const data::exports::FormatSpec* spec = data::exports::find_export_format(format);
+  if (!spec)
+    throw UsageError("--format: unknown format '" + format + "' (" + data::exports::export_format_names() + ")");
   data::TaskFilter filter;
   filter.usable_only = cfg.get_bool("usable-only");
   filter.category = cfg.get_string("category");
   int64_t difficulty = cfg.get_int("difficulty");
   if (difficulty < 0) throw UsageError("--difficulty must be >= 0");
   if (difficulty > 0) filter.difficulty = static_cast<int>(difficulty);
-  bool with_verifier = cfg.get_bool("with-verifier");
-  bool with_rollouts = cfg.get_bool("with-rollouts");
+  data::exports::ExportOptions export_options;
+  export_options.with_verifier = cfg.get_bool("with-verifier");
+  export_options.with_rollouts = cfg.get_bool("with-rollouts");
+  export_options.split = cfg.get_string("split");
+  export_options.server_url = cfg.get_string("server-url");
+  if (cfg.source("tool-config") != "unset") {
+    if (format != "verl") throw UsageError("--tool-config is only for --format verl");
+    export_options.tool_config_path = cfg.get_string("tool-config");
+    if (export_options.tool_config_path.empty()) throw UsageError("--tool-config needs a file name");
+  }
+  if ((export_options.with_verifier || export_options.with_rollouts) && format != "jsonl")
+    throw UsageError("--with-verifier and --with-rollouts are only for --format jsonl");
   setup_logging(logging_options(*flags));
 
   struct stat st{};
@@ -89,31 +89,30 @@ int export_main(int argc, char** argv) {
     std::fprintf(stderr, "envforge export: cannot write %s: %s\n", tmp_path.c_str(), std::strerror(errno));
     return 1;
   }
-  int64_t lines = 0;
+  int64_t records = 0, tasks = 0;
   try {
     data::Corpus corpus = data::Corpus::open(path);
+    auto sink = [&](std::string_view bytes) {
+      if (std::fwrite(bytes.data(), 1, bytes.size(), out) != bytes.size())
+        throw data::CorpusError(std::string("write to ") + out_path + " failed: " + std::strerror(errno));
+    };
+    auto writer = spec->make(export_options, sink);
+    if (writer->needs_scan()) corpus.for_each_export_row(filter, [&](const data::ExportRow& row) { writer->scan(row); });
     ProgressOptions progress_options;
     progress_options.label = "export";
     progress_options.unit = "tasks";
     progress_options.total = static_cast<uint64_t>(corpus.count_tasks(filter));
     Progress progress(progress_options);
     corpus.for_each_export_row(filter, [&](const data::ExportRow& row) {
-      nlohmann::json line = data::export_line(row, with_verifier);
-      if (with_rollouts) {
-        const auto full = corpus.task(row.task.id, true);
-        line["rollout_records"] = full ? rollout_records(*full) : nlohmann::json::array();
-      }
-      std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      text += '\n';
-      if (std::fwrite(text.data(), 1, text.size(), out) != text.size())
-        throw data::CorpusError(std::string("write to ") + out_path + " failed: " + std::strerror(errno));
-      ++lines;
+      records += writer->write(row, corpus);
+      ++tasks;
       progress.advance();
     });
+    writer->finish();
     progress.finish();
     if (std::fflush(out) != 0 || (!to_stdout && fsync(fileno(out)) != 0))
       throw data::CorpusError(std::string("write to ") + out_path + " failed: " + std::strerror(errno));
-  } catch (const data::CorpusError& e) {
+  } catch (const std::exception& e) {  // CorpusError, or a row a format cannot encode
     if (!to_stdout) {
       std::fclose(out);
       std::remove(tmp_path.c_str());
@@ -130,7 +129,8 @@ int export_main(int argc, char** argv) {
       return 1;
     }
   }
-  std::fprintf(stderr, "exported %lld task(s) to %s\n", static_cast<long long>(lines), out_path.c_str());
+  std::fprintf(stderr, "exported %lld record(s) of %lld task(s) as %s to %s\n", static_cast<long long>(records),
+               static_cast<long long>(tasks), format.c_str(), out_path.c_str());
   return 0;
 }
 

