@@ -20,6 +20,7 @@
 #include "cli/job_config.h"
 #include "cli/logging.h"
 #include "cli/progress.h"
+#include "cli/shard.h"
 #include "cli/version.h"
 #include "agents/backend_spec.h"
 #include "data/corpus.h"
@@ -169,6 +170,9 @@ int synth_main(int argc, char** argv) {
       ("jobs", "worker threads (default: CPU cores)", cxxopts::value<int64_t>()->default_value(default_jobs()))
       ("scratch-dir", "directory for temporary world files",
        cxxopts::value<std::string>()->default_value(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp"))
+      ("shard", "make only shard I of N of the job (I/N: the items i with i % N == I); default: from "
+       "SLURM_ARRAY_TASK_ID, or JOB_COMPLETION_INDEX with ENVFORGE_SHARD_COUNT, else 0/1",
+       cxxopts::value<std::string>())
       ("json", "print the summary as one JSON object", cxxopts::value<bool>()->default_value("false"))
       ("quiet", "no progress output", cxxopts::value<bool>()->default_value("false"));
   options.add_options("Solver rollouts")
@@ -210,6 +214,11 @@ int synth_main(int argc, char** argv) {
   o.seed = static_cast<uint64_t>(seed);
   o.jobs = static_cast<int>(jobs);
   o.scratch_dir = cfg.get_string("scratch-dir");
+  const Shard shard = resolve_shard(cfg.source("shard") == "unset" ? std::nullopt
+                                                                   : std::optional(cfg.get_string("shard")));
+  o.shard_index = static_cast<uint64_t>(shard.index);
+  o.shard_count = static_cast<uint64_t>(shard.count);
+  const uint64_t shard_items = (o.count + o.shard_count - 1 - std::min(o.shard_index, o.count)) / o.shard_count;
   const std::string out = cfg.get_string("out");
   const bool json_out = cfg.get_bool("json");
   const bool quiet = cfg.get_bool("quiet");
@@ -287,7 +296,12 @@ int synth_main(int argc, char** argv) {
     run.git_revision = git_revision();
     run.host = host_name();
     run.started_at_ms = now_ms();
+    run.shard_index = static_cast<int>(shard.index);
+    run.shard_count = static_cast<int>(shard.count);
     o.run_id = corpus.begin_run(run);
+    if (shard.count > 1)
+      spdlog::info("synth: shard {} (from {}): {} of the job's {} environment(s)", shard.text(), shard.source,
+                   shard_items, count);
     spdlog::info("synth: {} {} environment(s), seed {}, {} worker(s), corpus {}", count, o.category, seed, jobs, out);
     if (o.solver)
       spdlog::info("synth: {} rollout(s) per validated task by {}, {} at a time, keep pass rates {}",
@@ -295,7 +309,7 @@ int synth_main(int argc, char** argv) {
 
     ProgressOptions po;
     po.label = "synth";
-    po.total = o.count;
+    po.total = shard_items;
     po.unit = "environments";
     po.enabled = !quiet;
     Progress progress(po);

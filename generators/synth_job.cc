@@ -172,7 +172,7 @@ SynthSummary run_synth(const SynthOptions& o, data::Corpus& corpus, PythonExecut
   };
 
   boost::asio::thread_pool pool(static_cast<size_t>(o.jobs));
-  for (uint64_t i = 0; i < o.count; ++i) boost::asio::post(pool, [&, i] { work(i); });
+  for (uint64_t i = o.shard_index; i < o.count; i += o.shard_count) boost::asio::post(pool, [&, i] { work(i); });
   pool.join();
   sum.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   if (fatal) std::rethrow_exception(fatal);

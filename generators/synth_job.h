@@ -36,6 +36,8 @@ struct SynthOptions {
   int jobs = 1;            // worker threads
   std::string scratch_dir = "/tmp";
   std::string run_id;      // provenance written with each item
+  // Shard I of N makes the items i with i % N == I (N shards make the whole job).
+  uint64_t shard_index = 0, shard_count = 1;
 
   // Solver rollouts of every task that passed validation; none when `solver` is null.
   SolverSource* solver = nullptr;

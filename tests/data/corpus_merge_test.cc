@@ -30,7 +30,7 @@ sample::Shape merge_shape() {
 }
 
 // A corpus holding items [from, to) recorded by one run of shard `index`/`count`.
-void make_shard(const std::string& path, uint64_t from, uint64_t to, int index = 0, int count = 1) {
+void make_merge_shard(const std::string& path, uint64_t from, uint64_t to, int index = 0, int count = 1) {
   Corpus c = Corpus::open(path);
   RunRecord run;
   run.command = "synth";
@@ -50,7 +50,7 @@ void make_shard(const std::string& path, uint64_t from, uint64_t to, int index =
 }
 
 // Everything stored but where rows happen to sit and when copies were made.
-std::vector<std::string> content(const std::string& path) {
+std::vector<std::string> merge_content(const std::string& path) {
   std::vector<std::string> all;
   for (const char* sql :
        {"SELECT key, environment_id, run_id, task_count FROM work_items ORDER BY key",
@@ -72,12 +72,12 @@ std::vector<std::string> content(const std::string& path) {
   return all;
 }
 
-std::vector<std::string> runs(const std::string& path) {
+std::vector<std::string> merge_runs(const std::string& path) {
   return query(path, "SELECT id, host, shard_index, shard_count, ended_at_ms, summary FROM runs ORDER BY id");
 }
 
 // Additive counts of `envforge audit`.
-std::map<std::string, int64_t> additive(const AuditSummary& a) {
+std::map<std::string, int64_t> additive_counts(const AuditSummary& a) {
   std::map<std::string, int64_t> m = {
       {"environments", a.environments}, {"tasks", a.tasks},     {"usable", a.usable},
       {"rejected", a.rejected},         {"validations", a.validations},
@@ -93,7 +93,7 @@ std::map<std::string, int64_t> additive(const AuditSummary& a) {
   return m;
 }
 
-AuditSummary audit_of(const std::string& path) {
+AuditSummary merge_audit_of(const std::string& path) {
   OpenOptions ro;
   ro.read_only = true;
   return Corpus::open(path, ro).audit_summary();
@@ -101,16 +101,16 @@ AuditSummary audit_of(const std::string& path) {
 
 TEST(CorpusMerge, DisjointShardsMakeTheUnshardedCorpusAndAuditsAdd) {
   TempDir dir;
-  make_shard(dir.file("all_at_once.db"), 0, 24);
+  make_merge_shard(dir.file("all_at_once.db"), 0, 24);
   std::vector<std::string> shards;
   std::map<std::string, int64_t> sum;
   for (int i = 0; i < 3; ++i) {
     shards.push_back(dir.file("shard" + std::to_string(i) + ".db"));
-    make_shard(shards.back(), 8 * i, 8 * (i + 1), i, 3);
+    make_merge_shard(shards.back(), 8 * i, 8 * (i + 1), i, 3);
     Corpus::open(shards.back()).record_audit({.id = "", .task_id = "", .environment_id =
         environment_id(sample::make_work_item(8 * i, merge_shape()).environment),
         .who = "reviewer", .verdict = "ok", .notes = "shard " + std::to_string(i), .created_at_ms = 1});
-    for (const auto& [k, v] : additive(audit_of(shards.back()))) sum[k] += v;
+    for (const auto& [k, v] : additive_counts(merge_audit_of(shards.back()))) sum[k] += v;
   }
   MergeReport r = merge_corpora(dir.file("all.db"), shards);
   ASSERT_EQ(r.shards.size(), 3u);
@@ -122,11 +122,11 @@ TEST(CorpusMerge, DisjointShardsMakeTheUnshardedCorpusAndAuditsAdd) {
     EXPECT_EQ(s.rollouts_added, 8 * 6 * 2);
     EXPECT_EQ(s.runs_added, 1);
   }
-  EXPECT_EQ(additive(audit_of(dir.file("all.db"))), sum);
+  EXPECT_EQ(additive_counts(merge_audit_of(dir.file("all.db"))), sum);
   // The same tasks, ids and content hashes, with the same children, as one run making all items;
   // each work item still names the run (shard) that made it.
-  std::vector<std::string> merged = content(dir.file("all.db"));
-  std::vector<std::string> whole = content(dir.file("all_at_once.db"));
+  std::vector<std::string> merged = merge_content(dir.file("all.db"));
+  std::vector<std::string> whole = merge_content(dir.file("all_at_once.db"));
   auto strip_runs = [](const std::string& path) {
     return query(path, "SELECT id, content_hash FROM tasks ORDER BY id");
   };
@@ -163,11 +163,11 @@ TEST(CorpusMerge, DisjointShardsMakeTheUnshardedCorpusAndAuditsAdd) {
 
 TEST(CorpusMerge, MergingAgainAddsNothing) {
   TempDir dir;
-  make_shard(dir.file("a.db"), 0, 6, 0, 2);
-  make_shard(dir.file("b.db"), 6, 12, 1, 2);
+  make_merge_shard(dir.file("a.db"), 0, 6, 0, 2);
+  make_merge_shard(dir.file("b.db"), 6, 12, 1, 2);
   merge_corpora(dir.file("all.db"), {dir.file("a.db"), dir.file("b.db")});
-  auto before = content(dir.file("all.db"));
-  auto runs_before = runs(dir.file("all.db"));
+  auto before = merge_content(dir.file("all.db"));
+  auto runs_before = merge_runs(dir.file("all.db"));
   // Again, in the other order, with a shard named twice.
   MergeReport r = merge_corpora(dir.file("all.db"), {dir.file("b.db"), dir.file("a.db"), dir.file("b.db")});
   ASSERT_EQ(r.shards.size(), 2u);
@@ -177,15 +177,15 @@ TEST(CorpusMerge, MergingAgainAddsNothing) {
     EXPECT_EQ(s.tasks_present, 36);
   }
   EXPECT_EQ(r.conflict_count, 0);
-  EXPECT_EQ(content(dir.file("all.db")), before);
-  EXPECT_EQ(runs(dir.file("all.db")), runs_before);
+  EXPECT_EQ(merge_content(dir.file("all.db")), before);
+  EXPECT_EQ(merge_runs(dir.file("all.db")), runs_before);
 }
 
 TEST(CorpusMerge, OverlappingShardsMakeTheUnion) {
   TempDir dir;
-  make_shard(dir.file("whole.db"), 0, 20);
-  make_shard(dir.file("a.db"), 0, 14, 0, 2);
-  make_shard(dir.file("b.db"), 8, 20, 1, 2);
+  make_merge_shard(dir.file("whole.db"), 0, 20);
+  make_merge_shard(dir.file("a.db"), 0, 14, 0, 2);
+  make_merge_shard(dir.file("b.db"), 8, 20, 1, 2);
   MergeReport r = merge_corpora(dir.file("all.db"), {dir.file("a.db"), dir.file("b.db")});
   EXPECT_EQ(r.conflict_count, 0);
   EXPECT_EQ(r.shards[1].tasks_present, 6 * 6);
@@ -197,7 +197,7 @@ TEST(CorpusMerge, OverlappingShardsMakeTheUnion) {
 }
 
 // Changes a stored record behind the Corpus's back, as a buggy or tampered shard would have it.
-void tamper(const std::string& path, const std::string& sql) {
+void merge_tamper(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   char* err = nullptr;
@@ -210,14 +210,14 @@ void tamper(const std::string& path, const std::string& sql) {
 
 TEST(CorpusMerge, ConflictingTaskIsReportedAndNeverOverwritten) {
   TempDir dir;
-  make_shard(dir.file("a.db"), 0, 4);
-  make_shard(dir.file("b.db"), 2, 6, 1, 2);
+  make_merge_shard(dir.file("a.db"), 0, 4);
+  make_merge_shard(dir.file("b.db"), 2, 6, 1, 2);
   // A usable task of item 2, which both shards made.
   auto both = sample::make_work_item(2, merge_shape());
   std::string victim;
   for (const auto& t : both.tasks)
     if (victim.empty() && t.status == TaskStatus::kUsable) victim = task_id(environment_id(both.environment), t);
-  tamper(dir.file("b.db"), "UPDATE tasks SET status = 'rejected', reject_reason = 'keep policy: x' WHERE id = '" +
+  merge_tamper(dir.file("b.db"), "UPDATE tasks SET status = 'rejected', reject_reason = 'keep policy: x' WHERE id = '" +
                                victim + "'");
   merge_corpora(dir.file("all.db"), {dir.file("a.db")});
   MergeReport r = merge_corpora(dir.file("all.db"), {dir.file("b.db")});
@@ -237,14 +237,14 @@ TEST(CorpusMerge, ConflictingTaskIsReportedAndNeverOverwritten) {
 
 TEST(CorpusMerge, ConflictingEnvironmentKeepsTheShardsWorkItemOut) {
   TempDir dir;
-  make_shard(dir.file("a.db"), 0, 3);
-  make_shard(dir.file("b.db"), 0, 3, 1, 2);
+  make_merge_shard(dir.file("a.db"), 0, 3);
+  make_merge_shard(dir.file("b.db"), 0, 3, 1, 2);
   // A work item made differently on another machine (non-deterministic generator): its
   // environment has another id, but the key is the same.
   std::string key = query(dir.file("b.db"), "SELECT key FROM work_items ORDER BY key LIMIT 1")[0];
-  tamper(dir.file("b.db"), "UPDATE work_items SET task_count = 5 WHERE key = '" + key + "'");
+  merge_tamper(dir.file("b.db"), "UPDATE work_items SET task_count = 5 WHERE key = '" + key + "'");
   std::string env = query(dir.file("b.db"), "SELECT id FROM environments ORDER BY id DESC LIMIT 1")[0];
-  tamper(dir.file("b.db"), "UPDATE environments SET system_prompt = 'other' WHERE id = '" + env + "'");
+  merge_tamper(dir.file("b.db"), "UPDATE environments SET system_prompt = 'other' WHERE id = '" + env + "'");
   auto before_env_prompt = query(dir.file("a.db"), "SELECT system_prompt FROM environments WHERE id = '" + env + "'");
   MergeReport r = merge_corpora(dir.file("all.db"), {dir.file("a.db"), dir.file("b.db")});
   EXPECT_EQ(r.conflict_count, 2);
@@ -255,30 +255,30 @@ TEST(CorpusMerge, ConflictingEnvironmentKeepsTheShardsWorkItemOut) {
             before_env_prompt);
   EXPECT_EQ(query(dir.file("all.db"), "SELECT task_count FROM work_items WHERE key = '" + key + "'"),
             std::vector<std::string>{"6"});
-  EXPECT_EQ(content(dir.file("all.db")), content(dir.file("a.db")));
+  EXPECT_EQ(merge_content(dir.file("all.db")), merge_content(dir.file("a.db")));
   EXPECT_EQ(query_int(dir.file("all.db"), "SELECT count(*) FROM runs"), 2);
 }
 
 TEST(CorpusMerge, RunThatEndedLaterIsCompletedNotConflicting) {
   TempDir dir;
-  make_shard(dir.file("a.db"), 0, 2);
+  make_merge_shard(dir.file("a.db"), 0, 2);
   std::filesystem::copy_file(dir.file("a.db"), dir.file("early.db"));
-  tamper(dir.file("early.db"), "UPDATE runs SET ended_at_ms = NULL, summary = NULL");
+  merge_tamper(dir.file("early.db"), "UPDATE runs SET ended_at_ms = NULL, summary = NULL");
   merge_corpora(dir.file("all.db"), {dir.file("early.db")});
   EXPECT_EQ(query(dir.file("all.db"), "SELECT ended_at_ms FROM runs"), std::vector<std::string>{"NULL"});
   MergeReport r = merge_corpora(dir.file("all.db"), {dir.file("a.db")});
   EXPECT_EQ(r.conflict_count, 0);
-  EXPECT_EQ(runs(dir.file("all.db")), runs(dir.file("a.db")));
+  EXPECT_EQ(merge_runs(dir.file("all.db")), merge_runs(dir.file("a.db")));
   // Ending differently twice is a conflict.
-  tamper(dir.file("early.db"), "UPDATE runs SET ended_at_ms = 5, summary = '{}'");
+  merge_tamper(dir.file("early.db"), "UPDATE runs SET ended_at_ms = 5, summary = '{}'");
   r = merge_corpora(dir.file("all.db"), {dir.file("early.db")});
   ASSERT_EQ(r.conflict_count, 1);
   EXPECT_EQ(r.conflicts[0].kind, "run");
-  EXPECT_EQ(runs(dir.file("all.db")), runs(dir.file("a.db")));
+  EXPECT_EQ(merge_runs(dir.file("all.db")), merge_runs(dir.file("a.db")));
 }
 
 // A refused merge leaves an existing output byte-for-byte as it was, and creates none.
-void expect_refused(const std::vector<std::string>& shards, const std::string& out, const std::string& why) {
+void expect_merge_refused(const std::vector<std::string>& shards, const std::string& out, const std::string& why) {
   bool existed = std::filesystem::exists(out);
   std::string before = existed ? read_bytes(out) : "";
   try {
@@ -295,51 +295,51 @@ void expect_refused(const std::vector<std::string>& shards, const std::string& o
 
 TEST(CorpusMerge, NewerSchemaShardIsRefusedBeforeAnythingIsWritten) {
   TempDir dir;
-  make_shard(dir.file("a.db"), 0, 2);
-  make_shard(dir.file("future.db"), 2, 4);
-  tamper(dir.file("future.db"), "PRAGMA user_version = " + std::to_string(kSchemaVersion + 1));
+  make_merge_shard(dir.file("a.db"), 0, 2);
+  make_merge_shard(dir.file("future.db"), 2, 4);
+  merge_tamper(dir.file("future.db"), "PRAGMA user_version = " + std::to_string(kSchemaVersion + 1));
   // The bad shard is last: the good one before it is not merged either.
-  expect_refused({dir.file("a.db"), dir.file("future.db")}, dir.file("new.db"), "newer envforge");
-  make_shard(dir.file("existing.db"), 10, 12);
-  expect_refused({dir.file("a.db"), dir.file("future.db")}, dir.file("existing.db"), "future.db");
+  expect_merge_refused({dir.file("a.db"), dir.file("future.db")}, dir.file("new.db"), "newer envforge");
+  make_merge_shard(dir.file("existing.db"), 10, 12);
+  expect_merge_refused({dir.file("a.db"), dir.file("future.db")}, dir.file("existing.db"), "future.db");
 }
 
 TEST(CorpusMerge, GarbageTruncatedAndCorruptShardsAreRefused) {
   TempDir dir;
-  make_shard(dir.file("a.db"), 0, 2);
-  make_shard(dir.file("b.db"), 2, 40);
+  make_merge_shard(dir.file("a.db"), 0, 2);
+  make_merge_shard(dir.file("b.db"), 2, 40);
   write_bytes(dir.file("garbage.db"), std::string(5000, 'x'));
-  expect_refused({dir.file("a.db"), dir.file("garbage.db")}, dir.file("out.db"), "not an SQLite database");
+  expect_merge_refused({dir.file("a.db"), dir.file("garbage.db")}, dir.file("out.db"), "not an SQLite database");
   std::string bytes = read_bytes(dir.file("b.db"));
   write_bytes(dir.file("truncated.db"), bytes.substr(0, bytes.size() / 2));
-  expect_refused({dir.file("a.db"), dir.file("truncated.db")}, dir.file("out.db"), "truncated.db");
+  expect_merge_refused({dir.file("a.db"), dir.file("truncated.db")}, dir.file("out.db"), "truncated.db");
   // Pages overwritten in the middle of the file (a bad disk, a partial copy).
   std::string corrupt = bytes;
   for (size_t i = corrupt.size() / 2; i < corrupt.size() / 2 + 40000 && i < corrupt.size(); ++i)
     corrupt[i] = static_cast<char>(i * 31);
   write_bytes(dir.file("corrupt.db"), corrupt);
-  expect_refused({dir.file("a.db"), dir.file("corrupt.db")}, dir.file("out.db"), "corrupt.db");
+  expect_merge_refused({dir.file("a.db"), dir.file("corrupt.db")}, dir.file("out.db"), "corrupt.db");
   write_bytes(dir.file("empty.db"), "");
-  expect_refused({dir.file("empty.db")}, dir.file("out.db"), "empty.db");
-  expect_refused({dir.file("missing.db")}, dir.file("out.db"), "no such file");
-  expect_refused({}, dir.file("out.db"), "no shard");
+  expect_merge_refused({dir.file("empty.db")}, dir.file("out.db"), "empty.db");
+  expect_merge_refused({dir.file("missing.db")}, dir.file("out.db"), "no such file");
+  expect_merge_refused({}, dir.file("out.db"), "no shard");
   // Another application's database.
-  tamper(dir.file("other.db"), "CREATE TABLE t(x); INSERT INTO t VALUES (1)");
-  expect_refused({dir.file("other.db")}, dir.file("out.db"), "another application");
+  merge_tamper(dir.file("other.db"), "CREATE TABLE t(x); INSERT INTO t VALUES (1)");
+  expect_merge_refused({dir.file("other.db")}, dir.file("out.db"), "another application");
 }
 
 TEST(CorpusMerge, OutputAmongTheInputsIsRefused) {
   TempDir dir;
-  make_shard(dir.file("a.db"), 0, 2);
-  make_shard(dir.file("all.db"), 2, 4);
-  expect_refused({dir.file("a.db"), dir.file("all.db")}, dir.file("all.db"), "output itself");
+  make_merge_shard(dir.file("a.db"), 0, 2);
+  make_merge_shard(dir.file("all.db"), 2, 4);
+  expect_merge_refused({dir.file("a.db"), dir.file("all.db")}, dir.file("all.db"), "output itself");
 }
 
 TEST(CorpusMerge, CorruptOutputIsRefused) {
   TempDir dir;
-  make_shard(dir.file("a.db"), 0, 2);
+  make_merge_shard(dir.file("a.db"), 0, 2);
   write_bytes(dir.file("all.db"), "not a database at all, but somebody's notes");
-  expect_refused({dir.file("a.db")}, dir.file("all.db"), "all.db");
+  expect_merge_refused({dir.file("a.db")}, dir.file("all.db"), "all.db");
 }
 
 TEST(CorpusMerge, InterruptedMergeKeepsWholeShardsAndRerunCompletesIt) {
@@ -347,7 +347,7 @@ TEST(CorpusMerge, InterruptedMergeKeepsWholeShardsAndRerunCompletesIt) {
   std::vector<std::string> shards;
   for (int i = 0; i < 3; ++i) {
     shards.push_back(dir.file("s" + std::to_string(i) + ".db"));
-    make_shard(shards.back(), 5 * i, 5 * (i + 1), i, 3);
+    make_merge_shard(shards.back(), 5 * i, 5 * (i + 1), i, 3);
   }
   merge_corpora(dir.file("ref.db"), shards);
   MergeOptions crash;
@@ -361,13 +361,13 @@ TEST(CorpusMerge, InterruptedMergeKeepsWholeShardsAndRerunCompletesIt) {
   MergeReport r = merge_corpora(dir.file("all.db"), shards);
   EXPECT_EQ(r.shards[0].tasks_added, 0);
   EXPECT_EQ(r.shards[1].tasks_added, 30);
-  EXPECT_EQ(content(dir.file("all.db")), content(dir.file("ref.db")));
-  EXPECT_EQ(runs(dir.file("all.db")), runs(dir.file("ref.db")));
+  EXPECT_EQ(merge_content(dir.file("all.db")), merge_content(dir.file("ref.db")));
+  EXPECT_EQ(merge_runs(dir.file("all.db")), merge_runs(dir.file("ref.db")));
 }
 
 TEST(CorpusMerge, MergedCorpusTakesNewWorkAndResumesLikeAnyOther) {
   TempDir dir;
-  make_shard(dir.file("a.db"), 0, 3);
+  make_merge_shard(dir.file("a.db"), 0, 3);
   merge_corpora(dir.file("all.db"), {dir.file("a.db")});
   Corpus c = Corpus::open(dir.file("all.db"));
   EXPECT_TRUE(c.has_work_item(sample::make_work_item(1, merge_shape()).key));
