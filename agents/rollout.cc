@@ -75,8 +75,13 @@ RolloutResult rollout_in_session(Backend& backend, verifiers::PythonSession& ses
       options.verify_timeout);
   r.verify_ms = static_cast<double>(v.wall_ms);
   if (!v.ok) {
-    r.verifier_error = true;
-    r.reason = "verifier failed: " + v.error_type + ": " + v.message;
+    if (v.error_type == verifiers::error_type::kSandboxError) {
+      r.sandbox_error = true;
+      r.reason = "the sandbox failed while judging: " + v.message;
+    } else {
+      r.verifier_error = true;
+      r.reason = "failed: the verifier raised on the answer: " + v.error_type + ": " + v.message;
+    }
     return r;
   }
   r.verdict = v.value;
@@ -84,7 +89,7 @@ RolloutResult rollout_in_session(Backend& backend, verifiers::PythonSession& ses
   if (!d.is_object() || !d.contains("pass") || !d["pass"].is_boolean() ||
       (d.contains("score") && !d["score"].is_number())) {
     r.verifier_error = true;
-    r.reason = "verifier returned " + d.dump() + ", expected {\"pass\": bool, \"score\": number, \"reason\": str}";
+    r.reason = "failed: the verifier returned " + d.dump() + ", expected {\"pass\": bool, \"score\": number, \"reason\": str}";
     return r;
   }
   r.pass = d["pass"].get<bool>();
@@ -97,7 +102,7 @@ RolloutResult rollout_in_session(Backend& backend, verifiers::PythonSession& ses
 
 json RolloutResult::to_json() const {
   return {{"seed", seed},       {"started_at_ms", started_at_ms}, {"answered", answered}, {"pass", pass},
-          {"score", score},     {"reason", reason},     {"verifier_error", verifier_error},
+          {"score", score},     {"reason", reason},     {"verifier_error", verifier_error}, {"sandbox_error", sandbox_error},
           {"verdict", verdict}, {"verify_ms", verify_ms}, {"trajectory", trajectory.to_json()}};
 }
 

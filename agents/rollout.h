@@ -45,7 +45,11 @@ struct RolloutResult {
   bool pass = false;
   double score = 0;
   std::string reason;      // the verifier's reason, or why there is no verdict
-  bool verifier_error = false;  // the verifier crashed or returned the wrong shape
+  // The verifier raised, crashed or returned the wrong shape on this answer: a failed
+  // answer (reward 0), since garbage must not dodge a zero.
+  bool verifier_error = false;
+  // The sandbox itself failed while judging: no verdict at all (an infrastructure error).
+  bool sandbox_error = false;
   nlohmann::json verdict;  // what verify() returned
   double verify_ms = 0;
   std::uint64_t seed = 0;

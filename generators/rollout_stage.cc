@@ -53,9 +53,10 @@ uint64_t seed_of(const std::string& content_hash) {
 }
 
 // An attempt that ended for a reason that says nothing about the solver's skill: the model
-// could not be reached, the environment broke, or the verifier crashed on the answer.
+// could not be reached, the environment broke, or the sandbox failed while judging. A verifier
+// that raises on the answer is not one of them: that answer failed.
 bool infrastructure_error(const agents::RolloutResult& r) {
-  return r.verifier_error || r.trajectory.stop_reason == agents::StopReason::kBackendError ||
+  return r.sandbox_error || r.trajectory.stop_reason == agents::StopReason::kBackendError ||
          r.trajectory.stop_reason == agents::StopReason::kToolFailure;
 }
 
@@ -65,7 +66,7 @@ data::RolloutRecord record_of(const agents::RolloutResult& r, const std::string&
   rec.attempt = attempt;
   json t = r.trajectory.to_json();
   t["verdict"] = {{"answered", r.answered}, {"pass", r.pass},        {"score", r.score},
-                  {"reason", r.reason},     {"verifier_error", r.verifier_error},
+                  {"reason", r.reason},     {"verifier_error", r.verifier_error}, {"sandbox_error", r.sandbox_error},
                   {"error", infrastructure_error(r)}, {"raw", r.verdict}, {"verify_ms", r.verify_ms},
                   {"seed", r.seed}};
   rec.trajectory = std::move(t);

@@ -83,5 +83,54 @@ TEST(RolloutStage, OnlyValidatedTasksAreAttemptedAndErroredAttemptsAreNotScored)
     EXPECT_EQ(e.path().filename().string().rfind("envforge-rollout-", 0), std::string::npos) << e.path();
 }
 
+// A trip work item with only its first `usable` tasks left usable.
+data::WorkItem trip_item_with_usable(const testing::CliTempDir& dir, PythonExecutorFactory& python, size_t usable) {
+  trip::StageTimes times;
+  trip::WorkItemOptions wo;
+  wo.scratch_dir = dir.path;
+  data::WorkItem item = trip::build_work_item(5, 0, python, wo, times);
+  for (size_t i = usable; i < item.tasks.size(); ++i) {
+    item.tasks[i].status = data::TaskStatus::kRejected;
+    item.tasks[i].reject_reason = "rejected for this test";
+  }
+  return item;
+}
+
+TEST(RolloutStage, AVerifierThatRaisesOnTheAnswerIsAFailedAnswerNotAnInfrastructureError) {
+  testing::CliTempDir dir;
+  auto python = sandbox_python_factory();
+  data::WorkItem item = trip_item_with_usable(dir, *python, 2);
+  // Task 0 keeps the real trip verifier, which gets 5000 levels of nesting as the answer text
+  // (json.loads raised RecursionError); task 1's verifier raises on every answer.
+  item.tasks[1].verifier_code = "def verify(answer, world, task):\n    raise RecursionError('too deep')\n";
+  const std::string script = dir.file("deep.json");
+  testing::write_text_file(script, json{{"replies", {{{"content", std::string(5000, '[') + std::string(5000, ']')}}}}}.dump());
+  auto solver = make_solver_source("scripted:" + script);
+  RolloutStageOptions o;
+  o.attempts = 2;
+  o.parallel = 1;
+  o.scratch_dir = dir.path;
+  const RolloutStageStats stats = run_rollout_stage(item, *solver, o);
+
+  EXPECT_EQ(stats.attempts, 4u);
+  EXPECT_EQ(stats.errors, 0u) << "garbage must not dodge a zero";
+  EXPECT_EQ(stats.passes, 0u);
+  EXPECT_EQ(stats.scored_tasks, 2u);
+  for (int i = 0; i < 2; ++i) {
+    const auto& t = item.tasks[static_cast<size_t>(i)];
+    ASSERT_EQ(t.rollouts.size(), 2u);
+    EXPECT_EQ(t.metadata["rollouts"]["scored"], 2) << i;
+    EXPECT_EQ(t.metadata["rollouts"]["pass_rate"], 0.0) << i;
+    for (const auto& r : t.rollouts) {
+      EXPECT_FALSE(r.passed);
+      EXPECT_EQ(r.reward, 0.0);
+      EXPECT_EQ(r.trajectory["verdict"]["error"], false) << r.trajectory["verdict"].dump();
+    }
+  }
+  EXPECT_EQ(item.tasks[1].rollouts[0].trajectory["verdict"]["verifier_error"], true);
+  EXPECT_NE(item.tasks[1].rollouts[0].trajectory["verdict"]["reason"].get<std::string>().find("RecursionError"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace envforge::generators

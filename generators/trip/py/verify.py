@@ -281,7 +281,7 @@ def verify(answer, world, task):
     if isinstance(answer, str):
         try:
             answer = json.loads(answer)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             return {"pass": False, "score": 0.0, "reason": "malformed: answer is not valid JSON",
                     "constraint": "malformed"}
     w = _world(world)
