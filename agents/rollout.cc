@@ -45,7 +45,23 @@ AgentConfig agent_config(const RolloutEnvironment& env, const RolloutTask& task,
     c.final_answer_tool = options.answer_tool;
   }
   c.sampling.seed = static_cast<std::int64_t>(seed);
+  if (options.time_limit.count() > 0 &&
+      (c.budget.max_wall.count() == 0 || c.budget.max_wall > options.time_limit))
+    c.budget.max_wall = options.time_limit;
   return c;
+}
+
+// An attempt that ended in an exception: recorded as the environment's failure, not lost.
+RolloutResult failed_attempt(std::uint64_t seed, const std::string& why) {
+  RolloutResult r;
+  r.seed = seed;
+  r.started_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  r.trajectory.stop_reason = StopReason::kToolFailure;
+  r.trajectory.error = "the attempt failed: " + why;
+  r.reason = "no answer: " + r.trajectory.error;
+  return r;
 }
 
 RolloutResult rollout_in_session(Backend& backend, verifiers::PythonSession& session,
@@ -134,8 +150,13 @@ RolloutBatch run_rollouts(const BackendProvider& backend_for, const RolloutEnvir
       for (int i = next++; i < n; i = next++) {
         std::shared_ptr<Backend> backend = backend_for(i);
         if (!backend) throw std::invalid_argument("rollouts: no backend for attempt " + std::to_string(i));
-        batch.results[static_cast<std::size_t>(i)] =
-            rollout_in_session(*backend, session, env, task, options, seed + static_cast<std::uint64_t>(i));
+        const std::uint64_t attempt_seed = seed + static_cast<std::uint64_t>(i);
+        RolloutResult& slot = batch.results[static_cast<std::size_t>(i)];
+        try {
+          slot = rollout_in_session(*backend, session, env, task, options, attempt_seed);
+        } catch (const std::exception& e) {  // one attempt's failure never ends the others
+          slot = failed_attempt(attempt_seed, e.what());
+        }
       }
     } catch (...) {
       std::lock_guard lock(failure_mutex);

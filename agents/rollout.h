@@ -37,6 +37,9 @@ struct RolloutOptions {
   AgentConfig agent;  // budgets, sampling, tool timeout; its prompt and tools are replaced
   std::string answer_tool = "submit_answer";
   std::chrono::milliseconds verify_timeout{20000};
+  // The agent's time for one attempt, model calls and tools together, unless agent.budget
+  // sets a shorter max_wall (0 = no limit). Running out is a failed attempt (time_budget).
+  std::chrono::milliseconds time_limit{std::chrono::minutes(30)};
 };
 
 struct RolloutResult {
@@ -80,7 +83,8 @@ RolloutBatch run_rollouts(Backend& backend, const RolloutEnvironment& env, const
 using BackendProvider = std::function<std::shared_ptr<Backend>(int attempt)>;
 
 // As above with a backend per attempt from `backend_for` (called from the worker threads;
-// exceptions it throws end the batch like a sandbox that cannot start).
+// exceptions it throws end the batch like a sandbox that cannot start). An exception inside
+// one attempt fails that attempt only (stop reason tool_failure, the exception as its error).
 RolloutBatch run_rollouts(const BackendProvider& backend_for, const RolloutEnvironment& env,
                           const RolloutTask& task, const RolloutOptions& options, int n, int parallel,
                           std::uint64_t seed);
