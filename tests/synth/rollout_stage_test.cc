@@ -132,5 +132,36 @@ TEST(RolloutStage, AVerifierThatRaisesOnTheAnswerIsAFailedAnswerNotAnInfrastruct
             std::string::npos);
 }
 
+TEST(RolloutStage, RewardsAreBinaryByDefaultWithThePartialScoreKeptAndShapedOnRequest) {
+  testing::CliTempDir dir;
+  auto python = sandbox_python_factory();
+  data::WorkItem base = trip_item_with_usable(dir, *python, 2);
+  base.tasks[0].verifier_code =
+      "def verify(answer, world, task):\n    return {'pass': False, 'score': 0.9, 'reason': 'a near miss'}\n";
+  base.tasks[1].verifier_code =
+      "def verify(answer, world, task):\n    return {'pass': True, 'score': 1.0, 'reason': 'right'}\n";
+  const std::string script = dir.file("text.json");
+  testing::write_text_file(script, R"({"replies": [{"content": "my plan"}]})");
+  auto solver = make_solver_source("scripted:" + script);
+  for (bool shaped : {false, true}) {
+    data::WorkItem item = base;
+    RolloutStageOptions o;
+    o.attempts = 1;
+    o.parallel = 1;
+    o.scratch_dir = dir.path;
+    o.shaped_rewards = shaped;
+    run_rollout_stage(item, *solver, o);
+    const auto& near = item.tasks[0].rollouts.at(0);
+    EXPECT_FALSE(near.passed);
+    EXPECT_DOUBLE_EQ(near.reward, shaped ? 0.9 : 0.0) << "shaped " << shaped;
+    const json& reward = near.trajectory["verdict"]["reward"];
+    EXPECT_EQ(reward["mode"], shaped ? "shaped" : "binary");
+    EXPECT_DOUBLE_EQ(reward["partial_score"].get<double>(), 0.9);
+    EXPECT_DOUBLE_EQ(reward["pass"].get<double>(), 0.0);
+    EXPECT_DOUBLE_EQ(item.tasks[1].rollouts.at(0).reward, 1.0);
+    EXPECT_EQ(item.tasks[0].metadata["rollouts"]["rewards"], shaped ? "shaped" : "binary");
+  }
+}
+
 }  // namespace
 }  // namespace envforge::generators
