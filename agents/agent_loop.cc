@@ -7,6 +7,7 @@
 
 #include "agents/argument_check.h"
 #include "agents/chat_json.h"
+#include "model/text/utf8.h"
 
 namespace envforge::agents {
 
@@ -49,9 +50,13 @@ std::size_t message_chars(const model::ChatMessage& m) {
   return n;
 }
 
+// At most max_chars bytes of valid UTF-8 (cut on a character boundary, ill-formed bytes
+// replaced), saying so when cut: what the model sees and the trajectory stores.
 std::string cut(const std::string& text, std::size_t max_chars) {
-  if (text.size() <= max_chars) return text;
-  return text.substr(0, max_chars) + "\n[... cut: the result was " + std::to_string(text.size()) +
+  if (text.size() <= max_chars) return model::text::sanitize_utf8(text);
+  std::string_view head = std::string_view(text).substr(0, max_chars);
+  head.remove_suffix(model::text::incomplete_utf8_suffix(head));
+  return model::text::sanitize_utf8(head) + "\n[... cut: the result was " + std::to_string(text.size()) +
          " characters, only the first " + std::to_string(max_chars) + " are shown]";
 }
 
@@ -223,9 +228,11 @@ struct Run {
     result.tool_call_id = call.id;
     result.name = call.name;
     if (x.ok) {
-      std::string text = x.result.is_string() ? x.result.get<std::string>() : x.result.dump();
+      std::string text = x.result.is_string() ? x.result.get<std::string>()
+                                              : x.result.dump(-1, ' ', false, json::error_handler_t::replace);
       result.content = cut(text, config.max_tool_result_chars);
     } else {
+      x.error = model::text::sanitize_utf8(x.error);
       result.content = json{{"error", x.error}}.dump();
     }
     req.messages.push_back(std::move(result));

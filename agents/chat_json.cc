@@ -1,5 +1,6 @@
 #include "agents/chat_json.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace envforge::agents {
@@ -87,6 +88,30 @@ model::ChatMessage message_from_json(const json& j, const std::string& where) {
   return m;
 }
 
+namespace {
+
+// How deep arrays and objects nest in JSON text (strings skipped), without parsing it.
+std::size_t nesting_depth(std::string_view text) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+}  // namespace
+
 model::ToolCall tool_call_from_text(std::string id, std::string name, std::string_view text) {
   model::ToolCall call;
   call.id = std::move(id);
@@ -94,6 +119,10 @@ model::ToolCall tool_call_from_text(std::string id, std::string name, std::strin
   bool blank = text.find_first_not_of(" \t\r\n") == std::string_view::npos;
   if (blank) {
     call.arguments = json::object();
+    return call;
+  }
+  if (nesting_depth(text) > kMaxArgumentDepth) {  // kept as text: it is never walked recursively
+    call.arguments = std::string(text);
     return call;
   }
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -110,6 +139,8 @@ std::string malformed_arguments_reason(const model::ToolCall& call) {
   if (!call.arguments.is_string())
     return std::string("arguments must be a JSON object, got ") + json_type_name(call.arguments);
   const std::string& text = call.arguments.get_ref<const std::string&>();
+  if (nesting_depth(text) > kMaxArgumentDepth)
+    return "arguments nest deeper than " + std::to_string(kMaxArgumentDepth) + " levels";
   try {
     json parsed = json::parse(text);
     return std::string("arguments must be a JSON object, got ") + json_type_name(parsed);

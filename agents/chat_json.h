@@ -19,8 +19,13 @@ nlohmann::json message_to_json(const model::ChatMessage& message);
 // Throws std::invalid_argument naming `where` and the offending field.
 model::ChatMessage message_from_json(const nlohmann::json& j, const std::string& where);
 
+// Arguments nested deeper than this are malformed: every level would cost a stack frame in
+// each copy and dump of the trajectory, and no tool schema goes that deep.
+inline constexpr std::size_t kMaxArgumentDepth = 128;
+
 // A tool call from the text of its arguments as a model wrote them. Empty text means no
-// arguments ({}); text that is not a JSON object is kept as a JSON string.
+// arguments ({}); text that is not a JSON object (or nests deeper than kMaxArgumentDepth) is
+// kept as a JSON string.
 model::ToolCall tool_call_from_text(std::string id, std::string name, std::string_view arguments);
 
 // True when the call's arguments could not be read as a JSON object.

@@ -1,9 +1,11 @@
 #include "agents/http_transport.h"
 
 #include <cctype>
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include <curl/curl.h>
 
@@ -13,11 +15,24 @@ namespace {
 
 std::once_flag g_curl_init;
 
+using Clock = std::chrono::steady_clock;
+
 struct Transfer {
   const HttpPost* request = nullptr;
   HttpResult* result = nullptr;
   CURL* curl = nullptr;
   std::exception_ptr failure;
+  std::optional<Clock::time_point> last_byte;  // unset until the server starts answering
+  bool idle = false;
+  bool too_large = false;
+
+  // Counts `n` more reply bytes; false when they break the size cap.
+  bool arrived(std::size_t n) {
+    last_byte = Clock::now();
+    result->reply_bytes += n;
+    if (request->max_reply_bytes > 0 && result->reply_bytes > request->max_reply_bytes) too_large = true;
+    return !too_large;
+  }
 };
 
 bool header_is(std::string_view line, std::string_view name) {
@@ -37,6 +52,7 @@ std::string header_value(std::string_view line, std::size_t name_len) {
 size_t on_header(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string_view line(data, size * n);
+  if (!t->arrived(line.size())) return 0;  // makes libcurl stop
   if (line.rfind("HTTP/", 0) == 0) {  // a new response (after a 100 Continue, a redirect)
     t->result->head = HttpHead{};
   } else if (header_is(line, "content-type")) {
@@ -50,6 +66,7 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
 size_t on_write(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string_view chunk(data, size * n);
+  if (!t->arrived(chunk.size())) return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
   t->result->body_bytes += chunk.size();
   if (t->result->head.status == 0) {
     long code = 0;
@@ -68,6 +85,18 @@ size_t on_write(char* data, size_t size, size_t n, void* user) {
     t->result->body.append(chunk);
   }
   return size * n;
+}
+
+// libcurl calls this about once a second and on every transfer: the idle check. (Its own
+// LOW_SPEED option never fires for a server that trickles exactly its limit.)
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  const auto limit = t->request->idle_timeout;
+  if (limit.count() > 0 && t->last_byte && Clock::now() - *t->last_byte > limit) {
+    t->idle = true;
+    return 1;  // CURLE_ABORTED_BY_CALLBACK
+  }
+  return 0;
 }
 
 bool is_loopback(const std::string& url) {
@@ -139,10 +168,9 @@ HttpResult HttpTransport::post(const HttpPost& request) {
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for timeouts
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.total_timeout.count()));
-  if (request.idle_timeout.count() > 0) {
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(request.idle_timeout.count()));
-  }
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
@@ -156,7 +184,13 @@ HttpResult HttpTransport::post(const HttpPost& request) {
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   result.head.status = static_cast<int>(status);
-  if (code != CURLE_OK) {
+  if (t.too_large) {
+    result.outcome = HttpResult::Outcome::kTooLarge;
+    result.error = "the reply passed " + std::to_string(request.max_reply_bytes) + " bytes";
+  } else if (t.idle) {
+    result.outcome = HttpResult::Outcome::kIdle;
+    result.error = "no byte for " + std::to_string(request.idle_timeout.count()) + " ms";
+  } else if (code != CURLE_OK) {
     result.outcome = classify(code);
     result.error = errbuf[0] ? errbuf : curl_easy_strerror(code);
   }

@@ -23,20 +23,26 @@ struct HttpPost {
   std::string body;
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds total_timeout{600000};
-  // Abort when no byte arrived for this long (0 = off). Whole seconds, as libcurl counts.
-  std::chrono::seconds idle_timeout{0};
+  // Abort when no byte arrived for this long once the server started answering (0 = off).
+  // Before the first byte of the reply only total_timeout applies: a non-streamed reply is
+  // silent while the model generates it.
+  std::chrono::milliseconds idle_timeout{0};
+  // Abort when the reply (headers and body, any status) grows past this many bytes (0 = off).
+  std::size_t max_reply_bytes = 0;
   // Receives the body of a 2xx reply as it arrives. May throw: the transfer stops and the
   // exception is rethrown from post(). Bodies of other statuses are kept in HttpResult::body.
   std::function<void(std::string_view, const HttpHead&)> on_body;
 };
 
 struct HttpResult {
-  enum class Outcome { kOk, kTimeout, kConnection, kBadUrl };
+  // kTimeout: total_timeout passed; kIdle: idle_timeout passed; kTooLarge: max_reply_bytes.
+  enum class Outcome { kOk, kTimeout, kIdle, kTooLarge, kConnection, kBadUrl };
   Outcome outcome = Outcome::kOk;
   std::string error;  // libcurl's words when outcome != kOk
   HttpHead head;
   std::string body;   // the whole body, unless on_body took a 2xx body
   std::size_t body_bytes = 0;
+  std::size_t reply_bytes = 0;  // headers and body
 };
 
 class HttpTransport {

@@ -62,23 +62,56 @@ milliseconds OpenAIBackend::next_delay(int retry, std::optional<milliseconds> af
   return backoff_delay(options_.retry, retry, after, rng_);
 }
 
-ChatResponse OpenAIBackend::chat(const ChatRequest& request, const StreamCallback& on_stream) {
+ChatResponse OpenAIBackend::chat(const ChatRequest& caller_request, const StreamCallback& on_stream) {
+  try {
+    return chat_with_retries(caller_request, on_stream);
+  } catch (const BackendError& e) {
+    report_once(e);
+    throw;
+  }
+}
+
+bool OpenAIBackend::first_time(const BackendError& e, const char* stage) {
+  // The cause without the parts that differ call by call (sizes, snippets, attempt counts).
+  std::string cause = std::string(stage) + " " + to_string(e.kind()) + " " + std::to_string(e.http_status());
+  const std::string what = e.what();
+  for (const char* kind : {"reply is not JSON", "missing \"choices\"", "empty body", "no byte for",
+                           "no complete reply", "deadline", "the reply passed", "stream ended before",
+                           "malformed stream", "server sent an error"})
+    if (what.find(kind) != std::string::npos) cause += std::string(" ") + kind;
+  std::lock_guard lock(reported_mutex_);
+  return reported_.insert(cause).second;
+}
+
+void OpenAIBackend::report_once(const BackendError& e) {
+  if (e.kind() == BackendErrorKind::kCancelled || !first_time(e, "failed")) return;
+  spdlog::error("model call failed: {} (shown once; later calls failing the same way are not shown)", e.what());
+}
+
+ChatResponse OpenAIBackend::chat_with_retries(const ChatRequest& request, const StreamCallback& on_stream) {
   const auto start = Clock::now();
-  const std::string body = build_chat_body(request, wire_).dump();
+  std::optional<Clock::time_point> deadline = request.deadline;
+  if (options_.call_timeout.count() > 0) {  // the call's own deadline, when earlier than the caller's
+    const Clock::time_point own = start + options_.call_timeout;
+    if (!deadline || own < *deadline) deadline = own;
+  }
+  // Ill-formed UTF-8 anywhere in the conversation (a tool's cut output) is replaced, not fatal.
+  const std::string body =
+      build_chat_body(request, wire_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   Attempt state;
   for (int attempt = 0;; ++attempt) {
-    if (request.deadline && left_until(*request.deadline).count() <= 0)
+    if (deadline && left_until(*deadline).count() <= 0)
       throw BackendError(BackendErrorKind::kTimeout,
-                         "POST " + endpoint_ + ": the caller's deadline passed before attempt " +
+                         "POST " + endpoint_ + ": the call's deadline passed before attempt " +
                              std::to_string(attempt + 1));
-    ConcurrencyLimiter::Permit permit = limiter_->acquire(request.deadline);
+    ConcurrencyLimiter::Permit permit = limiter_->acquire(deadline);
     if (!permit)
       throw BackendError(BackendErrorKind::kTimeout,
                          "POST " + endpoint_ + ": no free slot (cap " +
                              std::to_string(limiter_->max_in_flight()) +
-                             " calls in flight) before the caller's deadline");
+                             " calls in flight) before the call's deadline");
     milliseconds timeout = options_.request_timeout;
-    if (request.deadline) timeout = std::min(timeout, left_until(*request.deadline));
+    if (deadline) timeout = std::min(timeout, left_until(*deadline));
     if (timeout.count() <= 0) timeout = milliseconds(1);
     state.retryable = false;
     state.retry_after.reset();
@@ -104,11 +137,15 @@ ChatResponse OpenAIBackend::chat(const ChatRequest& request, const StreamCallbac
                                " s allowed",
                            e.http_status());
       milliseconds delay = next_delay(attempt, state.retry_after);
-      if (request.deadline && left_until(*request.deadline) <= delay)
+      if (deadline && left_until(*deadline) <= delay)
         throw BackendError(BackendErrorKind::kTimeout,
-                           std::string(e.what()) + tried + "; no time left before the deadline to retry",
+                           std::string(e.what()) + tried + "; no time left before the call's deadline to retry",
                            e.http_status());
-      spdlog::warn("{}{}; retrying in {} ms", e.what(), tried, delay.count());
+      if (first_time(e, "retried"))
+        spdlog::warn("{}{}; retrying in {} ms (shown once; later retries for the same cause are not shown)",
+                     e.what(), tried, delay.count());
+      else
+        spdlog::debug("{}{}; retrying in {} ms", e.what(), tried, delay.count());
       options_.sleep(delay);
     }
   }
@@ -127,7 +164,8 @@ ChatResponse OpenAIBackend::attempt_once(const ChatRequest& request, const std::
     post.headers.push_back(std::string("Authorization: Bearer ") + key);
   post.connect_timeout = std::min(options_.connect_timeout, timeout);
   post.total_timeout = timeout;
-  if (request.stream) post.idle_timeout = options_.stream_idle_timeout;
+  post.idle_timeout = options_.idle_timeout;
+  post.max_reply_bytes = options_.max_reply_bytes;
 
   bool emitted_this_attempt = false;
   auto forward = [&](const StreamEvent& ev) {
@@ -167,6 +205,14 @@ ChatResponse OpenAIBackend::attempt_once(const ChatRequest& request, const std::
       throw BackendError(BackendErrorKind::kTimeout,
                          where + ": no complete reply within " + std::to_string(timeout.count()) +
                              " ms (" + result.error + ")");
+    case HttpResult::Outcome::kIdle:
+      state.retryable = options_.retry.retry_timeouts;
+      throw BackendError(BackendErrorKind::kTimeout, where + ": the reply stalled: " + result.error +
+                                                         " (idle timeout) after " +
+                                                         std::to_string(result.reply_bytes) + " bytes");
+    case HttpResult::Outcome::kTooLarge:  // an endless reply would be endless again: not retried
+      throw BackendError(BackendErrorKind::kProtocol,
+                         where + ": " + result.error + " (the reply size cap); the attempt is given up");
     case HttpResult::Outcome::kConnection:
       state.retryable = true;
       throw BackendError(BackendErrorKind::kConnection, where + ": " + result.error);
@@ -182,15 +228,19 @@ ChatResponse OpenAIBackend::attempt_once(const ChatRequest& request, const std::
                        status);
   }
   if (is_sse) {
-    sse.finish();
-    ChatResponse reply = acc.finish();
-    if (!acc.done() && reply.finish_reason.empty()) {
+    sse.finish();  // an event cut short is dropped, as the SSE rules say
+    if (!acc.done() && !acc.has_finish_reason()) {
       state.retryable = true;  // the server went away mid-reply
       throw BackendError(BackendErrorKind::kConnection,
                          where + ": the stream ended before [DONE] after " +
-                             std::to_string(sse.events()) + " event(s)");
+                             std::to_string(sse.events()) + " complete event(s)" +
+                             (sse.dropped_partial() ? ", the last one cut short" : ""));
     }
-    return reply;
+    try {
+      return acc.finish();
+    } catch (const BackendError& e) {
+      throw BackendError(e.kind(), where + ": " + e.what(), e.http_status());
+    }
   }
   if (raw.empty())
     throw BackendError(BackendErrorKind::kProtocol,

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 
 #include "agents/backend.h"
@@ -24,7 +25,13 @@ struct OpenAIOptions {
   std::string api_key_env = "OPENAI_API_KEY";  // unset or empty: no Authorization header
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds request_timeout{600000};  // one attempt, end to end
-  std::chrono::seconds stream_idle_timeout{120};       // streaming: longest silence
+  // The longest silence once the server started answering, streamed or not (0 = none).
+  std::chrono::milliseconds idle_timeout{60000};
+  // One call: every attempt and every wait between them (0 = none). A server trickling a
+  // reply is cut at request_timeout per attempt and here for the call.
+  std::chrono::milliseconds call_timeout{1200000};
+  // The most bytes one attempt's reply may have; an endless reply fails the call (0 = no cap).
+  std::size_t max_reply_bytes = std::size_t{64} << 20;
   RetryPolicy retry;
   int max_concurrency = 8;
   // Share one limiter between backends that hit the same server; made from max_concurrency
@@ -51,6 +58,11 @@ class OpenAIBackend : public Backend {
 
  private:
   struct Attempt;
+  ChatResponse chat_with_retries(const ChatRequest& request, const StreamCallback& on_stream);
+  // Says on the console, once per kind of failure, what failed at this endpoint and why.
+  void report_once(const BackendError& error);
+  // True the first time this kind of failure is seen at `stage` ("failed", "retried").
+  bool first_time(const BackendError& error, const char* stage);
   ChatResponse attempt_once(const ChatRequest& request, const std::string& body,
                             const StreamCallback& on_stream, std::chrono::milliseconds timeout,
                             Attempt& state);
@@ -63,6 +75,8 @@ class OpenAIBackend : public Backend {
   HttpTransport http_;
   std::mutex rng_mutex_;
   std::mt19937_64 rng_;
+  std::mutex reported_mutex_;
+  std::set<std::string> reported_;
 };
 
 }  // namespace envforge::agents

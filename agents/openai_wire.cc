@@ -1,8 +1,10 @@
 #include "agents/openai_wire.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "agents/chat_json.h"
+#include "model/text/utf8.h"
 
 namespace envforge::agents {
 
@@ -54,9 +56,13 @@ std::vector<bool> tool_turn_flags(const std::vector<model::ChatMessage>& message
 }  // namespace
 
 std::string snippet(std::string_view text, std::size_t max_chars) {
+  // Valid UTF-8 whatever the bytes: cut on a character boundary, ill-formed bytes replaced.
+  std::string_view head = text.substr(0, std::min(text.size(), max_chars));
+  if (head.size() < text.size()) head.remove_suffix(model::text::incomplete_utf8_suffix(head));
+  const std::string clean = model::text::sanitize_utf8(head);
   std::string out;
-  for (std::size_t i = 0; i < text.size() && i < max_chars; ++i) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
+  for (std::size_t i = 0; i < clean.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(clean[i]);
     if (c == '\n') {
       out += "\\n";
     } else if (c < 0x20 || c == 0x7f) {
@@ -195,10 +201,10 @@ std::string error_text_from_body(std::string_view body) {
     for (const char* key : {"error", "detail", "message"}) {
       auto it = j.find(key);
       if (it == j.end()) continue;
-      if (it->is_string()) return it->get<std::string>();
+      if (it->is_string()) return snippet(it->get<std::string>(), 1000);
       if (it->is_object()) {
         auto m = it->find("message");
-        if (m != it->end() && m->is_string()) return m->get<std::string>();
+        if (m != it->end() && m->is_string()) return snippet(m->get<std::string>(), 1000);
       }
       return snippet(it->dump());
     }

@@ -45,7 +45,23 @@ AgentConfig agent_config(const RolloutEnvironment& env, const RolloutTask& task,
     c.final_answer_tool = options.answer_tool;
   }
   c.sampling.seed = static_cast<std::int64_t>(seed);
+  if (options.time_limit.count() > 0 &&
+      (c.budget.max_wall.count() == 0 || c.budget.max_wall > options.time_limit))
+    c.budget.max_wall = options.time_limit;
   return c;
+}
+
+// An attempt that ended in an exception: recorded as the environment's failure, not lost.
+RolloutResult failed_attempt(std::uint64_t seed, const std::string& why) {
+  RolloutResult r;
+  r.seed = seed;
+  r.started_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  r.trajectory.stop_reason = StopReason::kToolFailure;
+  r.trajectory.error = "the attempt failed: " + why;
+  r.reason = "no answer: " + r.trajectory.error;
+  return r;
 }
 
 RolloutResult rollout_in_session(Backend& backend, verifiers::PythonSession& session,
@@ -75,8 +91,13 @@ RolloutResult rollout_in_session(Backend& backend, verifiers::PythonSession& ses
       options.verify_timeout);
   r.verify_ms = static_cast<double>(v.wall_ms);
   if (!v.ok) {
-    r.verifier_error = true;
-    r.reason = "verifier failed: " + v.error_type + ": " + v.message;
+    if (v.error_type == verifiers::error_type::kSandboxError) {
+      r.sandbox_error = true;
+      r.reason = "the sandbox failed while judging: " + v.message;
+    } else {
+      r.verifier_error = true;
+      r.reason = "failed: the verifier raised on the answer: " + v.error_type + ": " + v.message;
+    }
     return r;
   }
   r.verdict = v.value;
@@ -84,7 +105,7 @@ RolloutResult rollout_in_session(Backend& backend, verifiers::PythonSession& ses
   if (!d.is_object() || !d.contains("pass") || !d["pass"].is_boolean() ||
       (d.contains("score") && !d["score"].is_number())) {
     r.verifier_error = true;
-    r.reason = "verifier returned " + d.dump() + ", expected {\"pass\": bool, \"score\": number, \"reason\": str}";
+    r.reason = "failed: the verifier returned " + d.dump() + ", expected {\"pass\": bool, \"score\": number, \"reason\": str}";
     return r;
   }
   r.pass = d["pass"].get<bool>();
@@ -97,7 +118,7 @@ RolloutResult rollout_in_session(Backend& backend, verifiers::PythonSession& ses
 
 json RolloutResult::to_json() const {
   return {{"seed", seed},       {"started_at_ms", started_at_ms}, {"answered", answered}, {"pass", pass},
-          {"score", score},     {"reason", reason},     {"verifier_error", verifier_error},
+          {"score", score},     {"reason", reason},     {"verifier_error", verifier_error}, {"sandbox_error", sandbox_error},
           {"verdict", verdict}, {"verify_ms", verify_ms}, {"trajectory", trajectory.to_json()}};
 }
 
@@ -129,8 +150,13 @@ RolloutBatch run_rollouts(const BackendProvider& backend_for, const RolloutEnvir
       for (int i = next++; i < n; i = next++) {
         std::shared_ptr<Backend> backend = backend_for(i);
         if (!backend) throw std::invalid_argument("rollouts: no backend for attempt " + std::to_string(i));
-        batch.results[static_cast<std::size_t>(i)] =
-            rollout_in_session(*backend, session, env, task, options, seed + static_cast<std::uint64_t>(i));
+        const std::uint64_t attempt_seed = seed + static_cast<std::uint64_t>(i);
+        RolloutResult& slot = batch.results[static_cast<std::size_t>(i)];
+        try {
+          slot = rollout_in_session(*backend, session, env, task, options, attempt_seed);
+        } catch (const std::exception& e) {  // one attempt's failure never ends the others
+          slot = failed_attempt(attempt_seed, e.what());
+        }
       }
     } catch (...) {
       std::lock_guard lock(failure_mutex);

@@ -37,6 +37,9 @@ struct RolloutOptions {
   AgentConfig agent;  // budgets, sampling, tool timeout; its prompt and tools are replaced
   std::string answer_tool = "submit_answer";
   std::chrono::milliseconds verify_timeout{20000};
+  // The agent's time for one attempt, model calls and tools together, unless agent.budget
+  // sets a shorter max_wall (0 = no limit). Running out is a failed attempt (time_budget).
+  std::chrono::milliseconds time_limit{std::chrono::minutes(30)};
 };
 
 struct RolloutResult {
@@ -45,7 +48,11 @@ struct RolloutResult {
   bool pass = false;
   double score = 0;
   std::string reason;      // the verifier's reason, or why there is no verdict
-  bool verifier_error = false;  // the verifier crashed or returned the wrong shape
+  // The verifier raised, crashed or returned the wrong shape on this answer: a failed
+  // answer (reward 0), since garbage must not dodge a zero.
+  bool verifier_error = false;
+  // The sandbox itself failed while judging: no verdict at all (an infrastructure error).
+  bool sandbox_error = false;
   nlohmann::json verdict;  // what verify() returned
   double verify_ms = 0;
   std::uint64_t seed = 0;
@@ -76,7 +83,8 @@ RolloutBatch run_rollouts(Backend& backend, const RolloutEnvironment& env, const
 using BackendProvider = std::function<std::shared_ptr<Backend>(int attempt)>;
 
 // As above with a backend per attempt from `backend_for` (called from the worker threads;
-// exceptions it throws end the batch like a sandbox that cannot start).
+// exceptions it throws end the batch like a sandbox that cannot start). An exception inside
+// one attempt fails that attempt only (stop reason tool_failure, the exception as its error).
 RolloutBatch run_rollouts(const BackendProvider& backend_for, const RolloutEnvironment& env,
                           const RolloutTask& task, const RolloutOptions& options, int n, int parallel,
                           std::uint64_t seed);

@@ -47,12 +47,10 @@ void SseParser::line(std::string_view text) {
 }
 
 void SseParser::finish() {
-  if (!pending_.empty()) {
-    std::string text = std::move(pending_);
-    pending_.clear();
-    line(text);
-  }
-  line("");
+  dropped_partial_ = has_data_ || !pending_.empty();
+  pending_.clear();
+  data_.clear();
+  has_data_ = false;
 }
 
 namespace {

@@ -22,9 +22,11 @@ class SseParser {
   using Sink = std::function<void(const std::string& data)>;
   explicit SseParser(Sink sink) : sink_(std::move(sink)) {}
   void feed(std::string_view bytes);
-  // Delivers an event left without its terminating blank line (a server that just closes).
+  // The end of the stream. An event left without its terminating blank line (a server that
+  // closed mid-event) is dropped, as the SSE rules say: it may be cut anywhere.
   void finish();
   std::size_t events() const { return events_; }
+  bool dropped_partial() const { return dropped_partial_; }
 
  private:
   void line(std::string_view text);
@@ -33,6 +35,7 @@ class SseParser {
   std::string data_;
   bool has_data_ = false;
   std::size_t events_ = 0;
+  bool dropped_partial_ = false;
 };
 
 // Folds the decoded `data:` chunks of one reply into a ChatResponse. Throws
@@ -44,6 +47,7 @@ class StreamAccumulator {
   void add(const std::string& data);
   bool done() const { return done_; }
   bool received_any() const { return chunks_ > 0; }
+  bool has_finish_reason() const { return !out_.finish_reason.empty(); }
   // The accumulated reply. Throws kProtocol when the stream carried no choice at all.
   ChatResponse finish();
 

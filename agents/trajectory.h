@@ -59,6 +59,9 @@ struct Trajectory {
   double model_ms = 0;
   double tool_ms = 0;
 
+  // Each large value (over 4 KB: a long reply, a big answer, a long tool result) is stored
+  // once, in "messages"; turns and the final answer then carry an "arguments_ref",
+  // "result_ref", "error_ref" or "final_answer_ref" JSON pointer (RFC 6901) to it.
   nlohmann::json to_json() const;
 };
 

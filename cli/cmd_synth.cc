@@ -149,9 +149,10 @@ nlohmann::json category_options(const JobConfig& cfg, const generators::Category
 
 // Parses and starts a backend given by `flag` before any work; a bad spec or a backend that
 // cannot start is a usage error naming the flag.
-std::unique_ptr<generators::SolverSource> solver_from(const std::string& flag, const std::string& spec) {
+std::unique_ptr<generators::SolverSource> solver_from(const std::string& flag, const std::string& spec,
+                                                      const agents::BackendOptions& backend_options) {
   try {
-    return generators::make_solver_source(spec);
+    return generators::make_solver_source(spec, backend_options);
   } catch (const std::exception& e) {
     throw UsageError(flag + ": " + e.what());
   }
@@ -190,7 +191,21 @@ int synth_main(int argc, char** argv) {
        "B with --keep-inclusive). Defaults keep 0 < rate < 1: never-solved and always-solved tasks are "
        "filtered", cxxopts::value<double>()->default_value("1"))
       ("keep-inclusive", "make both bounds inclusive: keep A <= rate <= B (with A=0, B=1 nothing is filtered)",
+       cxxopts::value<bool>()->default_value("false"))
+      ("rollout-timeout", "seconds the solver has for one attempt, model calls and tools together; "
+       "running out fails the attempt (0: no limit)", cxxopts::value<int64_t>()->default_value("1800"))
+      ("shaped-rewards", "store the verifier's partial score as the reward instead of 1 for a pass and 0 "
+       "otherwise (the partial score is kept with every attempt either way)",
        cxxopts::value<bool>()->default_value("false"));
+  options.add_options("Model calls (every OpenAI-compatible --solver and --llm)")
+      ("model-attempt-timeout", "seconds one HTTP attempt may take, end to end",
+       cxxopts::value<int64_t>()->default_value("600"))
+      ("model-idle-timeout", "seconds of silence after the server started answering before an attempt is "
+       "cut (0: none)", cxxopts::value<int64_t>()->default_value("60"))
+      ("model-call-timeout", "seconds one model call may take, every retry and wait included (0: none)",
+       cxxopts::value<int64_t>()->default_value("1200"))
+      ("model-max-reply-mb", "largest reply one attempt may receive, in MiB; a larger one fails the call",
+       cxxopts::value<int64_t>()->default_value("64"));
   options.add_options("Generator model")
       ("llm", "the generator agent of categories that use one: embedded:DIR, openai:BASE_URL#MODEL, "
        "scripted:FILE or none", cxxopts::value<std::string>()->default_value("none"));
@@ -239,10 +254,29 @@ int synth_main(int argc, char** argv) {
   if (band.empty())
     throw UsageError("the keep band " + band.describe() + " keeps no pass rate (--keep-min-pass-rate, "
                      "--keep-max-pass-rate, --keep-inclusive)");
-  auto solver = solver_from("--solver", solver_spec);
+  agents::BackendOptions backend_options;
+  {
+    const int64_t attempt_s = cfg.get_int("model-attempt-timeout"), idle_s = cfg.get_int("model-idle-timeout");
+    const int64_t call_s = cfg.get_int("model-call-timeout"), reply_mb = cfg.get_int("model-max-reply-mb");
+    const int64_t rollout_s = cfg.get_int("rollout-timeout");
+    const int64_t day = 86400;
+    if (attempt_s < 1 || attempt_s > day) throw UsageError("--model-attempt-timeout must be 1..86400 seconds");
+    if (idle_s < 0 || idle_s > day) throw UsageError("--model-idle-timeout must be 0..86400 seconds");
+    if (call_s < 0 || call_s > day) throw UsageError("--model-call-timeout must be 0..86400 seconds");
+    if (rollout_s < 0 || rollout_s > day) throw UsageError("--rollout-timeout must be 0..86400 seconds");
+    if (reply_mb < 1 || reply_mb > 4096) throw UsageError("--model-max-reply-mb must be 1..4096");
+    auto& oa = backend_options.openai;
+    oa.request_timeout = std::chrono::seconds(attempt_s);
+    oa.idle_timeout = std::chrono::seconds(idle_s);
+    oa.call_timeout = std::chrono::seconds(call_s);
+    oa.max_reply_bytes = static_cast<std::size_t>(reply_mb) << 20;
+    o.rollouts.rollout.time_limit = std::chrono::seconds(rollout_s);
+    o.rollouts.shaped_rewards = cfg.get_bool("shaped-rewards");
+  }
+  auto solver = solver_from("--solver", solver_spec, backend_options);
   if (!solver)
     for (const char* k : {"rollouts", "rollout-jobs", "solver-max-turns", "keep-min-pass-rate",
-                          "keep-max-pass-rate", "keep-inclusive"})
+                          "keep-max-pass-rate", "keep-inclusive", "rollout-timeout", "shaped-rewards"})
       if (cfg.source(k) == "flag" || cfg.source(k) == "config")
         throw UsageError(std::string("--") + k + " needs a solver (--solver SPEC)");
   if (solver) {
@@ -254,6 +288,7 @@ int synth_main(int argc, char** argv) {
     o.rollouts.scratch_dir = o.scratch_dir;
     o.rollout_config = {{"solver", solver->spec()}, {"attempts", rollouts}, {"keep_band", band.describe()},
                         {"max_turns", max_turns}};
+    if (o.rollouts.shaped_rewards) o.rollout_config["rewards"] = "shaped";
   }
 
   // The category: its options and generator model checked, and the job started, before any work.
@@ -262,7 +297,7 @@ int synth_main(int argc, char** argv) {
   agents::BackendSpec llm_parsed;
   try {
     llm_parsed = agents::parse_backend_spec(llm_spec);
-    llm = agents::make_backend(llm_parsed);
+    llm = agents::make_backend(llm_parsed, backend_options);
   } catch (const std::exception& e) {
     throw UsageError(std::string("--llm: ") + e.what());
   }
@@ -271,7 +306,7 @@ int synth_main(int argc, char** argv) {
     o.llm.shared = llm.get();
     // A replayed script is the generator of one item: every item replays it from the start.
     if (llm_parsed.kind == agents::BackendSpec::Kind::kScripted)
-      o.llm.per_item = [llm_parsed] { return agents::make_backend(llm_parsed); };
+      o.llm.per_item = [llm_parsed, backend_options] { return agents::make_backend(llm_parsed, backend_options); };
   }
   const auto job = generators::start_category(o.category, {.options = o.category_options, .llm = o.llm,
                                                           .scratch_dir = o.scratch_dir});

@@ -53,23 +53,35 @@ uint64_t seed_of(const std::string& content_hash) {
 }
 
 // An attempt that ended for a reason that says nothing about the solver's skill: the model
-// could not be reached, the environment broke, or the verifier crashed on the answer.
+// could not be reached, the environment broke, or the sandbox failed while judging. A verifier
+// that raises on the answer is not one of them: that answer failed.
 bool infrastructure_error(const agents::RolloutResult& r) {
-  return r.verifier_error || r.trajectory.stop_reason == agents::StopReason::kBackendError ||
+  return r.sandbox_error || r.trajectory.stop_reason == agents::StopReason::kBackendError ||
          r.trajectory.stop_reason == agents::StopReason::kToolFailure;
 }
 
-data::RolloutRecord record_of(const agents::RolloutResult& r, const std::string& model, int attempt) {
+// Everything stored must be valid UTF-8: ill-formed bytes anywhere in the record (a server's
+// error page, a tool's cut output) are replaced, so one attempt can never make its item
+// unstorable.
+json storable(const json& value) {
+  return json::parse(value.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+data::RolloutRecord record_of(const agents::RolloutResult& r, const std::string& model, int attempt,
+                              bool shaped) {
   data::RolloutRecord rec;
   rec.model = model;
   rec.attempt = attempt;
+  const double partial = r.answered && !r.verifier_error ? r.score : 0.0;
   json t = r.trajectory.to_json();
   t["verdict"] = {{"answered", r.answered}, {"pass", r.pass},        {"score", r.score},
-                  {"reason", r.reason},     {"verifier_error", r.verifier_error},
+                  {"reason", r.reason},     {"verifier_error", r.verifier_error}, {"sandbox_error", r.sandbox_error},
                   {"error", infrastructure_error(r)}, {"raw", r.verdict}, {"verify_ms", r.verify_ms},
-                  {"seed", r.seed}};
-  rec.trajectory = std::move(t);
-  rec.reward = r.answered && !r.verifier_error ? r.score : 0.0;
+                  {"seed", r.seed},
+                  {"reward", {{"mode", shaped ? "shaped" : "binary"}, {"pass", r.pass ? 1.0 : 0.0},
+                              {"partial_score", partial}}}};
+  rec.trajectory = storable(t);
+  rec.reward = shaped ? partial : (r.pass ? 1.0 : 0.0);
   rec.passed = r.pass;
   rec.prompt_tokens = r.trajectory.prompt_tokens;
   rec.completion_tokens = r.trajectory.completion_tokens;
@@ -156,14 +168,15 @@ RolloutStageStats run_rollout_stage(data::WorkItem& item, SolverSource& solver, 
         o.attempts, o.parallel, seed_of(t.content_hash));
 
     int scored = 0, passes = 0;
-    double reward_sum = 0;
+    double reward_sum = 0, partial_sum = 0;
     for (size_t i = 0; i < batch.results.size(); ++i) {
       const auto& r = batch.results[i];
-      t.rollouts.push_back(record_of(r, model, static_cast<int>(i)));
+      t.rollouts.push_back(record_of(r, model, static_cast<int>(i), o.shaped_rewards));
       if (infrastructure_error(r)) continue;
       ++scored;
       passes += r.pass;
       reward_sum += t.rollouts.back().reward;
+      partial_sum += t.rollouts.back().trajectory["verdict"]["reward"]["partial_score"].get<double>();
     }
     ++stats.tasks;
     stats.attempts += batch.results.size();
@@ -175,7 +188,8 @@ RolloutStageStats run_rollout_stage(data::WorkItem& item, SolverSource& solver, 
                     {"scored", scored},
                     {"errors", o.attempts - scored},
                     {"passes", passes},
-                    {"keep_band", o.keep.describe()}};
+                    {"keep_band", o.keep.describe()},
+                    {"rewards", o.shaped_rewards ? "shaped" : "binary"}};
     if (scored == 0) {
       // No evidence about the task's difficulty: the policy does not judge it.
       summary["pass_rate"] = nullptr;
@@ -197,6 +211,7 @@ RolloutStageStats run_rollout_stage(data::WorkItem& item, SolverSource& solver, 
       const bool keep = o.keep.keeps(rate);
       summary["pass_rate"] = rate;
       summary["mean_reward"] = reward_sum / scored;
+      summary["mean_partial_score"] = partial_sum / scored;
       summary["pass_at"] = pass_at;
       summary["kept"] = keep;
       ++stats.scored_tasks;

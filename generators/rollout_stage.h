@@ -35,6 +35,10 @@ struct RolloutStageOptions {
   int parallel = 4;               // attempts at a time per task (each in its own sandbox session)
   KeepBand keep;
   agents::RolloutOptions rollout;  // agent budgets; prompt and tools come from the environment
+  // Rewards: binary by default (a pass 1, anything else 0), what trainers expect; shaped
+  // stores the verifier's partial score instead. Either way the trajectory's verdict keeps
+  // both components ("pass" and "partial_score").
+  bool shaped_rewards = false;
   std::string scratch_dir = "/tmp";  // where the world database lives while the solver works
 };
 

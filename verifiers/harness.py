@@ -15,6 +15,7 @@ import importlib
 import io
 import json
 import os
+import re
 import sys
 import traceback
 
@@ -164,11 +165,14 @@ def _child_main(req_r, res_w):
     os.close(req_r)
     if not chunks:
         return  # discarded unused
-    req = _loads(b"".join(chunks))
-    resp = _call(req, pre.get(req.get("module"), ""))
+    try:
+        req = _loads(b"".join(chunks))
+        resp = _call(req, pre.get(req.get("module"), ""))
+    except Exception as e:  # e.g. nested past this process's parser depth: still an answer
+        resp = {"ok": False, "error_type": "BadRequest", "message": "%s: %s" % (type(e).__name__, e)}
     try:
         data = _dumps(resp, ensure_ascii=True, allow_nan=False).encode("ascii")
-    except (TypeError, ValueError) as e:
+    except Exception as e:
         data = _dumps({"ok": False, "error_type": "BadResult", "message": str(e)}).encode("ascii")
     view = memoryview(data)
     while view:
@@ -266,13 +270,23 @@ def _call_isolated(req):
     return out
 
 
+# The host writes the id first, so a line that cannot be parsed is still answered by its id.
+_LINE_ID = re.compile(rb'\s*\{\s*"id"\s*:\s*(\d{1,18})\s*[,}]')
+
+
+def _line_id(line):
+    m = _LINE_ID.match(line)
+    return int(m.group(1)) if m else None
+
+
 def main():
     for line in PROTO_IN:
         try:
             req = _loads(line)
             rid = req.get("id") if isinstance(req, dict) else None
-        except ValueError as e:
-            _send({"id": None, "ok": False, "error_type": "BadRequest", "message": "request is not JSON: %s" % e})
+        except Exception as e:  # not JSON, or nested past the parser's depth (RecursionError)
+            _send({"id": _line_id(line), "ok": False, "error_type": "BadRequest",
+                   "message": "request is not JSON: %s: %s" % (type(e).__name__, str(e)[:300])})
             continue
         if not isinstance(req, dict):
             _send({"id": None, "ok": False, "error_type": "BadRequest", "message": "request is not an object"})
@@ -282,12 +296,17 @@ def main():
             if ISOLATE:
                 _ensure_spare()
             continue
-        resp = _call_isolated(req) if ISOLATE else _call(req)
+        try:
+            resp = _call_isolated(req) if ISOLATE else _call(req)
+        except Exception as e:  # whatever the line holds, it gets an answer
+            resp = {"ok": False, "error_type": "BadRequest",
+                    "message": "the request could not be handled: %s: %s" % (type(e).__name__, str(e)[:300])}
         resp["id"] = rid
         try:
             _send(resp)
-        except (TypeError, ValueError) as e:
-            _send({"id": rid, "ok": False, "error_type": "BadResult", "message": str(e)})
+        except Exception as e:
+            _send({"id": rid if isinstance(rid, int) else None, "ok": False, "error_type": "BadResult",
+                   "message": str(e)[:300]})
         if ISOLATE:
             _ensure_spare()  # while the host reads the answer
 

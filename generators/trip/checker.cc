@@ -1,5 +1,6 @@
 #include "generators/trip/checker.h"
 
+#include <cmath>
 #include <optional>
 #include <set>
 
@@ -13,6 +14,12 @@ using nlohmann::json;
 Verdict fail(std::string code, std::string detail) { return {false, std::move(code), std::move(detail)}; }
 
 bool is_str(const json& o, const char* k) { return o.contains(k) && o[k].is_string(); }
+
+// 436, or 436.0 as JSON Schema's "integer" allows (the prompt says so).
+bool is_whole(const json& v) {
+  return v.is_number_integer() || (v.is_number_float() && std::isfinite(v.get<double>()) &&
+                                   std::floor(v.get<double>()) == v.get<double>());
+}
 
 Verdict check_lookup(const World& w, const TripTask& t, const json& a) {
   if (!a.is_object() || !is_str(a, "hotel_id")) return fail("format", "answer must be {\"hotel_id\": string}");
@@ -35,7 +42,7 @@ struct Act {
 Verdict check_format(const json& p) {
   if (!p.is_object() || !p.contains("days") || !p["days"].is_array())
     return fail("format", "plan must be an object with a list 'days'");
-  if (!p.contains("total_cost") || !p["total_cost"].is_number_integer())
+  if (!p.contains("total_cost") || !is_whole(p["total_cost"]))
     return fail("format", "plan must have an integer 'total_cost'");
   for (const auto& d : p["days"]) {
     if (!d.is_object() || !is_str(d, "date") || !is_str(d, "city") || !is_str(d, "hotel") ||
@@ -172,7 +179,10 @@ Verdict check_plan(const World& w, const TripTask& t, const json& p) {
         return fail("schedule_conflict", b.id + " starts before " + a.id + " ends plus travel");
     }
   const int cost = plan_cost(w, t, p);
-  if (p["total_cost"].get<int64_t>() != cost) return fail("cost_mismatch", "total_cost must be " + std::to_string(cost));
+  const json& total = p["total_cost"];
+  const bool same = total.is_number_integer() ? total.get<int64_t>() == cost
+                                              : total.get<double>() == static_cast<double>(cost);
+  if (!same) return fail("cost_mismatch", "total_cost must be " + std::to_string(cost));
   if (t.budget > 0 && cost > t.budget) return fail("budget", "total cost " + std::to_string(cost) + " exceeds " + std::to_string(t.budget));
   return {true, "", ""};
 }

@@ -108,6 +108,9 @@ std::vector<std::string> common_diets(const World& w, const std::vector<std::str
   return out;
 }
 
+// What the verifier does with keys the format does not name, said the same way in every prompt.
+constexpr const char* kExtraKeysRule = "Keys other than these are ignored.";
+
 std::string rating_text(double r) {
   std::ostringstream o;
   o.precision(1);
@@ -200,8 +203,8 @@ std::vector<LadderTask> make_ladder(const World& w, uint64_t seed, int levels, c
 std::string system_prompt() {
   return "You are a travel planner. Use the tools to look up cities, attractions, hotels, "
          "restaurants and transport in the travel database, then answer with JSON only, in the "
-         "exact format the user asks for. Times are HH:MM (24 h), dates YYYY-MM-DD, prices in whole "
-         "currency units.";
+         "exact format the user asks for, naming things by the ids the tools give. Times are HH:MM "
+         "(24 h), dates YYYY-MM-DD, prices in whole currency units.";
 }
 
 std::string render_prompt(const World& w, const TripTask& t) {
@@ -209,7 +212,8 @@ std::string render_prompt(const World& w, const TripTask& t) {
   if (t.kind == "lookup") {
     o << "Which hotel in " << w.city(t.city)->name << " (" << t.city << ") has the highest rating among "
       << "those costing at most " << t.max_price << " per night and offering " << t.amenity
-      << "? Answer with JSON only: {\"hotel_id\": \"<id>\"}.";
+      << "? Answer with JSON only: {\"hotel_id\": \"<id>\"}, the hotel's id as the tools give it, not its "
+      << "name. " << kExtraKeysRule;
     return o.str();
   }
   o << "Plan a " << t.days.size() << "-day trip for " << t.travelers
@@ -221,10 +225,11 @@ std::string render_prompt(const World& w, const TripTask& t) {
     o << "; exactly " << d.attractions << (d.attractions == 1 ? " attraction" : " attractions");
     o << (d.meals.size() == 2 ? ", lunch and dinner" : ", dinner") << "; a hotel night in the city.\n";
   }
-  o << "Rules: days start at 09:00; on a travel day the first activity starts at least 30 minutes "
-       "after arrival. Each visit lasts the attraction's duration, each meal 60 minutes; lunch starts "
-       "11:00-13:30, dinner 17:30-20:30. Everything must be open for the whole visit (mind closed "
-       "days). Between consecutive activities allow the travel time between the two places.\n";
+  o << "Rules: on a day without travel the first activity starts at 09:00 or later; on a travel day "
+       "it starts at least 30 minutes after the transport arrives, which may be before 09:00. Each "
+       "visit lasts the attraction's duration, each meal 60 minutes; lunch starts 11:00-13:30, dinner "
+       "17:30-20:30. Everything must be open for the whole visit (mind closed days). Between "
+       "consecutive activities allow the travel time between the two places.\n";
   o << "No attraction may be visited twice.";
   if (t.no_repeat) o << " No restaurant may be used twice.";
   o << "\n";
@@ -237,7 +242,9 @@ std::string render_prompt(const World& w, const TripTask& t) {
   if (t.budget > 0) o << " The total must not exceed " << t.budget << ".";
   o << "\nAnswer with JSON only: {\"days\": [{\"date\", \"city\", \"hotel\", \"transport\" (id or null), "
        "\"activities\": [{\"kind\": \"attraction\"|\"lunch\"|\"dinner\", \"id\", \"start\": \"HH:MM\"}]}], "
-       "\"total_cost\": <integer>}, activities in time order.";
+       "\"total_cost\": <integer>}, activities in time order. \"city\", \"hotel\", \"transport\" and "
+       "\"id\" hold ids as the tools give them (e.g. " << t.days[0].city << "), not names. total_cost "
+       "is a whole number (436 and 436.0 are the same). " << kExtraKeysRule;
   return o.str();
 }
 

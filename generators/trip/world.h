@@ -12,7 +12,7 @@
 namespace envforge::generators::trip {
 
 inline constexpr const char* kGeneratorName = "trip";
-inline constexpr const char* kGeneratorVersion = "1.0.0";
+inline constexpr const char* kGeneratorVersion = "1.1.0";
 
 struct City {
   std::string id;     // "C3"

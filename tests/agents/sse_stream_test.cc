@@ -28,14 +28,23 @@ TEST(SseParser, SplitsEventsWhateverTheByteBoundaries) {
   }
 }
 
-TEST(SseParser, DeliversALastEventWithoutItsBlankLine) {
-  std::vector<std::string> events;
-  SseParser p([&](const std::string& d) { events.push_back(d); });
-  p.feed("data: tail");
-  EXPECT_TRUE(events.empty());
-  p.finish();
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0], "tail");
+TEST(SseParser, DropsALastEventCutBeforeItsBlankLine) {
+  // The SSE rules: at the end of the stream an unfinished event is discarded. It may have been
+  // cut anywhere, even where its data still parses.
+  for (const std::string cut : {"data: {\"choices\":[{\"delta\":{\"content\":\"par",
+                                "data: {\"choices\":[]}", "data: {\"choices\":[]}\n", "data: [DONE]\n"}) {
+    std::vector<std::string> events;
+    SseParser p([&](const std::string& d) { events.push_back(d); });
+    p.feed("data: whole\n\n" + cut);
+    p.finish();
+    ASSERT_EQ(events.size(), 1u) << cut;
+    EXPECT_EQ(events[0], "whole");
+    EXPECT_TRUE(p.dropped_partial()) << cut;
+  }
+  SseParser clean([](const std::string&) {});
+  clean.feed("data: whole\n\n: keep-alive\n");
+  clean.finish();
+  EXPECT_FALSE(clean.dropped_partial());
 }
 
 TEST(StreamAccumulator, ToolCallsWithoutIndexAreTellApartById) {

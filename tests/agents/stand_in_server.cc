@@ -180,6 +180,20 @@ void StandInServer::write_reply(void* opaque, const ScriptedHttpReply& reply, bo
        << "Content-Type: " << reply.content_type << "\r\n";
   for (const auto& [k, v] : reply.headers) head << k << ": " << v << "\r\n";
   const bool streaming = !reply.sse_data.empty() || !reply.raw_sse.empty();
+  const bool paced = reply.trickle.count() > 0 || reply.endless ||
+                     reply.stall_after != static_cast<std::size_t>(-1);
+  if (paced) {
+    std::string body = reply.body;
+    for (const auto& d : reply.sse_data) body += "data: " + d + "\n\n";
+    body += reply.raw_sse;
+    if (reply.endless || streaming) head << "Transfer-Encoding: chunked\r\n\r\n";
+    else head << "Content-Length: " << body.size() << "\r\n\r\n";
+    asio::write(sock, asio::buffer(head.str()), ec);
+    keep_alive = false;  // a paced reply ends the connection whatever happens
+    if (!ec && write_paced(&sock, reply, body, reply.endless || streaming) && (reply.endless || streaming))
+      asio::write(sock, asio::buffer(std::string("0\r\n\r\n")), ec);
+    return;
+  }
   if (!streaming) {
     head << "Content-Length: " << reply.body.size() << "\r\n\r\n" << reply.body;
     asio::write(sock, asio::buffer(head.str()), ec);
@@ -204,6 +218,54 @@ void StandInServer::write_reply(void* opaque, const ScriptedHttpReply& reply, bo
   }
   asio::write(sock, asio::buffer(std::string("0\r\n\r\n")), ec);
   if (ec) keep_alive = false;
+}
+
+}  // namespace envforge::agents::testing
+
+namespace envforge::agents::testing {
+
+bool StandInServer::write_paced(void* opaque, const ScriptedHttpReply& reply, const std::string& body,
+                                bool chunked) {
+  auto& sock = *static_cast<tcp::socket*>(opaque);
+  boost::system::error_code ec;
+  auto send = [&](std::string_view bytes) {
+    std::string framed(bytes);
+    if (chunked) {
+      std::ostringstream c;
+      c << std::hex << bytes.size() << "\r\n" << bytes << "\r\n";
+      framed = c.str();
+    }
+    asio::write(sock, asio::buffer(framed), ec);
+    return !ec;
+  };
+  auto client_gone = [&] {
+    char byte;
+    return ::recv(sock.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+  };
+  std::size_t sent = 0;
+  auto emit = [&](std::string_view bytes) {
+    while (!bytes.empty()) {
+      if (sent >= reply.stall_after) {  // silent until the client gives up
+        while (!client_gone())
+          if (!wait_or_stop(std::chrono::milliseconds(50))) return false;
+        return false;
+      }
+      std::size_t n = bytes.size();
+      if (reply.trickle.count() > 0) {
+        if (!wait_or_stop(reply.trickle)) return false;
+        n = 1;
+      }
+      n = std::min(n, reply.stall_after - sent);
+      if (!send(bytes.substr(0, n))) return false;
+      sent += n;
+      bytes.remove_prefix(n);
+    }
+    return true;
+  };
+  if (!emit(body)) return false;
+  while (reply.endless)
+    if (!emit(reply.filler)) return false;
+  return true;
 }
 
 }  // namespace envforge::agents::testing

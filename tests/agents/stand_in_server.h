@@ -30,6 +30,13 @@ struct ScriptedHttpReply {
   std::chrono::milliseconds between_events{0};  // between SSE events
   bool drop_before_reply = false;  // close the connection without answering
   bool end_stream_abruptly = false;  // close mid-stream, no terminating chunk
+  // Hostile pacing of a body (plain or SSE): a pause before every byte; going silent after
+  // this many body bytes until the client hangs up; after the body, `filler` repeated
+  // forever (chunked) until the client hangs up.
+  std::chrono::milliseconds trickle{0};
+  std::size_t stall_after = static_cast<std::size_t>(-1);
+  bool endless = false;
+  std::string filler = std::string(64 << 10, 'a');
 
   static ScriptedHttpReply json(const nlohmann::json& body, int status = 200);
   static ScriptedHttpReply stream(std::vector<nlohmann::json> chunks, bool done = true);
@@ -69,6 +76,8 @@ class StandInServer {
   void serve(std::shared_ptr<void> socket);
   bool wait_or_stop(std::chrono::milliseconds d);  // false when stopping
   void write_reply(void* socket, const ScriptedHttpReply& reply, bool& keep_alive);
+  // The body bytes of a paced reply (trickle, stall_after, endless); false once the client is gone.
+  bool write_paced(void* socket, const ScriptedHttpReply& reply, const std::string& body, bool chunked);
 
   std::unique_ptr<Impl> impl_;
   int port_ = 0;

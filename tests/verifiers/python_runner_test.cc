@@ -142,6 +142,25 @@ TEST(PythonRunner, BadRequestsAndResultsAreReported) {
   EXPECT_EQ(s.call("tools", "add", {{"a", std::string("\xff")}, {"b", "x"}}, 5s).error_type, "BadRequest");
 }
 
+TEST(PythonRunner, EveryRequestLineIsAnsweredEvenPastThePythonParsersDepth) {
+  // 2000 levels parse in C++ but not in Python (RecursionError): the harness must answer
+  // the line by its id and keep serving, in both call modes.
+  const nlohmann::json deep = nlohmann::json::parse(std::string(2000, '[') + std::string(2000, ']'));
+  for (bool isolate : {true, false}) {
+    PythonOptions o = options();
+    o.isolate_calls = isolate;
+    PythonSession s(o, box());
+    PythonResult r = s.call("verify", "verify", {{"answer", deep}, {"world", ""}, {"task", {{"expected", 1}}}}, 20s);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.error_type, "BadRequest") << "isolate " << isolate << ": " << r.message;
+    EXPECT_NE(r.message.find("RecursionError"), std::string::npos) << r.message;
+    EXPECT_EQ(s.restarts(), 0) << "the harness died on the line";
+    PythonResult next = s.call("tools", "add", {{"a", 1}, {"b", 2}}, 5s);
+    ASSERT_TRUE(next.ok) << next.error_type << ": " << next.message;
+    EXPECT_EQ(next.value, 3);
+  }
+}
+
 TEST(PythonRunner, WorldDatabaseIsMountedReadOnly) {
   char dir[] = "/tmp/envforge_world_XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);

@@ -84,6 +84,11 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _is_whole(v):
+    """A whole number: 436, or 436.0 as JSON Schema's "integer" allows (the prompt says so)."""
+    return _is_int(v) or (isinstance(v, float) and v.is_integer())
+
+
 def _check_lookup(w, task, a):
     if not isinstance(a, dict) or not _is_str(a, "hotel_id"):
         raise Violation("format", 'answer must be {"hotel_id": string}')
@@ -112,7 +117,7 @@ def _check_lookup(w, task, a):
 def _check_format(p):
     if not isinstance(p, dict) or not isinstance(p.get("days"), list):
         raise Violation("format", "plan must be an object with a list 'days'")
-    if "total_cost" not in p or not _is_int(p["total_cost"]):
+    if "total_cost" not in p or not _is_whole(p["total_cost"]):
         raise Violation("format", "plan must have an integer 'total_cost'")
     for d in p["days"]:
         if (not isinstance(d, dict) or not _is_str(d, "date") or not _is_str(d, "city")
@@ -281,7 +286,7 @@ def verify(answer, world, task):
     if isinstance(answer, str):
         try:
             answer = json.loads(answer)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             return {"pass": False, "score": 0.0, "reason": "malformed: answer is not valid JSON",
                     "constraint": "malformed"}
     w = _world(world)
