@@ -102,12 +102,12 @@ void BoxCgroups::setup(Controller& c, ControllerProbe& p, const char* enable) {
   c.base = base;
 }
 
-void BoxCgroups::init(bool enabled) {
-  probe_ = probe_cgroups();
+void BoxCgroups::init(bool enabled, int host_uid) {
+  probe_ = probe_cgroups(host_uid);
   if (!enabled) {
     probe_.memory = {ControlMode::kRlimit, "", "rlimits: cgroups disabled by the caller"};
     probe_.pids = {ControlMode::kRlimit, "", "rlimits: cgroups disabled by the caller"};
-    probe_.cpu = {ControlMode::kRlimit, "", "no cgroup: cgroups disabled by the caller"};
+    probe_.cpu = {ControlMode::kRlimit, "", "no cpuacct cgroup: cgroups disabled by the caller"};
     return;
   }
   setup(memory_, probe_.memory, "memory");
