@@ -8,6 +8,7 @@
 #include <cxxopts.hpp>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -65,6 +66,44 @@ nlohmann::json trial(sb::Sandbox& sandbox, std::vector<std::string> argv, sb::Ne
   return j;
 }
 
+// How each limit of a box is enforced by a launcher that reported `probe`.
+nlohmann::json enforcement(std::map<std::string, std::string> probe) {
+  auto mode = [&](const char* key) {
+    return probe.count(key) ? static_cast<sb::ControlMode>(std::stoi(probe[key])) : sb::ControlMode::kRlimit;
+  };
+  const sb::ControlMode memory = mode("memory_mode"), pids = mode("pids_mode"), cpu = mode("cpu_mode");
+  auto name = [](sb::ControlMode m) { return std::string(sb::control_mode_name(m)); };
+  nlohmann::json j;
+  j["cpu"] = cpu != sb::ControlMode::kRlimit
+                 ? "the box's PID 1 reads the box cgroup's CPU counter (" + name(cpu) +
+                       "): every process, reaped or not, ms granularity; RLIMIT_CPU per process as a backstop"
+                 : "the box's PID 1 adds up every process's own CPU time and that of the children it reaped, every "
+                   "50 ms at most (" + probe["cpu_reason"] +
+                       "); a child reaped by the kernel because its parent ignores SIGCHLD counts as far as a poll "
+                       "saw it; RLIMIT_CPU per process as a backstop";
+  j["memory"] = memory != sb::ControlMode::kRlimit
+                    ? "memory cgroup (" + name(memory) +
+                          ") on the whole box, tmpfs pages included (OOM kill: memory_limit); a loose RLIMIT_AS per "
+                          "process; a refused oversized allocation is inferred from the program's last error output"
+                    : "no memory cgroup (" + probe["memory_reason"] +
+                          "): RLIMIT_AS per process at the limit; the tmpfs capped at the limit; the box's total "
+                          "(resident anonymous and shared memory of every process plus the tmpfs) polled every 50 ms "
+                          "by the box's PID 1, so a burst shorter than that can pass it";
+  j["pids"] = pids != sb::ControlMode::kRlimit ? "pids cgroup (" + name(pids) + ") on the whole box"
+                                                : "RLIMIT_NPROC of the box's user (processes and threads; " +
+                                                      probe["pids_reason"] + ")";
+  j["wall"] = "the host's deadline; the box is killed through its pidfd";
+  j["output"] = "the host's caps on stdout and stderr; RLIMIT_FSIZE for each file";
+  j["tmpfs"] = "the size of the box tmpfs (/work, /tmp and /dev/shm together)";
+  j["open_files"] = "RLIMIT_NOFILE per process";
+  j["read_only_binds"] =
+      "a bound socket or FIFO is refused, those in bound directories are covered when the box starts; advisory "
+      "locks on bound files stay shared with the host (see sandbox/spec.h)";
+  j["launcher_death"] = "every box dies with the launcher (parent-death signal); the launcher ends its boxes and "
+                        "removes their cgroups when the host goes";
+  return j;
+}
+
 int doctor(int argc, char** argv) {
   cxxopts::Options opts("envforge sandbox doctor",
                         "Report what this host supports for the sandbox, and why. Exit status 0 when boxes "
@@ -102,7 +141,8 @@ int doctor(int argc, char** argv) {
     report["memory"] = {{"mode", mode(p["memory_mode"])}, {"why", p["memory_reason"]}};
     report["pids"] = {{"mode", mode(p["pids_mode"])}, {"why", p["pids_reason"]}};
     report["seccomp_instructions"] = std::stoi(p["seccomp_instructions"]);
-    if (p.count("cpu_limit")) report["cpu_limit"] = p["cpu_limit"];
+    report["cpu"] = {{"mode", mode(p.count("cpu_mode") ? p["cpu_mode"] : "2")}, {"why", p["cpu_reason"]}};
+    report["limits"] = enforcement(p);
     bool ok = false;
     report["trial_run"] = trial(sandbox, {"/bin/true"}, sb::Network::kNone, ok);
     report["trial_run"]["command"] = "/bin/true";
@@ -131,6 +171,7 @@ int doctor(int argc, char** argv) {
       bool ok = false;
       report["trial_rootless"] = trial(rootless, {"/bin/true"}, sb::Network::kNone, ok);
       report["trial_rootless"]["as_uid"] = 65534;
+      report["rootless_limits"] = enforcement(rootless.probe());
     } catch (const std::exception& e) {
       report["trial_rootless"] = {{"verdict", "sandbox_error"}, {"message", e.what()}, {"as_uid", 65534}};
     }

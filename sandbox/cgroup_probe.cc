@@ -76,7 +76,7 @@ std::string join_dir(const CgroupMount& m, std::string path) {
   return m.mountpoint + path;
 }
 
-ControllerProbe probe_one(const std::vector<CgroupMount>& mounts, const std::string& name) {
+ControllerProbe probe_one(const std::vector<CgroupMount>& mounts, const std::string& name, int uid) {
   ControllerProbe p;
   std::string why;
   for (const auto& m : mounts) {
@@ -99,7 +99,7 @@ ControllerProbe probe_one(const std::vector<CgroupMount>& mounts, const std::str
     if (m.fstype != "cgroup" || !has_word(m.superopts, name, ',')) continue;
     std::string dir = join_dir(m, self_path([&](std::string_view c) { return has_word(c, name, ','); }));
     if (access(dir.c_str(), W_OK) != 0) {
-      why += "cgroup v1 '" + name + "' dir " + dir + " is not writable by uid " + std::to_string(geteuid()) + "; ";
+      why += "cgroup v1 '" + name + "' dir " + dir + " is not writable by uid " + std::to_string(uid) + "; ";
       continue;
     }
     p.mode = ControlMode::kCgroupV1;
@@ -112,8 +112,8 @@ ControllerProbe probe_one(const std::vector<CgroupMount>& mounts, const std::str
   return p;
 }
 
-ControllerProbe probe_cpu(const std::vector<CgroupMount>& mounts) {
-  ControllerProbe v1 = probe_one(mounts, "cpuacct");
+ControllerProbe probe_cpu(const std::vector<CgroupMount>& mounts, int uid) {
+  ControllerProbe v1 = probe_one(mounts, "cpuacct", uid);
   if (v1.mode == ControlMode::kCgroupV1) {
     v1.reason = "cgroup v1: cpuacct.usage of the box's cgroup under " + v1.dir;
     return v1;
@@ -133,7 +133,7 @@ ControllerProbe probe_cpu(const std::vector<CgroupMount>& mounts) {
     return p;
   }
   ControllerProbe p;
-  p.reason = "no cgroup: " + why;
+  p.reason = "no cpuacct cgroup: " + why;
   return p;
 }
 
@@ -160,12 +160,13 @@ void remove_launcher_cgroups(const std::string& parent, int launcher_pid) {
   remove_cgroup_dir(base);
 }
 
-CgroupProbe probe_cgroups() {
+CgroupProbe probe_cgroups(int host_uid) {
+  const int uid = host_uid >= 0 ? host_uid : static_cast<int>(geteuid());
   auto mounts = cgroup_mounts();
   CgroupProbe probe;
-  probe.memory = probe_one(mounts, "memory");
-  probe.pids = probe_one(mounts, "pids");
-  probe.cpu = probe_cpu(mounts);
+  probe.memory = probe_one(mounts, "memory", uid);
+  probe.pids = probe_one(mounts, "pids", uid);
+  probe.cpu = probe_cpu(mounts, uid);
   return probe;
 }
 

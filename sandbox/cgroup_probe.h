@@ -23,7 +23,9 @@ struct CgroupProbe {
 };
 
 // Probes for the calling process (its /proc/self/cgroup and /proc/self/mountinfo).
-CgroupProbe probe_cgroups();
+// `host_uid`: the uid to name in the reasons (a rootless launcher runs as uid 0 of its
+// own user namespace); -1: our own.
+CgroupProbe probe_cgroups(int host_uid = -1);
 
 // Removes the cgroups a launcher made under `parent` (envforge-<pid> and its box-N),
 // waiting briefly for their last processes to go. For a launcher that is dead.

@@ -102,12 +102,12 @@ void BoxCgroups::setup(Controller& c, ControllerProbe& p, const char* enable) {
   c.base = base;
 }
 
-void BoxCgroups::init(bool enabled) {
-  probe_ = probe_cgroups();
+void BoxCgroups::init(bool enabled, int host_uid) {
+  probe_ = probe_cgroups(host_uid);
   if (!enabled) {
     probe_.memory = {ControlMode::kRlimit, "", "rlimits: cgroups disabled by the caller"};
     probe_.pids = {ControlMode::kRlimit, "", "rlimits: cgroups disabled by the caller"};
-    probe_.cpu = {ControlMode::kRlimit, "", "no cgroup: cgroups disabled by the caller"};
+    probe_.cpu = {ControlMode::kRlimit, "", "no cpuacct cgroup: cgroups disabled by the caller"};
     return;
   }
   setup(memory_, probe_.memory, "memory");
@@ -189,12 +189,15 @@ bool BoxCgroups::arm(BoxCgroup& cg, const Limits& limits, CgroupMark& mark, std:
     const std::int64_t mem = limits.memory_mb * 1024 * 1024;
     const bool v1 = memory_.mode == ControlMode::kCgroupV1;
     if (cg.memory_limit != mem) {
+      // v1 refuses a memory limit above the memory+swap one: raising, that one goes
+      // first; lowering, last. (memsw exists only with swap accounting.)
+      std::string ignored;
+      const std::string memsw = cg.memory_dir + "/memory.memsw.limit_in_bytes";
+      const bool raising = cg.memory_limit >= 0 && mem > cg.memory_limit;
+      if (v1 && raising) write_file(memsw, std::to_string(mem), ignored);
       if (!write_file(cg.memory_dir + (v1 ? "/memory.limit_in_bytes" : "/memory.max"), std::to_string(mem), error))
         return false;
-      if (v1) {
-        std::string ignored;  // memsw exists only with swap accounting
-        write_file(cg.memory_dir + "/memory.memsw.limit_in_bytes", std::to_string(mem), ignored);
-      }
+      if (v1 && !raising) write_file(memsw, std::to_string(mem), ignored);
       cg.memory_limit = mem;
     }
     // Peak from now on (v1: the write sets it to the current usage; v2: per descriptor).

@@ -42,7 +42,7 @@ class BoxCgroups {
  public:
   // Creates envforge-<pid> under the cgroups we live in; a controller whose base cannot
   // be created falls back to rlimits (with the reason kept for the doctor).
-  void init(bool enabled);
+  void init(bool enabled, int host_uid);
   ~BoxCgroups();
 
   ControlMode memory_mode() const { return memory_.mode; }

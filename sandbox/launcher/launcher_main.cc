@@ -146,7 +146,7 @@ class Launcher {
     outer_uid_ = outer_uid;
     outer_gid_ = outer_gid;
     cpus_ = usable_cpus();
-    cgroups_.init(use_cgroups);
+    cgroups_.init(use_cgroups, static_cast<int>(outer_uid));
     home_netns_ = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     if (home_netns_ < 0) throw Fail(errno_text("open own network namespace"));
     // Boxes poll it once their parent-death signal is armed, to catch a launcher that

@@ -54,8 +54,15 @@ TEST_F(SandboxCli, DoctorReportsModesReasonsAndWorkingTrials) {
   EXPECT_EQ(j["trial_run"]["verdict"], "ok") << o.out;
   EXPECT_EQ(j["trial_loopback"]["verdict"], "ok") << o.out;
   EXPECT_EQ(j["trial_python"]["verdict"], "ok") << o.out;
+  // Which limit is enforced how, in this mode and (as root) without privileges.
+  for (const char* limit : {"cpu", "memory", "pids", "wall", "output", "tmpfs", "open_files", "read_only_binds"})
+    EXPECT_FALSE(j["limits"][limit].get<std::string>().empty()) << limit;
+  EXPECT_EQ(j["limits"]["memory"].get<std::string>().find("memory cgroup") == 0, j["memory"]["mode"] != "rlimit")
+      << j["limits"]["memory"];
   if (geteuid() == 0) {
     EXPECT_EQ(j["trial_rootless"]["verdict"], "ok") << o.out;
+    EXPECT_NE(j["rootless_limits"]["memory"].get<std::string>().find("polled"), std::string::npos) << o.out;
+    EXPECT_NE(j["rootless_limits"]["cpu"].get<std::string>().find("children it reaped"), std::string::npos) << o.out;
   }
   EXPECT_EQ(j["launcher"].get<std::string>().front(), '/');
 
@@ -63,6 +70,7 @@ TEST_F(SandboxCli, DoctorReportsModesReasonsAndWorkingTrials) {
   EXPECT_EQ(text.exit_code, 0);
   EXPECT_NE(text.out.find("boxes work on this host"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("memory:"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("limits:"), std::string::npos) << text.out;
 }
 
 TEST_F(SandboxCli, RunPrintsTheResult) {
@@ -172,9 +180,12 @@ TEST_F(SandboxCli, BadInputIsAUsageErrorNamingIt) {
     EXPECT_NE(o.err.find(b.says), std::string::npos) << b.args << ": " << o.err;
     EXPECT_EQ(o.out, "") << b.args;
   }
-  // A missing program inside the box is the box's to report (it may exist only there).
+  // A missing program inside the box is the box's to report (it may exist only there),
+  // as the program's failure.
   auto j = run_json("-- /no/such/program", 1);
-  EXPECT_EQ(j["verdict"], "sandbox_error");
+  EXPECT_EQ(j["verdict"], "runtime_error");
+  EXPECT_EQ(j["exit_code"], 127);
+  EXPECT_EQ(j["decided_by"], "exec_failure");
   EXPECT_NE(j["message"].get<std::string>().find("/no/such/program"), std::string::npos) << j.dump();
 }
 

@@ -74,7 +74,8 @@ std::vector<int> descendants(int ancestor) {
 std::vector<std::string> box_cgroups(int launcher_pid) {
   std::vector<std::string> out;
   const std::string base = "envforge-" + std::to_string(launcher_pid);
-  for (const char* root : {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified"}) {
+  for (const char* root : {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpuacct",
+                           "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/unified"}) {
     std::vector<std::string> stack = {root};
     while (!stack.empty()) {
       std::string dir = stack.back();

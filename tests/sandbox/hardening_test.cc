@@ -86,6 +86,7 @@ TEST_P(HardeningTest, TmpfsCountsWithinTheMemoryLimit) {
   Spec s = attack("fill_tmpfs", {"/tmp"});
   s.limits.memory_mb = 64;
   s.limits.tmpfs_mb = 512;
+  s.limits.file_size_mb = 512;
   s.limits.wall_ms = 20'000;
   Result r = run(s);
   if (r.verdict == Verdict::kMemoryLimit) return;
@@ -94,6 +95,17 @@ TEST_P(HardeningTest, TmpfsCountsWithinTheMemoryLimit) {
   unsigned long long bytes = 0;
   ASSERT_EQ(std::sscanf(r.stdout_data.c_str(), "stopped after %llu bytes", &bytes), 1) << r.stdout_data;
   EXPECT_LE(bytes, 64ull << 20);
+}
+
+// Boxes reuse their slot's cgroups: a limit raised after a lower one must be taken
+// (cgroup v1 refuses a memory limit above the memory+swap one, set with the lower).
+TEST_P(HardeningTest, MemoryLimitsMayRiseAndFallBetweenRuns) {
+  for (std::int64_t mb : {64, 512, 64, 1024}) {
+    Spec s = shell("true");
+    s.limits.memory_mb = mb;
+    Result r = run(s);
+    EXPECT_EQ(r.verdict, Verdict::kOk) << mb << " MiB: " << r.message;
+  }
 }
 
 TEST_P(HardeningTest, KillingTheLauncherEndsItsBoxesAtOnce) {
