@@ -10,8 +10,13 @@
 #include "model/text/chat_encoding.h"
 #include "model/text/completion_parser.h"
 #include "model/text/tokenizer.h"
+#include "model/batch_engine.h"
+#include "model/cpu_runner.h"
 #include "model/generator.h"
 #include "model/transformer.h"
+#if defined(ENVFORGE_HAVE_GPU_MODEL)
+#include "model/gpu/gpu_runner.h"
+#endif
 
 namespace envforge::agents {
 
@@ -22,9 +27,34 @@ EmbeddedBackend::EmbeddedBackend(EmbeddedOptions options) : options_(std::move(o
   const std::string& dir = options_.dir;
   if (!std::filesystem::is_directory(dir))
     throw BackendError(BackendErrorKind::kConfig, "embedded backend: \"" + dir + "\" is not a directory");
+  const std::string& dev = options_.device;
+  if (dev != "auto" && dev != "cpu" && dev != "gpu")
+    throw BackendError(BackendErrorKind::kConfig, "embedded backend: device must be auto, cpu or gpu, got \"" + dev + "\"");
+  if (options_.max_sequences < 1 || options_.max_context < 0)
+    throw BackendError(BackendErrorKind::kConfig, "embedded backend: max sequences must be positive");
   try {
-    model_ = model::Model::load(dir);
     tokenizer_ = std::make_unique<text::Tokenizer>(text::Tokenizer::from_file(dir + "/tokenizer.json"));
+    model::EngineOptions eo;
+    eo.prefix_cache_pages = options_.prefix_cache_pages;
+    eo.detokenize = [this](const std::vector<std::int32_t>& t) { return tokenizer_->decode(t); };
+    std::unique_ptr<model::SequenceRunner> runner;
+#if defined(ENVFORGE_HAVE_GPU_MODEL)
+    if (dev == "gpu" || (dev == "auto" && model::gpu::gpu_available())) {
+      model::gpu::GpuModelOptions go;
+      go.max_seqs = options_.max_sequences;
+      go.max_context = options_.max_context;
+      runner = model::gpu::GpuRunner::load(dir, go);
+    }
+#else
+    if (dev == "gpu") throw std::runtime_error("this build has no GPU model runner (ENVFORGE_CUDA=OFF)");
+#endif
+    if (!runner) {
+      model_ = model::Model::load(dir);
+      model::CpuRunnerOptions co;
+      co.max_sequences = options_.max_sequences;
+      runner = std::make_unique<model::CpuRunner>(*model_, co);
+    }
+    engine_ = std::make_unique<model::BatchEngine>(std::move(runner), std::move(eo));
   } catch (const std::exception& e) {
     throw BackendError(BackendErrorKind::kConfig, "embedded backend \"" + dir + "\": " + e.what());
   }
@@ -39,8 +69,9 @@ EmbeddedBackend::EmbeddedBackend(EmbeddedOptions options) : options_(std::move(o
 
 EmbeddedBackend::~EmbeddedBackend() = default;
 
+std::string EmbeddedBackend::device() const { return engine_->runner().name(); }
+
 ChatResponse EmbeddedBackend::chat(const ChatRequest& request, const StreamCallback& on_stream) {
-  std::lock_guard lock(mutex_);
   const auto start = Clock::now();
   const bool thinking = options_.mode == text::ThinkingMode::kThinking;
   std::string prompt;
@@ -53,7 +84,7 @@ ChatResponse EmbeddedBackend::chat(const ChatRequest& request, const StreamCallb
                        describe() + ": the conversation cannot be encoded: " + e.what());
   }
   std::vector<text::TokenId> ids = tokenizer_->encode(prompt);
-  const int context = model_->config().max_position_embeddings;
+  const int context = engine_->runner().max_context();
   if (static_cast<int>(ids.size()) >= context)
     throw BackendError(BackendErrorKind::kConfig,
                        describe() + ": the prompt is " + std::to_string(ids.size()) +
@@ -66,19 +97,17 @@ ChatResponse EmbeddedBackend::chat(const ChatRequest& request, const StreamCallb
   gen.max_tokens = max_new;
   gen.sampling.temperature = static_cast<float>(request.sampling.temperature.value_or(0.0));
   gen.sampling.top_p = static_cast<float>(request.sampling.top_p.value_or(1.0));
+  const std::uint64_t call = calls_.fetch_add(1);
   gen.sampling.seed =
-      static_cast<std::uint64_t>(request.sampling.seed.value_or(static_cast<std::int64_t>(calls_)));
-  ++calls_;
+      static_cast<std::uint64_t>(request.sampling.seed.value_or(static_cast<std::int64_t>(call)));
   gen.stop_tokens = {eos_id_};
   gen.stop_strings = request.sampling.stop;
 
-  model::GenerationOptions opts;
-  opts.detokenize = [this](const std::vector<std::int32_t>& t) { return tokenizer_->decode(t); };
   std::optional<Clock::time_point> first_token;
   bool in_reasoning = thinking;
   std::string streamed;
   bool past_deadline = false;
-  opts.on_token = [&](std::size_t, std::int32_t token) {
+  auto on_token = [&](std::int32_t token) {
     if (!first_token) first_token = Clock::now();
     if (request.stream && on_stream) {
       std::string piece = tokenizer_->decode_bytes(std::span<const text::TokenId>(&token, 1));
@@ -91,9 +120,11 @@ ChatResponse EmbeddedBackend::chat(const ChatRequest& request, const StreamCallb
   };
   model::GenerationResult result;
   try {
-    result = std::move(model::generate(*model_, {gen}, opts).at(0));
+    result = engine_->generate(std::move(gen), on_token);
   } catch (const std::invalid_argument& e) {
     throw BackendError(BackendErrorKind::kConfig, describe() + ": " + e.what());
+  } catch (const std::exception& e) {
+    throw BackendError(BackendErrorKind::kProtocol, describe() + ": the engine failed: " + e.what());
   }
   if (result.finish_reason == "cancelled" && past_deadline)
     throw BackendError(BackendErrorKind::kTimeout,

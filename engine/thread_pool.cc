@@ -68,6 +68,9 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     fn(0, n, 0);
     return;
   }
+  // One job at a time: callers on other threads (two engines, or a model used beside one)
+  // wait here instead of overwriting the job in progress.
+  std::lock_guard<std::mutex> job(job_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     fn_ = &fn;

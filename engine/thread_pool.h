@@ -22,7 +22,8 @@ class ThreadPool {
   int size() const { return size_; }
   // Runs fn(begin, end, slot) over [0, n) in chunks of at least `grain`; slot in [0, size())
   // identifies the thread (for per-thread scratch). Returns when all chunks are done; the first
-  // exception thrown by fn is rethrown here. Not reentrant: fn must not call parallel_for.
+  // exception thrown by fn is rethrown here. Safe to call from several threads (their jobs run
+  // one after another). Not reentrant: fn must not call parallel_for.
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn,
                     int64_t grain = 1);
 
@@ -34,6 +35,7 @@ class ThreadPool {
 
   int size_;
   std::vector<std::thread> threads_;
+  std::mutex job_mu_;  // held by the caller whose job the workers run
   std::mutex mu_;
   std::condition_variable wake_, done_;
   uint64_t generation_ = 0;

@@ -113,9 +113,12 @@ bool BatchEngine::admit(std::vector<std::unique_ptr<Request>>& active) {
     std::unique_ptr<Request> r;
     {
       std::lock_guard lock(mu_);
-      if (queue_.empty()) return any;
-      r = std::move(queue_.front());
-      queue_.pop_front();
+      // The first queued request that does not wait for a running prompt it shares pages with.
+      auto it = std::find_if(queue_.begin(), queue_.end(),
+                             [&](const std::unique_ptr<Request>& q) { return !waits_for_prefix(*q, active); });
+      if (it == queue_.end()) return any;
+      r = std::move(*it);
+      queue_.erase(it);
     }
     r->admitted = EngineClock::now();
     const auto& prompt = r->req.prompt;
@@ -135,6 +138,22 @@ bool BatchEngine::admit(std::vector<std::unique_ptr<Request>>& active) {
     active.push_back(std::move(r));
     any = true;
   }
+}
+
+bool BatchEngine::waits_for_prefix(const Request& r, const std::vector<std::unique_ptr<Request>>& active) const {
+  if (prefix_.max_pages() == 0) return false;
+  const size_t P = static_cast<size_t>(runner_->page_size());
+  const auto& p = r.req.prompt;
+  for (const auto& a : active) {
+    if (a->prefilled()) continue;
+    const auto& q = a->req.prompt;
+    const size_t n = std::min(p.size() - 1, q.size());  // r computes at least its last token
+    const size_t common =
+        static_cast<size_t>(std::mismatch(p.begin(), p.begin() + static_cast<long>(n), q.begin()).first - p.begin());
+    // A full page of it is still to be computed by `a`: r takes it from the cache afterwards.
+    if (common / P * P > a->prompt_done) return true;
+  }
+  return false;
 }
 
 void BatchEngine::step(std::vector<std::unique_ptr<Request>>& active) {

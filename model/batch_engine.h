@@ -3,7 +3,8 @@
 // leave it when they finish; each step runs one token of every decoding sequence together
 // with chunks of the prompts being prefilled, up to a token budget. A request's prompt
 // starts from the longest cached prefix of full pages; finished prompts (and conversations)
-// are recorded in the cache. Greedy output and seeded sampling are those of generate() on
+// are recorded in the cache, and a request whose prompt shares full pages with a prompt still
+// being computed waits for it instead of computing them again. Greedy output and seeded sampling are those of generate() on
 // the same request alone: every sequence samples from its own logits with its own sampler.
 #pragma once
 
@@ -70,6 +71,9 @@ class BatchEngine {
   void run();
   void step(std::vector<std::unique_ptr<Request>>& active);
   bool admit(std::vector<std::unique_ptr<Request>>& active);
+  // Whether r shares a full page of its prompt with a prompt still being prefilled: the K
+  // attempts of a task that arrive together then compute their shared prompt once.
+  bool waits_for_prefix(const Request& r, const std::vector<std::unique_ptr<Request>>& active) const;
   // Samples the request's next token from `logits`; false when it finished. Throws what the
   // sampler or the request's callbacks throw.
   bool advance(Request& r, const float* logits);

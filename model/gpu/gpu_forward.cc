@@ -88,6 +88,7 @@ std::vector<float> GpuModel::forward(const GpuBatchItem* items, size_t count, bo
       while (int(s.pages.size()) < need) {
         const int32_t page = m.free_pages.back();
         m.free_pages.pop_back();
+        m.page_refs[page] = 1;
         m.table_host[size_t(it.seq) * m.max_pages + s.pages.size()] = page;
         s.pages.push_back(page);
       }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <random>
 #include <tuple>
 #include <stdexcept>
 #include <string>
@@ -100,6 +101,7 @@ void GpuModel::Impl::init(const ModelWeights& host_w) {
   }
   seqs.resize(opt.max_seqs);
   for (int p = num_pages - 1; p >= 0; --p) free_pages.push_back(p);
+  page_refs.assign(num_pages, 0);
   table_host.assign(size_t(opt.max_seqs) * max_pages, 0);
 
   const int T = opt.max_step_tokens;
@@ -306,9 +308,104 @@ void GpuModel::release_sequence(int seq) {
   if (seq < 0 || seq >= int(impl_->seqs.size()) || !impl_->seqs[seq].alive)
     bad("release_sequence: no live sequence " + std::to_string(seq));
   Impl::Seq& s = impl_->seqs[seq];
-  for (int32_t p : s.pages) impl_->free_pages.push_back(p);
+  for (int32_t p : s.pages) release_page(p);
   std::fill_n(impl_->table_host.begin() + size_t(seq) * impl_->max_pages, impl_->max_pages, 0);
   s = Impl::Seq{};
+}
+
+int GpuModel::new_sequence(const std::vector<int32_t>& prefix_pages) {
+  Impl& m = *impl_;
+  if (int(prefix_pages.size()) > m.max_pages)
+    bad("new_sequence: " + std::to_string(prefix_pages.size()) + " prefix blocks, a sequence has at most " +
+        std::to_string(m.max_pages));
+  for (int32_t p : prefix_pages)
+    if (p < 0 || p >= m.num_pages || m.page_refs[p] <= 0)
+      bad("new_sequence: prefix block " + std::to_string(p) + " is not in use");
+  const int seq = new_sequence();
+  Impl::Seq& s = m.seqs[seq];
+  for (int32_t p : prefix_pages) {
+    ++m.page_refs[p];
+    m.table_host[size_t(seq) * m.max_pages + s.pages.size()] = p;
+    s.pages.push_back(p);
+  }
+  s.length = int(prefix_pages.size()) * m.opt.page_size;
+  return seq;
+}
+
+std::vector<int32_t> GpuModel::pages(int seq) const {
+  if (seq < 0 || seq >= int(impl_->seqs.size()) || !impl_->seqs[seq].alive)
+    bad("pages: no live sequence " + std::to_string(seq));
+  return impl_->seqs[seq].pages;
+}
+
+void GpuModel::retain_page(int32_t page) {
+  if (page < 0 || page >= impl_->num_pages || impl_->page_refs[page] <= 0)
+    bad("retain_page: block " + std::to_string(page) + " is not in use");
+  ++impl_->page_refs[page];
+}
+
+void GpuModel::release_page(int32_t page) {
+  if (page < 0 || page >= impl_->num_pages || impl_->page_refs[page] <= 0)
+    bad("release_page: block " + std::to_string(page) + " is not in use");
+  if (--impl_->page_refs[page] == 0) impl_->free_pages.push_back(page);
+}
+
+size_t GpuModel::free_pages() const { return impl_->free_pages.size(); }
+
+void GpuModel::append_synthetic_context(int seq, int n, uint32_t seed) {
+  Impl& m = *impl_;
+  if (seq < 0 || seq >= int(m.seqs.size()) || !m.seqs[seq].alive)
+    bad("append_synthetic_context: no live sequence " + std::to_string(seq));
+  Impl::Seq& s = m.seqs[seq];
+  const int P = m.opt.page_size;
+  if (n <= 0 || s.length + n > m.opt.max_context)
+    bad("append_synthetic_context: " + std::to_string(n) + " tokens after " + std::to_string(s.length) +
+        " do not fit max_context " + std::to_string(m.opt.max_context));
+  const size_t need = size_t((s.length + n + P - 1) / P) - s.pages.size();
+  if (need > m.free_pages.size())
+    bad("append_synthetic_context: needs " + std::to_string(need) + " cache blocks, " +
+        std::to_string(m.free_pages.size()) + " are free");
+  // A pool of random rows on the device, copied into the new slots page run by page run.
+  const int pool_rows = 4 * P;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd;
+  std::vector<__nv_bfloat16> kv(size_t(pool_rows) * eg::kQkDim);
+  for (auto& v : kv) v = __float2bfloat16(nd(rng));
+  std::vector<uint8_t> codes(size_t(pool_rows) * eg::kIndexDim, 0);
+  std::vector<float> scales(pool_rows);
+  std::vector<float> key(eg::kIndexDim, 0.f);
+  for (int r = 0; r < pool_rows; ++r) {
+    for (int j = 0; j < m.ID; ++j) key[j] = nd(rng);
+    fp8_quantize(key.data(), eg::kIndexDim, &codes[size_t(r) * eg::kIndexDim], &scales[r]);
+  }
+  DeviceArray<__nv_bfloat16> kv_pool(kv);
+  DeviceArray<uint8_t> code_pool(codes);
+  DeviceArray<float> scale_pool(scales);
+  while (int(s.pages.size()) * P < s.length + n) {
+    const int32_t page = m.free_pages.back();
+    m.free_pages.pop_back();
+    m.page_refs[page] = 1;
+    m.table_host[size_t(seq) * m.max_pages + s.pages.size()] = page;
+    s.pages.push_back(page);
+  }
+  for (int pos = s.length; pos < s.length + n;) {
+    const int slot = pos % P, run = std::min(P - slot, s.length + n - pos);
+    const size_t row = size_t(s.pages[pos / P]) * P + slot;
+    const int src = int(rng() % uint32_t(pool_rows - run + 1));
+    for (int li = 0; li < m.cfg.num_hidden_layers; ++li) {
+      ENVFORGE_CUDA_CHECK(cudaMemcpyAsync(m.kv_pages[li].get() + row * eg::kQkDim,
+                                          kv_pool.get() + size_t(src) * eg::kQkDim,
+                                          size_t(run) * eg::kQkDim * 2, cudaMemcpyDeviceToDevice, m.stream));
+      ENVFORGE_CUDA_CHECK(cudaMemcpyAsync(m.key_pages[li].get() + row * eg::kIndexDim,
+                                          code_pool.get() + size_t(src) * eg::kIndexDim,
+                                          size_t(run) * eg::kIndexDim, cudaMemcpyDeviceToDevice, m.stream));
+      ENVFORGE_CUDA_CHECK(cudaMemcpyAsync(m.key_scales[li].get() + row, scale_pool.get() + src,
+                                          size_t(run) * 4, cudaMemcpyDeviceToDevice, m.stream));
+    }
+    pos += run;
+  }
+  ENVFORGE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+  s.length += n;
 }
 
 int GpuModel::length(int seq) const {

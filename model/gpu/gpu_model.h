@@ -74,9 +74,24 @@ class GpuModel {
   const GpuModelOptions& options() const;
   // A new empty sequence; throws std::runtime_error when max_seqs are alive.
   int new_sequence();
-  // Frees the sequence and its cache blocks.
+  // A new sequence that starts with cache blocks other sequences filled (full blocks, from
+  // pages(); see retain_page): its length is prefix_pages.size() * page_size and it shares
+  // them. Throws std::invalid_argument for a block that is not in use or too many blocks.
+  int new_sequence(const std::vector<int32_t>& prefix_pages);
+  // Lets go of the sequence's cache blocks (each is free once no holder is left).
   void release_sequence(int seq);
   int length(int seq) const;
+  // The cache blocks of a live sequence, in order.
+  std::vector<int32_t> pages(int seq) const;
+  // Blocks are reference-counted: a sequence holds each of its blocks once; a prefix cache
+  // that keeps a block after its sequence ends holds it as well.
+  void retain_page(int32_t page);
+  void release_page(int32_t page);
+  size_t free_pages() const;
+  // For benchmarks: appends n tokens of random cache rows to a sequence (unit-variance
+  // latents, FP8 index keys of random vectors) in every layer, so that decoding at a long
+  // context is measured without prefilling it. Throws std::invalid_argument like forward().
+  void append_synthetic_context(int seq, int n, uint32_t seed);
 
   // Appends every item's tokens to its sequence and returns logits [rows][vocab]: one row per
   // item (its last token), or with all_logits one row per token in item order. Throws

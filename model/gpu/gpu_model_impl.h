@@ -54,6 +54,7 @@ struct GpuModel::Impl {
   };
   std::vector<Seq> seqs;
   std::vector<int32_t> free_pages;
+  std::vector<int32_t> page_refs;   // holders of each block (0 = free)
   std::vector<int32_t> table_host;  // [max_seqs][max_pages]
 
   // step inputs: a pinned host block and its device copy, copied in one transfer

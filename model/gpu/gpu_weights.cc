@@ -4,6 +4,7 @@
 
 #include "engine/cuda/fp8_gemm.h"
 #include "engine/dtype.h"
+#include "engine/thread_pool.h"
 
 namespace envforge::model::gpu {
 
@@ -17,17 +18,23 @@ struct Uploader {
     const int cols = mats.front()->cols;
     for (const engine::Matrix* m : mats) rows += m->rows;
     std::vector<__nv_bfloat16> host(rows * cols);
-    std::vector<float> tmp;
-    size_t at = 0;
-    for (const engine::Matrix* m : mats) {
-      tmp.resize(size_t(m->rows) * cols);
-      m->decode_rows(0, m->rows, tmp.data());
-      for (float v : tmp) {
-        __nv_bfloat16_raw raw;
-        raw.x = engine::f32_to_bf16(v);
-        host[at++] = __nv_bfloat16(raw);
+    std::vector<size_t> first(mats.size());
+    for (size_t i = 1; i < mats.size(); ++i) first[i] = first[i - 1] + size_t(mats[i - 1]->rows) * cols;
+    // One matrix per task: the 256 experts of a full-size layer decode on every core.
+    engine::ThreadPool::global().parallel_for(int64_t(mats.size()), [&](int64_t i0, int64_t i1, int) {
+      std::vector<float> tmp;
+      for (int64_t i = i0; i < i1; ++i) {
+        const engine::Matrix* m = mats[i];
+        tmp.resize(size_t(m->rows) * cols);
+        m->decode_rows(0, m->rows, tmp.data());
+        size_t at = first[i];
+        for (float v : tmp) {
+          __nv_bfloat16_raw raw;
+          raw.x = engine::f32_to_bf16(v);
+          host[at++] = __nv_bfloat16(raw);
+        }
       }
-    }
+    });
     bytes += host.size() * 2;
     return Bf16Array(host);
   }

@@ -1,6 +1,8 @@
 // SIMD kernels, stored-dtype matmul and the thread pool.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -133,6 +135,24 @@ TEST(Matmul, ResultOfATokenDoesNotDependOnTheBatch) {
     matmul(s.m, x.data() + t * 96, 1, one.data(), pool);
     EXPECT_EQ(0, std::memcmp(one.data(), all.data() + t * 64, 64 * sizeof(float))) << t;
   }
+}
+
+TEST(ThreadPool, CallersOnSeveralThreadsEachGetTheirWholeJob) {
+  ThreadPool pool(3);
+  std::vector<std::thread> callers;
+  std::atomic<int> bad{0};
+  for (int c = 0; c < 4; ++c)
+    callers.emplace_back([&, c] {
+      for (int round = 0; round < 30; ++round) {
+        std::vector<std::atomic<int>> hits(500 + c);
+        pool.parallel_for(static_cast<int64_t>(hits.size()), [&](int64_t b, int64_t e, int) {
+          for (int64_t i = b; i < e; ++i) hits[i]++;
+        });
+        for (auto& h : hits) bad += h.load() != 1;
+      }
+    });
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(bad.load(), 0);
 }
 
 TEST(ThreadPool, CoversEveryIndexOnceAndPropagatesErrors) {

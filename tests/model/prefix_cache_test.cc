@@ -169,6 +169,27 @@ TEST(PrefixCache, EngineAttemptsOfOneTaskReuseThePromptAndMatchRecomputation) {
   EXPECT_EQ(eng.stats().prefill_tokens, 70 + 4 * 6 + static_cast<long>(turn2.size()) - 64);
 }
 
+TEST(PrefixCache, AttemptsArrivingTogetherComputeTheirPromptOnce) {
+  auto m = Model::load(testing::checkpoint_dir("tiny-moe-bf16"));
+  std::mt19937 rng(12);
+  std::vector<int32_t> task(70);
+  for (auto& t : task) t = static_cast<int32_t>(rng() % 256);
+  BatchEngine eng(std::make_unique<CpuRunner>(*m));
+  std::vector<GenerationRequest> reqs;
+  std::vector<std::future<GenerationResult>> fs;
+  for (int k = 0; k < 4; ++k) {
+    reqs.push_back(attempt(task, 5, 50 + k));
+    fs.push_back(eng.submit(reqs.back()));
+  }
+  auto other = attempt(std::vector<int32_t>(40, 3), 5, 9);  // shares nothing: runs at once
+  auto fo = eng.submit(other);
+  for (int k = 0; k < 4; ++k) EXPECT_EQ(fs[k].get().tokens, generate(*m, {reqs[k]}).at(0).tokens) << k;
+  EXPECT_EQ(fo.get().tokens, generate(*m, {other}).at(0).tokens);
+  const auto s = eng.stats();
+  EXPECT_EQ(s.prefix.hit_tokens, 3 * 64);
+  EXPECT_EQ(s.prefill_tokens, 70 + 3 * 6 + 40);
+}
+
 TEST(PrefixCache, EngineUnderEvictionPressureStaysExact) {
   auto m = Model::load(testing::checkpoint_dir("tiny-moe-fp8"));
   EngineOptions o;
