@@ -330,23 +330,25 @@ void EpisodeService::run_tool(const std::shared_ptr<Episode>& e, const std::stri
                               std::chrono::milliseconds timeout, StepDone done) {
   e->slot->post([this, e, tool, args, timeout, done = std::move(done)](SlotCalls& calls) {
     bool lost = false;
+    std::optional<Failure> gone;
     {
       std::lock_guard lock(e->mu);
       if (e->ended) {
         e->busy = false;
-        return done(Failure{e->end_reason == "expired" ? code::kEpisodeExpired : code::kEpisodeDone,
-                            "the episode ended (" + e->end_reason + ") before the call ran"});
+        gone = Failure{e->end_reason == "expired" ? code::kEpisodeExpired : code::kEpisodeDone,
+                       "the episode ended (" + e->end_reason + ") before the call ran"};
       }
       lost = e->world_made && calls.epoch() != e->world_epoch;
       if (lost) {
         e->busy = false;
         e->done = true;
       }
-      if (!e->world_made) {
+      if (!gone && !e->world_made) {
         e->world_made = true;
         e->world_epoch = calls.epoch();
       }
     }
+    if (gone) return done(*gone);  // outside the lock: `done` may end the episode
     if (lost) {
       end(e, "sandbox_lost");
       return done(Failure{code::kExecution,
@@ -359,7 +361,7 @@ void EpisodeService::run_tool(const std::shared_ptr<Episode>& e, const std::stri
     ++tool_calls_;
     e->touch();
     json obs = {{"episode_id", e->episode_id}, {"tool_name", tool}};
-    std::lock_guard lock(e->mu);
+    std::unique_lock lock(e->mu);
     e->busy = false;
     obs["step_count"] = e->steps;
     const std::string call_id = "call_" + std::to_string(e->steps);
@@ -378,6 +380,7 @@ void EpisodeService::run_tool(const std::shared_ptr<Episode>& e, const std::stri
       obs["result"] = nullptr;
       obs["error"] = std::move(err);
     }
+    lock.unlock();  // `done` may end the episode, which takes the lock
     done(response(std::move(obs), nullptr, false));
   });
 }
@@ -397,19 +400,21 @@ Verdict EpisodeService::judge(SlotCalls& calls, const std::string* world_token, 
 void EpisodeService::run_submit(const std::shared_ptr<Episode>& e, const json& answer, StepDone done) {
   e->slot->post([this, e, answer, done = std::move(done)](SlotCalls& calls) {
     bool world = false;
+    std::optional<Failure> gone;
     {
       std::lock_guard lock(e->mu);
       if (e->ended) {
         e->busy = false;
-        return done(Failure{e->end_reason == "expired" ? code::kEpisodeExpired : code::kEpisodeDone,
-                            "the episode ended (" + e->end_reason + ") before the answer was judged"});
+        gone = Failure{e->end_reason == "expired" ? code::kEpisodeExpired : code::kEpisodeDone,
+                       "the episode ended (" + e->end_reason + ") before the answer was judged"};
       }
       world = e->world_made && calls.epoch() == e->world_epoch;
-      if (e->world_made && !world) {
+      if (!gone && e->world_made && !world) {
         e->busy = false;
         e->done = true;
       }
     }
+    if (gone) return done(*gone);
     if (e->world_made && !world) {
       end(e, "sandbox_lost");
       return done(Failure{code::kExecution, "the sandbox holding this episode's world had to restart; the episode ended"});
