@@ -5,7 +5,8 @@
 
 #define ENVFORGE_CATEGORIES(X) \
   X(trip)                      \
-  X(authored)
+  X(authored)                  \
+  X(search)
 
 namespace envforge::generators {
 
