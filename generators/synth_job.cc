@@ -12,6 +12,8 @@
 #include <spdlog/spdlog.h>
 
 #include "data/content_id.h"
+#include "generators/code/work_item.h"
+#include "generators/code_interpreter/work_item.h"
 #include "generators/trip/world.h"
 
 // LLM-authored environments are built by generators/authored/; the category exists in builds
@@ -59,7 +61,9 @@ nlohmann::json SynthSummary::to_json() const {
 }
 
 std::vector<std::string> synth_categories() {
-  return ENVFORGE_SYNTH_AUTHORED ? std::vector<std::string>{"trip", "authored"} : std::vector<std::string>{"trip"};
+  std::vector<std::string> out{"trip", "code", "code_interpreter"};
+  if (ENVFORGE_SYNTH_AUTHORED) out.push_back("authored");
+  return out;
 }
 
 namespace {
@@ -68,7 +72,8 @@ std::string generator_version(const std::string& category) {
 #if ENVFORGE_SYNTH_AUTHORED
   if (category == "authored") return authored::kGeneratorVersion;
 #endif
-  (void)category;
+  if (category == "code") return code::kGeneratorVersion;
+  if (category == "code_interpreter") return code_interpreter::kGeneratorVersion;
   return trip::kGeneratorVersion;
 }
 
@@ -84,6 +89,16 @@ data::WorkItem build_item(const SynthOptions& o, uint64_t index, PythonExecutorF
     return authored::build_work_item(own ? *own : *o.llm, o.seed, index, ao, python, times);
   }
 #endif
+  if (o.category == "code") {
+    code::CodeOptions co;
+    co.scratch_dir = o.scratch_dir;
+    return code::build_work_item(o.seed, index, python, co, times);
+  }
+  if (o.category == "code_interpreter") {
+    code_interpreter::InterpreterOptions io;
+    io.scratch_dir = o.scratch_dir;
+    return code_interpreter::build_work_item(o.seed, index, python, io, times);
+  }
   trip::WorkItemOptions wo;
   wo.scratch_dir = o.scratch_dir;
   return trip::build_work_item(o.seed, index, python, wo, times);
