@@ -16,6 +16,8 @@ struct ScratchDir {
   ScratchDir() {
     char tmpl[] = "/tmp/envforge-code-test-XXXXXX";
     path = ::mkdtemp(tmpl);
+    // the sandbox launcher may run as another user: world files here must be readable
+    std::filesystem::permissions(path, std::filesystem::perms(0755));
   }
   ~ScratchDir() {
     std::error_code ec;
