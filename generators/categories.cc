@@ -6,7 +6,9 @@
 #define ENVFORGE_CATEGORIES(X) \
   X(trip)                      \
   X(authored)                  \
-  X(search)
+  X(search)                    \
+  X(code)                      \
+  X(code_interpreter)
 
 namespace envforge::generators {
 

@@ -17,6 +17,7 @@ done
 
 packages=(
   cmake ninja-build g++ pkg-config python3 sqlite3
+  libpython3.11-testsuite  # the standard library's own tests: the code environments' bundled profile
   libboost-dev libboost-filesystem-dev libboost-system-dev
   libcurl4-openssl-dev libsqlite3-dev libssl-dev nlohmann-json3-dev libcxxopts-dev
   libgtest-dev libgmock-dev libseccomp-dev libspdlog-dev libpcre2-dev

@@ -1,0 +1,532 @@
+# envforge code environments: the pieces that run inside the sandbox, shared by the
+# generator (mutations, test selection), tools.py (the agent's workspace) and verify.py
+# (a diff applied to a clean tree, tests restored, the selected tests run).
+#
+# A repository here is a base tree (a directory every box sees, such as
+# /usr/lib/python3.11, or one unpacked from the world database) plus the files a task
+# may change. A test run puts a directory holding those files first on sys.path, so the
+# base tree is never written; each run is a fresh fork of this warm interpreter that
+# drops the modules under test, imports them again and runs unittest tests by id.
+import ast
+import difflib
+import io
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+import traceback
+import unittest
+
+try:  # the standard library's own test helpers, when the test suite is installed
+    import test.support  # noqa: F401
+    from test.support import import_helper  # noqa: F401
+except Exception:
+    pass
+
+MAX_TRACE = 2000
+
+
+# ---------------------------------------------------------------- the world database
+
+def load_world(path):
+    """Everything a code world holds: meta (dict), files {path: (text, role)}, base files."""
+    con = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+    try:
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        files = {p: (t, r) for p, t, r in con.execute("SELECT path, content, role FROM files")}
+        base = {p: t for p, t in con.execute("SELECT path, content FROM base_files")}
+    finally:
+        con.close()
+    return meta, files, base
+
+
+_base_dirs = {}
+
+
+def base_root(meta, base):
+    """The base tree's path in this box: a system tree, or the bundled one unpacked once."""
+    if meta.get("base_in_box"):
+        return meta["base_in_box"]
+    key = meta.get("base_digest", "")
+    if key in _base_dirs and os.path.isdir(_base_dirs[key]):
+        return _base_dirs[key]
+    root = tempfile.mkdtemp(prefix="efbase-")
+    for rel, text in base.items():
+        write_file(root, rel, text)
+    _base_dirs[key] = root
+    return root
+
+
+def safe_rel(path):
+    """A workspace-relative path, or None when it leaves the workspace."""
+    if not isinstance(path, str) or not path or "\0" in path:
+        return None
+    p = path.replace("\\", "/")
+    if p.startswith("/"):
+        return None
+    parts = [x for x in p.split("/") if x not in ("", ".")]
+    if not parts or any(x == ".." for x in parts):
+        return None
+    return "/".join(parts)
+
+
+def write_file(root, rel, text):
+    full = os.path.join(root, rel)
+    os.makedirs(os.path.dirname(full) or root, exist_ok=True)
+    with open(full, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+# ---------------------------------------------------------------- unified diffs
+
+def make_diff(old_files, new_files):
+    """A unified diff (a/ b/ prefixes) from {path: text} to {path: text}."""
+    out = []
+    for path in sorted(set(old_files) | set(new_files)):
+        a, b = old_files.get(path), new_files.get(path)
+        if a == b:
+            continue
+        out.extend(difflib.unified_diff(
+            (a or "").splitlines(True), (b or "").splitlines(True),
+            "a/" + path if a is not None else "/dev/null",
+            "b/" + path if b is not None else "/dev/null", n=3))
+    text = "".join(l if l.endswith("\n") else l + "\n\\ No newline at end of file\n" for l in out)
+    return text
+
+
+class PatchError(Exception):
+    pass
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def parse_diff(text):
+    """[(old_path|None, new_path|None, [hunk...])]; a hunk is (old_start, [(tag, line)])."""
+    if not isinstance(text, str):
+        raise PatchError("the answer must be a unified diff as a string, got %s" % type(text).__name__)
+    lines = text.splitlines(True)
+    files, i = [], 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.startswith("--- "):
+            i += 1
+            continue
+        if i + 1 >= len(lines) or not lines[i + 1].startswith("+++ "):
+            raise PatchError("line %d: '---' without a '+++' line" % (i + 1))
+        old, new = _diff_path(line[4:]), _diff_path(lines[i + 1][4:])
+        i += 2
+        hunks = []
+        while i < len(lines) and lines[i].startswith("@@"):
+            m = _HUNK.match(lines[i])
+            if not m:
+                raise PatchError("line %d: malformed hunk header %r" % (i + 1, lines[i][:80]))
+            old_len = int(m.group(2)) if m.group(2) is not None else 1
+            new_len = int(m.group(4)) if m.group(4) is not None else 1
+            i += 1
+            body, seen_old, seen_new = [], 0, 0
+            while i < len(lines) and (seen_old < old_len or seen_new < new_len):
+                l = lines[i]
+                tag = l[:1]
+                if l.startswith("\\"):
+                    i += 1
+                    continue
+                if tag == "\n" or l == "":
+                    tag, l = " ", " \n"
+                if tag not in " +-":
+                    raise PatchError("line %d: hunk ends early (%d of %d old lines)" % (i + 1, seen_old, old_len))
+                body.append((tag, l[1:]))
+                seen_old += tag in " -"
+                seen_new += tag in " +"
+                i += 1
+            if seen_old != old_len or seen_new != new_len:
+                raise PatchError("hunk at line %d: counts do not match its header" % i)
+            if i < len(lines) and lines[i].startswith("\\"):
+                if body and body[-1][1].endswith("\n"):
+                    body[-1] = (body[-1][0], body[-1][1][:-1])
+                i += 1
+            hunks.append((int(m.group(1)), body))
+        files.append((old, new, hunks))
+    if not files and text.strip():
+        raise PatchError("no '--- a/PATH' / '+++ b/PATH' file header in the diff")
+    return files
+
+
+def _diff_path(field):
+    p = field.rstrip("\n").split("\t")[0].strip()
+    if p == "/dev/null":
+        return None
+    if p.startswith(("a/", "b/")):
+        p = p[2:]
+    rel = safe_rel(p)
+    if rel is None:
+        raise PatchError("path %r leaves the workspace" % p)
+    return rel
+
+
+def apply_diff(files, text):
+    """New {path: text} after applying `text` to `files`; hunks must match exactly (a
+    little drift in line numbers is allowed). Raises PatchError naming the file."""
+    out = dict(files)
+    for old, new, hunks in parse_diff(text):
+        path = new or old
+        if old is None:
+            if path in out:
+                raise PatchError("%s: created by the diff but it already exists" % path)
+            src = []
+        else:
+            if old not in out:
+                raise PatchError("%s: no such file in the workspace" % old)
+            src = out[old].splitlines(True)
+        result, pos = [], 0
+        for start, body in hunks:
+            want = [l for t, l in body if t in " -"]
+            at = _find(src, want, max(start - 1, 0), pos)
+            if at is None:
+                raise PatchError("%s: hunk @@ -%d does not match the file" % (path, start))
+            result.extend(src[pos:at])
+            result.extend(l for t, l in body if t in " +")
+            pos = at + len(want)
+        result.extend(src[pos:])
+        if new is None:
+            out.pop(old, None)
+        else:
+            if old is not None and old != new:
+                out.pop(old, None)
+            out[new] = "".join(result)
+    return out
+
+
+def _find(src, want, hint, lo):
+    n = len(want)
+    for delta in range(0, len(src) + 1):
+        for at in (hint - delta, hint + delta):
+            if lo <= at <= len(src) - n and src[at:at + n] == want:
+                return at
+        if hint - delta < lo and hint + delta > len(src) - n:
+            break
+    return None
+
+
+# ---------------------------------------------------------------- test runs
+
+class _Collect(unittest.TestResult):
+    def __init__(self):
+        super().__init__()
+        self.outcomes = {}
+        self.defs = {}
+        self.times = {}
+        self.current = ""
+        self._t0 = 0.0
+
+    def startTest(self, test):
+        super().startTest(test)
+        self.current = test.id()
+        fn = getattr(type(test), getattr(test, "_testMethodName", ""), None)
+        if fn is not None and hasattr(fn, "__qualname__"):
+            self.defs[self.current] = fn.__qualname__
+        self._t0 = time.perf_counter()
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        self.times[test.id()] = round((time.perf_counter() - self._t0) * 1000, 2)
+        self.current = ""
+
+    def _put(self, test, state, err=None):
+        tid = test.id()
+        if state != "pass" and err is not None:
+            text = self._exc_info_to_string(err, test)
+            self.outcomes[tid] = [state, text[-MAX_TRACE:]]
+        else:
+            self.outcomes[tid] = [state, ""]
+
+    def addSuccess(self, test):
+        self._put(test, "pass")
+
+    def addFailure(self, test, err):
+        self._put(test, "fail", err)
+
+    def addError(self, test, err):
+        # an error in setUpClass / a module fixture is reported on a placeholder
+        self._put(test, "error", err)
+
+    def addSkip(self, test, reason):
+        self.outcomes[test.id()] = ["skip", str(reason)[:200]]
+
+    def addExpectedFailure(self, test, err):
+        self.outcomes[test.id()] = ["xfail", ""]
+
+    def addUnexpectedSuccess(self, test):
+        self.outcomes[test.id()] = ["fail", "unexpected success"]
+
+    def addSubTest(self, test, subtest, err):
+        if err is not None:
+            state = "fail" if issubclass(err[0], test.failureException) else "error"
+            self._put(test, state, err)
+            self.failures.append((subtest, ""))
+
+
+def _iter_tests(suite):
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            yield from _iter_tests(t)
+        else:
+            yield t
+
+
+def _child_run(overlay, base, drop, test_modules, only, trace, coverage):
+    sys.dont_write_bytecode = True
+    for p in [base, overlay]:
+        if p and p not in sys.path[:2]:
+            sys.path.insert(0, p)
+    for name in list(sys.modules):
+        top = name.split(".")[0]
+        if name in drop or top in drop or any(name == m or name.startswith(m + ".") for m in test_modules):
+            del sys.modules[name]
+    import importlib
+    importlib.invalidate_caches()
+    loader = unittest.TestLoader()
+    suite = unittest.TestSuite()
+    load_errors = {}
+    for m in test_modules:
+        try:
+            suite.addTests(loader.loadTestsFromName(m))
+        except BaseException:
+            load_errors[m] = traceback.format_exc()[-MAX_TRACE:]
+    if only is not None:
+        keep = set(only)
+        flat = [t for t in _iter_tests(suite) if t.id() in keep or t.id().startswith("unittest.loader")]
+        suite = unittest.TestSuite(flat)
+    result = _Collect()
+    calls, cov = [], {}
+    if trace or coverage:
+        _start_profile(overlay, trace or [], calls, result, cov if coverage else None)
+    suite.run(result)
+    sys.setprofile(None)
+    return {"outcomes": result.outcomes, "load_errors": load_errors, "calls": calls, "times": result.times, "defs": result.defs,
+            "coverage": {t: sorted(v) for t, v in cov.items()}}
+
+
+def _start_profile(overlay, targets, calls, result, cov):
+    """Records which functions of the overlay files each test calls (`cov`), and the
+    arguments and results of the functions named in targets: [[file, qualname]], as
+    reprs, for literal arguments and results only (`calls`)."""
+    want = {(f, q) for f, q in targets}
+    pending = {}
+    prefix = overlay.rstrip("/") + "/"
+
+    def prof(frame, event, arg):
+        code = frame.f_code
+        fn = code.co_filename
+        if not fn.startswith(prefix):
+            return
+        rel = fn[len(prefix):]
+        if cov is not None and event == "call" and result.current:
+            cov.setdefault(result.current, set()).add(rel + ":" + code.co_qualname)
+        if (rel, code.co_qualname) not in want:
+            return
+        if event == "call":
+            pending[id(frame)] = _args_repr(frame)
+        elif event == "return" and id(frame) in pending:
+            a = pending.pop(id(frame))
+            r = _literal_repr(arg)
+            if a is not None and r is not None and len(calls) < 200:
+                calls.append([rel, code.co_qualname, a, r])
+    sys.setprofile(prof)
+
+
+def _args_repr(frame):
+    code = frame.f_code
+    n = code.co_argcount + code.co_kwonlyargcount
+    n += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
+    names = code.co_varnames[:n]
+    if names and names[0] in ("self", "cls"):
+        return None
+    vals = tuple(frame.f_locals.get(x) for x in names)
+    return _literal_repr(vals)
+
+
+def _literal_repr(v):
+    try:
+        r = repr(v)
+        if len(r) > 2000 or ast.literal_eval(r) != v:
+            return None
+        return r
+    except Exception:
+        return None
+
+
+def run_tests(files, base, drop, test_modules, only=None, timeout=20.0, trace=None, coverage=False):
+    return run_tests_impl(files, base, drop, test_modules, only, timeout, trace, coverage)
+
+
+def run_tests_impl(files, base, drop, test_modules, only=None, timeout=20.0, trace=None, coverage=False):
+    """Runs unittest tests in a fresh fork with `files` ({rel: text}) first on sys.path.
+
+    Returns {"outcomes": {test_id: [state, text]}, "load_errors": {...}, "timed_out": bool,
+    "crashed": str, "wall_ms": int}. States: pass, fail, error, skip, xfail."""
+    overlay = tempfile.mkdtemp(prefix="efrun-")
+    _mirror_parents(overlay, base, files)
+    for rel, text in files.items():
+        write_file(overlay, rel, text)
+    rfd, wfd = os.pipe()
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(rfd)
+            os.setpgid(0, 0)
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            res = _child_run(overlay, base, set(drop), list(test_modules), only, trace, coverage)
+            data = json.dumps(res).encode()
+            view = memoryview(data)
+            while view:
+                view = view[os.write(wfd, view):]
+        except BaseException:
+            code = 3
+        finally:
+            os._exit(code)
+    os.close(wfd)
+    chunks, timed_out, deadline = [], False, t0 + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            break
+        r, _, _ = select.select([rfd], [], [], left)
+        if r:
+            b = os.read(rfd, 1 << 16)
+            if not b:
+                break
+            chunks.append(b)
+    os.close(rfd)
+    if timed_out:
+        for target in (-pid, pid):
+            try:
+                os.kill(target, signal.SIGKILL)
+            except OSError:
+                pass
+    _, status = os.waitpid(pid, 0)
+    shutil.rmtree(overlay, ignore_errors=True)
+    out = {"outcomes": {}, "load_errors": {}, "calls": [], "times": {}, "defs": {}, "coverage": {}, "timed_out": timed_out, "crashed": "",
+           "wall_ms": int((time.monotonic() - t0) * 1000)}
+    if not timed_out:
+        try:
+            out.update(json.loads(b"".join(chunks).decode()))
+        except Exception:
+            out["crashed"] = "the test process died (status %d)" % status
+    return out
+
+
+def _mirror_parents(overlay, base, files):
+    """A file inside a package shadows the base tree's copy only when its package directory
+    is complete in the overlay: every other entry of each parent directory is linked in."""
+    dirs = sorted({os.path.dirname(rel) for rel in files if "/" in rel})
+    done = set()
+    for d in dirs:
+        parts = d.split("/")
+        for i in range(1, len(parts) + 1):
+            sub = "/".join(parts[:i])
+            if sub in done:
+                continue
+            done.add(sub)
+            src = os.path.join(base, sub)
+            dst = os.path.join(overlay, sub)
+            os.makedirs(dst, exist_ok=True)
+            if not os.path.isdir(src):
+                continue
+            for name in os.listdir(src):
+                rel = sub + "/" + name
+                if name == "__pycache__" or rel in files or any(x == rel or x.startswith(rel + "/") for x in dirs):
+                    continue
+                try:
+                    os.symlink(os.path.join(src, name), os.path.join(dst, name))
+                except OSError:
+                    pass
+
+
+def passed(run, tid):
+    return run["outcomes"].get(tid, ["missing"])[0] == "pass"
+
+
+# ---------------------------------------------------------------- verification
+
+def verify_diff(answer, world, task):
+    """Applies the answer (a unified diff) to the task's clean tree, restores every test
+    file, and runs the fail-to-pass and pass-to-pass tests, hidden ones included."""
+    try:
+        meta, files, base = load_world(world)
+    except Exception as e:
+        return {"pass": False, "score": 0.0, "reason": "world: %s" % e, "constraint": "world"}
+    sources = {p: t for p, (t, r) in files.items() if r == "source"}
+    tests = {p for p, (t, r) in files.items() if r == "test"}
+    if not isinstance(answer, str):
+        return _fail("format", "the answer must be a unified diff string")
+    if not answer.strip():
+        return _fail("empty", "the diff is empty")
+    try:
+        parsed = parse_diff(answer)
+        touched = {p for o, n, _ in parsed for p in (o, n) if p}
+        foreign = sorted(p for p in touched if p not in sources and p not in tests)
+        if foreign:
+            return _fail("paths", "the diff touches files that are not sources of the workspace: %s"
+                         % ", ".join(foreign[:5]))
+        if any(o is None or n is None or o != n for o, n, _ in parsed if (o or n) in sources):
+            return _fail("paths", "the diff may change sources but not create, delete or rename them")
+        # restore every test file: only the source part of the diff is applied
+        src_part = "".join(_file_section(answer, p) for p in sorted(touched & set(sources)))
+        patched = apply_diff(sources, src_part) if src_part else dict(sources)
+    except PatchError as e:
+        return _fail("apply", "the diff does not apply: %s" % e)
+    for p, t in patched.items():
+        try:
+            compile(t, p, "exec")
+        except SyntaxError as e:
+            return _fail("syntax", "%s does not compile: %s" % (p, e))
+    root = base_root(meta, base)
+    f2p, p2p = task["fail_to_pass"], task["pass_to_pass"]
+    run = run_tests(patched, root, task["drop_modules"], task["test_modules"], only=f2p + p2p,
+                    timeout=float(task.get("test_timeout_s", 30)))
+    if run["timed_out"]:
+        return _fail("timeout", "the tests ran past %ss" % task.get("test_timeout_s", 30))
+    if run["crashed"]:
+        return _fail("crash", run["crashed"])
+    bad_f2p = [t for t in f2p if not passed(run, t)]
+    bad_p2p = [t for t in p2p if not passed(run, t)]
+    if bad_f2p:
+        return _fail("fail_to_pass", "%d of %d failing tests still fail, e.g. %s" %
+                     (len(bad_f2p), len(f2p), bad_f2p[0]))
+    if bad_p2p:
+        return _fail("pass_to_pass", "%d of %d tests that passed now fail, e.g. %s" %
+                     (len(bad_p2p), len(p2p), bad_p2p[0]))
+    return {"pass": True, "score": 1.0, "constraint": "",
+            "reason": "all %d fail-to-pass and %d pass-to-pass tests pass" % (len(f2p), len(p2p))}
+
+
+def _fail(constraint, reason):
+    return {"pass": False, "score": 0.0, "reason": "%s: %s" % (constraint, reason), "constraint": constraint}
+
+
+def _file_section(diff, path):
+    """The part of a diff that belongs to one file."""
+    out, keep = [], False
+    lines = diff.splitlines(True)
+    for i, l in enumerate(lines):
+        if l.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ "):
+            try:
+                o, n = _diff_path(l[4:]), _diff_path(lines[i + 1][4:])
+            except PatchError:
+                o = n = None
+            keep = path in (o, n)
+        if keep:
+            out.append(l)
+    return "".join(out)

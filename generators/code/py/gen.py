@@ -1,0 +1,412 @@
+# One code task, built in the sandbox: bugs injected into the chosen modules and kept
+# by their tests, the workspace the agent gets (hidden tests taken out of its test
+# files), the issue text, the reference diff and the wrong diffs that must earn 0.
+import ast
+import os
+import random
+import re
+
+import codebox
+import mutate
+
+# level -> (bugs, what the issue shows, files the bugs spread over)
+LEVELS = {
+    1: {"bugs": 1, "issue": "traceback", "files": 1},
+    2: {"bugs": 1, "issue": "test_names", "files": 1},
+    3: {"bugs": 1, "issue": "symptom", "files": 1, "prefer_far": True},
+    4: {"bugs": 2, "issue": "symptom", "files": 1},
+    5: {"bugs": 3, "issue": "symptom", "files": 2},
+}
+
+
+def read_sources(spec):
+    files = {}
+    for m in spec["modules"]:
+        if spec.get("base_files"):
+            files[m["source"]] = spec["base_files"][m["source"]]
+        else:
+            with open(os.path.join(spec["base"], m["source"]), encoding="utf-8") as f:
+                files[m["source"]] = f.read()
+    return files
+
+
+def read_test_file(spec, m):
+    if spec.get("base_files"):
+        return spec["base_files"][m["test_file"]]
+    with open(os.path.join(spec["base"], m["test_file"]), encoding="utf-8") as f:
+        return f.read()
+
+
+def baseline(spec):
+    """{module source: baseline info} of the clean tree (the host caches it)."""
+    base = codebox.base_root(spec.get("meta", {"base_in_box": spec["base"]}), spec.get("base_files") or {})
+    files = read_sources(spec)
+    out = {}
+    for m in spec["modules"]:
+        out[m["source"]] = mutate.baseline(files, base, m["drop"], [m["test_module"]])
+    return out
+
+
+def judge_mutant(spec, mutant, functions):
+    """The selection verdict on one given mutant of the spec's single module."""
+    m = spec["modules"][0]
+    base = codebox.base_root(spec.get("meta", {"base_in_box": spec["base"]}), spec.get("base_files") or {})
+    files = read_sources(spec)
+    info = mutate.baseline(files, base, m["drop"], [m["test_module"]])
+    out = mutate.select(files, {m["source"]: mutant}, base, m["drop"], [m["test_module"]], info, functions)
+    out["baseline_passing"] = len(info["passing"])
+    return out
+
+
+def _mentions(test_src, test_def, qualname):
+    """Whether the test method's own source names the mutated function."""
+    name = qualname.split(".")[-1]
+    body = _method_source(test_src, test_def)
+    return body is not None and re.search(r"\b%s\b" % re.escape(name), body) is not None
+
+
+def _method_source(src, qual):
+    tree = ast.parse(src)
+    node = _find_def(tree, qual)
+    if node is None:
+        return None
+    lines = src.splitlines(True)
+    start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+    return "".join(lines[start - 1:node.end_lineno])
+
+
+def _find_def(tree, qual):
+    parts = qual.split(".")
+    body = tree.body
+    node = None
+    for p in parts:
+        node = next((n for n in body if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                     and n.name == p), None)
+        if node is None:
+            return None
+        body = node.body
+    return node
+
+
+def strip_methods(src, quals):
+    """The test file without the methods named in quals (Class.method)."""
+    tree = ast.parse(src)
+    spans = []
+    for q in set(quals):
+        node = _find_def(tree, q)
+        if node is not None:
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            spans.append((start, node.end_lineno, node.col_offset))
+    lines = src.splitlines(True)
+    for start, end, col in sorted(spans, reverse=True):
+        lines[start - 1:end] = []
+    out = "".join(lines)
+    # a class left with an empty body gets a pass
+    try:
+        ast.parse(out)
+    except SyntaxError:
+        return None
+    return out
+
+
+def _visible_path(m):
+    return "tests/" + os.path.basename(m["test_file"])
+
+
+def _visible_id(m, tid):
+    mod = os.path.basename(m["test_file"])[:-3]
+    return mod + tid[len(m["test_module"]):]
+
+
+def make_task(spec):
+    level = int(spec["level"])
+    plan = LEVELS[level]
+    rng = random.Random("%s/%d" % (spec["seed"], level))
+    base = codebox.base_root(spec.get("meta", {"base_in_box": spec["base"]}), spec.get("base_files") or {})
+    clean = read_sources(spec)
+    infos = spec["baselines"]
+    mods = {m["source"]: m for m in spec["modules"]}
+    files_order = list(mods)
+    rng.shuffle(files_order)
+    bug_files = files_order[:plan["files"]]
+    if len(bug_files) < plan["files"]:
+        return {"ok": False, "why": "level %d needs %d modules" % (level, plan["files"])}
+    current = dict(clean)
+    bugs, stats = [], {"tried": 0, "rejected": {}, "runs_ms": []}
+    budget = int(spec.get("max_mutants", 24))
+    f2p_all, p2p_all = [], []
+    for i in range(plan["bugs"]):
+        path = bug_files[i % len(bug_files)]
+        m = mods[path]
+        info = infos[path]
+        used = {b["function"] for b in bugs if b["file"] == path}
+        cands = [c for c in mutate.candidates(current[path], rng.random(), limit=60) if c["function"] not in used]
+        if plan.get("prefer_far"):
+            cands.sort(key=lambda c: 0 if c["kind"] != "change_constant" else 1)
+        chosen = None
+        for c in cands:
+            if stats["tried"] >= budget:
+                break
+            stats["tried"] += 1
+            hit = [path + ":" + b["function"] for b in bugs if b["file"] == path] + [path + ":" + c["function"]]
+            trial = dict(current)
+            trial[path] = c["source"]
+            r = mutate.select(current, {path: c["source"]}, base, m["drop"], [m["test_module"]], info, hit)
+            stats["runs_ms"] += r["runs_ms"]
+            if not r["keep"]:
+                stats["rejected"][r["why"]] = stats["rejected"].get(r["why"], 0) + 1
+                continue
+            prev = {t for b in bugs if b["file"] == path for t in b["fail_to_pass"]}
+            if set(r["fail_to_pass"]) <= prev:
+                stats["rejected"]["adds_no_failure"] = stats["rejected"].get("adds_no_failure", 0) + 1
+                continue
+            if len(r["fail_to_pass"]) < 2:
+                stats["rejected"]["one_failing_test"] = stats["rejected"].get("one_failing_test", 0) + 1
+                continue
+            test_src = read_test_file(spec, m)
+            far = not any(_mentions(test_src, info["defs"].get(t, ""), c["function"]) for t in r["fail_to_pass"][:3])
+            if plan.get("prefer_far") and not far and stats["tried"] < budget // 2:
+                stats["rejected"]["near"] = stats["rejected"].get("near", 0) + 1
+                continue
+            chosen = {"file": path, "function": c["function"], "kind": c["kind"], "line": c["line"],
+                      "fail_to_pass": r["fail_to_pass"], "pass_to_pass": r["pass_to_pass"],
+                      "failures": r["failures"], "far": far}
+            current = trial
+            break
+        if chosen is None:
+            return {"ok": False, "why": "no usable mutant after %d tries" % stats["tried"], "stats": stats}
+        bugs.append(chosen)
+    # the last selection of each file holds its cumulative fail/pass sets
+    by_file = {}
+    for b in bugs:
+        by_file[b["file"]] = b
+    f2p = sorted({t for b in by_file.values() for t in b["fail_to_pass"]})
+    p2p = sorted({t for b in by_file.values() for t in b["pass_to_pass"]} - set(f2p))
+    return _assemble(spec, level, plan, rng, clean, current, bugs, f2p, p2p, base, stats)
+
+
+def _assemble(spec, level, plan, rng, clean, buggy, bugs, f2p, p2p, base, stats):
+    mods = {m["source"]: m for m in spec["modules"]}
+    infos = spec["baselines"]
+    by_module = {}
+    for t in f2p + p2p:
+        for m in spec["modules"]:
+            if t.startswith(m["test_module"] + "."):
+                by_module.setdefault(m["source"], []).append(t)
+    defs = {}
+    for path, info in infos.items():
+        defs.update(info["defs"])
+    # hide half of the failing tests' methods (at least one) and a third of the rest
+    f2p_defs = sorted({defs.get(t, "") for t in f2p} - {""})
+    rng.shuffle(f2p_defs)
+    hidden_f2p = set(f2p_defs[:max(1, len(f2p_defs) // 2)]) if len(f2p_defs) >= 2 else set()
+    shown = [t for t in f2p if defs.get(t) not in hidden_f2p]
+    if not hidden_f2p or not shown:
+        return {"ok": False, "why": "the failing tests cannot be split into shown and hidden ones", "stats": stats}
+    p2p_defs = sorted({defs.get(t, "") for t in p2p} - {""} - set(f2p_defs))
+    rng.shuffle(p2p_defs)
+    hidden = hidden_f2p | set(p2p_defs[:len(p2p_defs) // 3])
+    workspace, visible_tests = {}, []
+    for m in spec["modules"]:
+        workspace[m["source"]] = (buggy[m["source"]], "source")
+        src = read_test_file(spec, m)
+        stripped = strip_methods(src, [q for q in hidden])
+        if stripped is None:
+            return {"ok": False, "why": "hiding tests broke %s" % m["test_file"], "stats": stats}
+        workspace[_visible_path(m)] = (stripped, "test")
+        visible_tests.append(os.path.basename(m["test_file"])[:-3])
+    first = shown[0]
+    m_first = next(m for m in spec["modules"] if first.startswith(m["test_module"] + "."))
+    failure = next((b["failures"][first] for b in bugs if first in b["failures"]), ["fail", ""])
+    issue = _issue(plan, level, spec, bugs, shown, failure, m_first)
+    reference = codebox.make_diff({p: buggy[p] for p in clean}, clean)
+    negatives = _negatives(spec, level, clean, buggy, bugs, workspace, shown, first, defs, m_first, base)
+    return {"ok": True, "level": level, "bugs": bugs, "fail_to_pass": f2p, "pass_to_pass": p2p,
+            "hidden": sorted(hidden), "shown_failing": [_visible_id(m_first, t) for t in shown
+                                                        if t.startswith(m_first["test_module"] + ".")],
+            "workspace": {p: {"content": t, "role": r} for p, (t, r) in workspace.items()},
+            "visible_test_modules": visible_tests, "issue": issue, "reference": reference,
+            "negatives": negatives, "stats": stats}
+
+
+def _last_line(trace):
+    """The exception line of a traceback (what went wrong, not where)."""
+    lines = trace.strip().splitlines()
+    last_file = max([i for i, l in enumerate(lines) if l.startswith('  File "')] or [-1])
+    for l in lines[last_file + 1:]:
+        if l and not l[0].isspace():
+            return l.strip()[:240]
+    return "a wrong result"
+
+
+def _clean_trace(trace, m, overlay_hint="/tmp/efrun-"):
+    """Paths in a traceback as the workspace names them."""
+    trace = re.sub(r'"/tmp/efrun-[^/"]*/', '"', trace)
+    trace = re.sub(r'"[^"]*/%s"' % re.escape(m["test_file"]), '"%s"' % _visible_path(m), trace)
+    return trace.replace(m["test_module"] + ".", os.path.basename(m["test_file"])[:-3] + ".")
+
+
+def _issue(plan, level, spec, bugs, shown, failure, m_first):
+    names = ", ".join("`%s`" % os.path.splitext(m["source"])[0].replace("/", ".") for m in spec["modules"])
+    vis = _visible_id(m_first, shown[0])
+    head = "The repository holds the module(s) %s and their tests under `tests/`." % names
+    tail = ("Fix the source so that the behaviour is correct again; do not change the tests (they "
+            "are restored before grading, and more tests than the ones you can see are run). "
+            "Answer with the unified diff of your change (the `show_diff` tool prints it).")
+    if plan["issue"] == "traceback":
+        trace = _clean_trace(failure[1], m_first)
+        body = "The test `%s` fails:\n\n```\n%s\n```" % (vis, trace.strip()[-1500:])
+    elif plan["issue"] == "test_names":
+        shown_ids = [_visible_id(m_first, t) for t in shown if t.startswith(m_first["test_module"] + ".")][:4]
+        body = "These tests fail: %s. The failure reads `%s`." % (
+            ", ".join("`%s`" % t for t in shown_ids), _last_line(failure[1]))
+    else:
+        many = " There is more than one bug, possibly in different functions or files." if plan["bugs"] > 1 else ""
+        body = ("Since a recent change, some results of %s are wrong: a check that used to pass now "
+                "reports `%s`.%s" % (names, _last_line(failure[1]), many))
+    return head + "\n\n" + body + "\n\n" + tail
+
+
+# ---------------------------------------------------------------- wrong answers
+
+def _negatives(spec, level, clean, buggy, bugs, workspace, shown, first, defs, m_first, base):
+    out = []
+    src_path = bugs[0]["file"]
+    test_path = _visible_path(m_first)
+    test_src = workspace[test_path][0]
+    out.append({"kind": "empty_diff", "answer": ""})
+    noop = dict(buggy)
+    noop[src_path] = "# reviewed\n" + buggy[src_path]
+    out.append({"kind": "unpatched", "answer": codebox.make_diff({src_path: buggy[src_path]}, {src_path: noop[src_path]})})
+    qual = defs.get(first, "")
+    deleted = strip_methods(test_src, [qual])
+    if deleted is not None and deleted != test_src:
+        out.append({"kind": "delete_failing_test", "answer": codebox.make_diff({test_path: test_src}, {test_path: deleted})})
+    edited = _neuter_tests(test_src, {defs.get(t, "") for t in shown})
+    if edited and edited != test_src:
+        out.append({"kind": "edit_tests", "answer": codebox.make_diff({test_path: test_src}, {test_path: edited})})
+    cheat = _special_case_tests(clean, buggy, bugs, [defs.get(t, "") for t in shown])
+    if cheat is not None:
+        out.append({"kind": "special_case_tests", "answer": codebox.make_diff(
+            {p: buggy[p] for p in cheat}, cheat)})
+    cheat = _special_case(spec, clean, buggy, bugs, shown, m_first, base)
+    if cheat is not None:
+        out.append({"kind": "special_case_inputs", "answer": codebox.make_diff(
+            {p: buggy[p] for p in cheat}, cheat)})
+    out.append({"kind": "not_a_diff", "answer": "I fixed the bug in %s." % src_path})
+    out.append({"kind": "new_test_package", "answer": codebox.make_diff(
+        {}, {"test/__init__.py": "", "test/%s" % os.path.basename(m_first["test_file"]): "pass\n"})})
+    if len(bugs) > 1:  # fixing one bug of several is not enough
+        partial = dict(buggy)
+        b0 = bugs[0]
+        partial[b0["file"]] = _revert_function(buggy[b0["file"]], clean[b0["file"]], b0["function"])
+        if partial[b0["file"]] is not None and partial != clean:
+            out.append({"kind": "partial_fix", "answer": codebox.make_diff(
+                {b0["file"]: buggy[b0["file"]]}, {b0["file"]: partial[b0["file"]]})})
+    return out
+
+
+def _neuter_tests(src, quals):
+    """Every named test method returns before its checks."""
+    tree = ast.parse(src)
+    lines = src.splitlines(True)
+    inserts = []
+    for q in quals:
+        node = _find_def(tree, q) if q else None
+        if node is None:
+            continue
+        first = node.body[0]
+        inserts.append((first.lineno, first.col_offset))
+    for line, col in sorted(inserts, reverse=True):
+        lines.insert(line - 1, " " * col + "return\n")
+    return "".join(lines)
+
+
+def _revert_function(buggy_src, clean_src, qual):
+    """buggy_src with one function's text taken from clean_src."""
+    b, c = _find_def(ast.parse(buggy_src), qual), _find_def(ast.parse(clean_src), qual)
+    if b is None or c is None:
+        return None
+    bl, cl = buggy_src.splitlines(True), clean_src.splitlines(True)
+    bl[b.lineno - 1:b.end_lineno] = cl[c.lineno - 1:c.end_lineno]
+    return "".join(bl)
+
+
+def _special_case(spec, clean, buggy, bugs, shown, m_first, base):
+    """The mutated functions answer the shown failing tests' exact inputs from a table
+    recorded on the clean code, and stay wrong for every other input."""
+    targets = [[b["file"], b["function"]] for b in bugs]
+    calls = mutate.trace_calls(dict(clean), base, m_first["drop"], [m_first["test_module"]], shown, targets)
+    table = {}
+    for f, q, a, r in calls:
+        table.setdefault((f, q), {})[a] = r
+    out = {}
+    for (f, q), cases in table.items():
+        src = out.get(f, buggy[f])
+        node = _find_def(ast.parse(src), q)
+        if node is None or not node.body:
+            continue
+        a = node.args
+        names = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs]
+        names += [x.arg for x in (a.vararg, a.kwarg) if x is not None]
+        if names and names[0] in ("self", "cls"):
+            continue
+        body0 = node.body[0]
+        doc = isinstance(body0, ast.Expr) and isinstance(getattr(body0, "value", None), ast.Constant) \
+            and isinstance(body0.value.value, str)
+        at = node.body[1] if doc and len(node.body) > 1 else body0
+        ind = " " * at.col_offset
+        key = "repr((%s,))" % ", ".join(names) if names else "'()'"
+        items = ", ".join("%r: %s" % (k, v) for k, v in list(cases.items())[:100])
+        text = "%s_ef_cases = {%s}\n%sif %s in _ef_cases:\n%s    return _ef_cases[%s]\n" % (
+            ind, items, ind, key, ind, key)
+        lines = src.splitlines(True)
+        lines.insert(at.lineno - 1, text)
+        new = "".join(lines)
+        try:
+            compile(new, f, "exec")
+        except SyntaxError:
+            continue
+        out[f] = new
+    return out or None
+
+
+def _special_case_tests(clean, buggy, bugs, test_quals):
+    """The mutated functions behave like the clean ones only when called from the shown
+    failing tests (found on the call stack), and stay wrong everywhere else."""
+    names = sorted({q.split(".")[-1] for q in test_quals if q})
+    if not names:
+        return None
+    out = {}
+    for b in bugs:
+        f, q = b["file"], b["function"]
+        src = out.get(f, buggy[f])
+        node = _find_def(ast.parse(src), q)
+        cnode = _find_def(ast.parse(clean[f]), q)
+        if node is None or cnode is None or (node.decorator_list and "." in q):
+            continue
+        a = node.args
+        call = [x.arg for x in a.posonlyargs + a.args]
+        call += ["*" + a.vararg.arg] if a.vararg else []
+        call += ["%s=%s" % (x.arg, x.arg) for x in a.kwonlyargs]
+        call += ["**" + a.kwarg.arg] if a.kwarg else []
+        clean_lines = clean[f].splitlines(True)[cnode.lineno - 1:cnode.end_lineno]
+        helper = "".join(clean_lines).replace("def %s(" % cnode.name, "def _ef_clean_%s(" % cnode.name, 1)
+        at = node.body[0]
+        ind = " " * at.col_offset
+        owner = "%s._ef_clean_%s" % (call[0], node.name) if call and call[0] in ("self", "cls") else \
+            "_ef_clean_%s" % node.name
+        args = ", ".join(call[1:] if owner.startswith(("self.", "cls.")) else call)
+        guard = ("%simport sys as _ef_sys\n%s_ef_f = _ef_sys._getframe(1)\n%swhile _ef_f is not None:\n"
+                 "%s    if _ef_f.f_code.co_name in %r:\n%s        return %s(%s)\n%s    _ef_f = _ef_f.f_back\n"
+                 % (ind, ind, ind, ind, tuple(names), ind, owner, args, ind))
+        lines = src.splitlines(True)
+        lines.insert(at.lineno - 1, guard)
+        lines.insert(node.lineno - 1, helper)
+        new = "".join(lines)
+        try:
+            compile(new, f, "exec")
+        except SyntaxError:
+            continue
+        out[f] = new
+    return out or None

@@ -1,0 +1,309 @@
+# Bug synthesis for code environments: function-level AST mutations applied as small
+# text edits (only the mutated expression or statement changes, so the rest of the file
+# keeps its formatting and comments), and the selection of mutants by running tests.
+import ast
+import random
+
+import codebox
+
+KINDS = [
+    "flip_comparison", "off_by_one", "swap_arguments", "remove_statement", "wrong_operator",
+    "change_constant", "invert_condition", "early_return", "wrong_variable",
+    "drop_exception_handling", "remove_branch", "flip_boolean",
+]
+
+_CMP_FLIP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
+             ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
+_OP_SWAP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv, ast.FloorDiv: ast.Mult,
+            ast.Div: ast.Mult, ast.Mod: ast.FloorDiv, ast.BitAnd: ast.BitOr, ast.BitOr: ast.BitAnd,
+            ast.LShift: ast.RShift, ast.RShift: ast.LShift}
+
+
+def functions(tree):
+    """(qualname, node) of every function and method, nested classes included."""
+    out = []
+
+    def walk(body, prefix):
+        for n in body:
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                out.append((prefix + n.name, n))
+            elif isinstance(n, ast.ClassDef):
+                walk(n.body, prefix + n.name + ".")
+    walk(tree.body, "")
+    return out
+
+
+def _own_nodes(fn):
+    """Nodes of a function, not of functions or classes nested in it."""
+    stack = list(fn.body)
+    while stack:
+        n = stack.pop()
+        yield n
+        for c in ast.iter_child_nodes(n):
+            if not isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                stack.append(c)
+
+
+def _stmt_lists(fn):
+    out = [fn.body]
+    for n in _own_nodes(fn):
+        for field in ("body", "orelse", "finalbody"):
+            v = getattr(n, field, None)
+            if isinstance(v, list) and v and isinstance(v[0], ast.stmt):
+                out.append(v)
+        if isinstance(n, ast.Try):
+            out.extend(h.body for h in n.handlers)
+    return out
+
+
+def _local_names(fn):
+    names = {a.arg for a in fn.args.args + fn.args.kwonlyargs + fn.args.posonlyargs}
+    for n in _own_nodes(fn):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            names.add(n.id)
+    return sorted(names - {"self", "cls"})
+
+
+def sites(source):
+    """Every mutation this source allows: dicts with kind, function, line and the edit."""
+    tree = ast.parse(source)
+    out = []
+    for qual, fn in functions(tree):
+        if fn.name.startswith("__") and fn.name not in ("__init__", "__call__", "__eq__", "__lt__"):
+            continue
+        for site in _function_sites(fn):
+            site["function"] = qual
+            out.append(site)
+    return out
+
+
+def _expr_site(kind, node, new):
+    return {"kind": kind, "line": node.lineno, "span": [node.lineno, node.col_offset, node.end_lineno,
+                                                         node.end_col_offset], "text": ast.unparse(new)}
+
+
+def _copy(node):
+    return ast.parse(ast.unparse(node), mode="eval").body
+
+
+def _function_sites(fn):
+    out = []
+    locals_ = _local_names(fn)
+    doc = fn.body[0] if (fn.body and isinstance(fn.body[0], ast.Expr) and
+                         isinstance(getattr(fn.body[0], "value", None), ast.Constant) and
+                         isinstance(fn.body[0].value.value, str)) else None
+    for n in _own_nodes(fn):
+        if n is doc:
+            continue
+        if isinstance(n, ast.Compare) and len(n.ops) == 1 and type(n.ops[0]) in _CMP_FLIP:
+            new = _copy(n)
+            new.ops = [_CMP_FLIP[type(n.ops[0])]()]
+            out.append(_expr_site("flip_comparison", n, new))
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "range" and n.args:
+            arg = n.args[-1] if len(n.args) <= 2 else n.args[1]
+            out.append(_expr_site("off_by_one", arg, ast.BinOp(_copy(arg), ast.Add(), ast.Constant(1))))
+        if isinstance(n, ast.Slice):
+            for part in (n.lower, n.upper):
+                if part is not None and not isinstance(part, ast.Constant):
+                    out.append(_expr_site("off_by_one", part, ast.BinOp(_copy(part), ast.Sub(), ast.Constant(1))))
+        if isinstance(n, ast.Call) and len(n.args) >= 2 and not any(isinstance(a, ast.Starred) for a in n.args[:2]):
+            a, b = n.args[0], n.args[1]
+            if ast.dump(a) != ast.dump(b):
+                new = _copy(n)
+                new.args[0], new.args[1] = new.args[1], new.args[0]
+                out.append(_expr_site("swap_arguments", n, new))
+        if isinstance(n, ast.BinOp) and type(n.op) in _OP_SWAP:
+            new = _copy(n)
+            new.op = _OP_SWAP[type(n.op)]()
+            out.append(_expr_site("wrong_operator", n, new))
+        if isinstance(n, ast.BoolOp):
+            new = _copy(n)
+            new.op = ast.Or() if isinstance(n.op, ast.And) else ast.And()
+            out.append(_expr_site("wrong_operator", n, new))
+        if isinstance(n, ast.Constant) and type(n.value) is int:
+            out.append(_expr_site("change_constant", n, ast.Constant(n.value + (1 if n.value <= 1 else -1))))
+        if isinstance(n, ast.Constant) and type(n.value) is bool:
+            out.append(_expr_site("flip_boolean", n, ast.Constant(not n.value)))
+        if isinstance(n, (ast.If, ast.While)):
+            test = n.test
+            new = test.operand if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) else \
+                ast.UnaryOp(ast.Not(), _copy(test))
+            out.append(_expr_site("invert_condition", test, new))
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in locals_:
+            others = [x for x in locals_ if x != n.id]
+            if others:
+                other = others[(n.lineno + n.col_offset) % len(others)]
+                out.append(_expr_site("wrong_variable", n, ast.Name(other, ast.Load())))
+        if isinstance(n, ast.Try) and n.handlers and len(n.body) >= 1:
+            out.append({"kind": "drop_exception_handling", "line": n.lineno, "stmt": [n.lineno, n.end_lineno],
+                        "body": [n.body[0].lineno, n.body[-1].end_lineno], "indent": n.col_offset,
+                        "body_indent": n.body[0].col_offset})
+        if isinstance(n, ast.If) and n.orelse and not (len(n.orelse) == 1 and isinstance(n.orelse[0], ast.If)):
+            first, last = n.orelse[0], n.orelse[-1]
+            out.append({"kind": "remove_branch", "line": first.lineno, "else_from": n.body[-1].end_lineno + 1,
+                        "lines": [first.lineno, last.end_lineno]})
+    for body in _stmt_lists(fn):
+        stmts = [s for s in body if s is not doc]
+        if len(stmts) >= 2:
+            for s in stmts:
+                if isinstance(s, (ast.Assign, ast.AugAssign, ast.Expr)) and s.lineno == s.end_lineno:
+                    out.append({"kind": "remove_statement", "line": s.lineno, "lines": [s.lineno, s.end_lineno],
+                                "indent": s.col_offset, "alone": False})
+                elif isinstance(s, ast.If) and not s.orelse:
+                    out.append({"kind": "remove_branch", "line": s.lineno, "lines": [s.lineno, s.end_lineno],
+                                "indent": s.col_offset, "alone": False})
+    # early return: the function's final return placed before the statement in front of it
+    top = [s for s in fn.body if s is not doc]
+    if len(top) >= 2 and isinstance(top[-1], ast.Return):
+        prev = top[-2]
+        out.append({"kind": "early_return", "line": prev.lineno, "insert_before": prev.lineno,
+                    "indent": prev.col_offset, "text": ast.unparse(top[-1])})
+    return out
+
+
+def apply_site(source, site):
+    """The source with one mutation applied (only the mutated lines change)."""
+    lines = source.splitlines(True)
+    k = site["kind"]
+    if "span" in site:
+        l0, c0, l1, c1 = site["span"]
+        a = lines[l0 - 1].encode()
+        b = lines[l1 - 1].encode()
+        text = site["text"]
+        if l0 != l1:
+            text = "(" + text + ")"
+        new = (a[:c0] + text.encode() + b[c1:]).decode()
+        lines[l0 - 1:l1] = [new]
+    elif k in ("remove_statement", "remove_branch"):
+        l0, l1 = site["lines"]
+        block = lines[l0 - 1:l1]
+        indent = site.get("indent")
+        if "else_from" in site:  # an else branch: its header and body go
+            hdr = site["else_from"]
+            while hdr < l0 and not lines[hdr - 1].lstrip().startswith("else"):
+                hdr += 1
+            if hdr >= l0:
+                raise ValueError("no else header")
+            lines[hdr - 1:l1] = []
+            return "".join(lines)
+        lines[l0 - 1:l1] = [" " * indent + "pass\n"]
+        del block
+    elif k == "early_return":
+        at = site["insert_before"]
+        lines.insert(at - 1, " " * site["indent"] + site["text"] + "\n")
+    elif k == "drop_exception_handling":
+        s0, s1 = site["stmt"]
+        b0, b1 = site["body"]
+        shift = site["body_indent"] - site["indent"]
+        body = [l[shift:] if l[:shift].strip() == "" else l for l in lines[b0 - 1:b1]]
+        lines[s0 - 1:s1] = body
+    else:
+        raise ValueError("unknown mutation kind %s" % k)
+    return "".join(lines)
+
+
+def candidates(source, seed, kinds=None, limit=40):
+    """Compilable mutants of `source` that differ in meaning, in a seeded order, one per
+    (function, kind) pair first so that kinds and functions are spread."""
+    rng = random.Random(seed)
+    all_sites = [s for s in sites(source) if kinds is None or s["kind"] in kinds]
+    rng.shuffle(all_sites)
+    seen_pairs, first, rest = set(), [], []
+    for s in all_sites:
+        key = (s["function"], s["kind"])
+        (rest if key in seen_pairs else first).append(s)
+        seen_pairs.add(key)
+    base_dump = ast.dump(ast.parse(source))
+    out = []
+    for s in first + rest:
+        try:
+            text = apply_site(source, s)
+            tree = ast.parse(text)
+            compile(text, "<mutant>", "exec")
+        except Exception:
+            continue
+        if ast.dump(tree) == base_dump:
+            continue
+        s = dict(s)
+        s["source"] = text
+        out.append(s)
+        if len(out) >= limit:
+            break
+    return out
+
+
+# ---------------------------------------------------------------- generator entry points
+
+def baseline(files, base, drop, test_modules, timeout=60.0, max_test_ms=200.0):
+    """Runs the clean tree twice (the first time recording which functions each test
+    calls). Candidates are the tests that pass both times, each within max_test_ms."""
+    runs = [codebox.run_tests(files, base, drop, test_modules, timeout=timeout, coverage=(i == 0))
+            for i in range(2)]
+    both = [t for t in runs[0]["outcomes"] if all(codebox.passed(r, t) for r in runs)]
+    ok = sorted(t for t in both if runs[1]["times"].get(t, 1e9) <= max_test_ms)
+    flaky = sorted(t for t in runs[0]["outcomes"]
+                   if codebox.passed(runs[0], t) != codebox.passed(runs[1], t))
+    return {"passing": ok, "flaky": flaky, "wall_ms": [r["wall_ms"] for r in runs],
+            "times": {t: runs[1]["times"].get(t, 0) for t in ok},
+            "coverage": {t: runs[0]["coverage"].get(t, []) for t in ok},
+            "defs": {t: runs[0]["defs"].get(t, "") for t in ok},
+            "load_errors": runs[0]["load_errors"], "timed_out": any(r["timed_out"] for r in runs),
+            "slow": len(both) - len(ok)}
+
+
+def covering(base_info, functions_hit):
+    """The candidate tests that call any of functions_hit ("file:qualname")."""
+    want = set(functions_hit)
+    return [t for t in base_info["passing"] if want & set(base_info["coverage"].get(t, []))]
+
+
+def run_timeout(base_info, tests):
+    return max(2.0, 10.0 * sum(base_info["times"].get(t, 0) for t in tests) / 1000.0 + 1.5)
+
+
+def select(files, mutated, base, drop, test_modules, base_info, functions_hit):
+    """Decides one mutant. The selected tests are the clean tree's candidates that call a
+    mutated function; they run twice on the mutant. Kept only when at least one fails
+    (fail-to-pass), every outcome repeats and every other selected test passes both
+    times (pass-to-pass)."""
+    selected = covering(base_info, functions_hit)
+    if not selected:
+        return {"keep": False, "why": "no_covering_test", "runs_ms": []}
+    tree = dict(files)
+    tree.update(mutated)
+    timeout = run_timeout(base_info, selected)
+    runs = []
+    for _ in range(2):
+        r = codebox.run_tests(tree, base, drop, test_modules, only=selected, timeout=timeout)
+        runs.append(r)
+        why = ("timeout" if r["timed_out"] else "crash" if r["crashed"] else
+               "import_error" if r["load_errors"] else
+               "incomplete" if any(t not in r["outcomes"] for t in selected) else "")
+        if why:
+            return {"keep": False, "why": why, "runs_ms": [x["wall_ms"] for x in runs]}
+    f2p, p2p, unstable = [], [], []
+    for t in selected:
+        a, b = codebox.passed(runs[0], t), codebox.passed(runs[1], t)
+        if a != b or runs[0]["outcomes"][t][0] != runs[1]["outcomes"][t][0]:
+            unstable.append(t)
+        elif a:
+            p2p.append(t)
+        else:
+            f2p.append(t)
+    out = {"runs_ms": [x["wall_ms"] for x in runs], "fail_to_pass": f2p, "pass_to_pass": p2p,
+           "unstable": unstable}
+    if unstable:
+        out.update(keep=False, why="unstable")
+    elif not f2p:
+        out.update(keep=False, why="fails_nothing")
+    else:
+        out.update(keep=True, why="")
+        out["failures"] = {t: runs[0]["outcomes"][t] for t in f2p[:8]}
+    return out
+
+
+def trace_calls(files, base, drop, test_modules, tests, targets, timeout=20.0):
+    """Arguments and results of targets ([[file, qualname]]) while `tests` run on the
+    clean tree: [[file, qualname, args_repr, result_repr]]."""
+    r = codebox.run_tests(files, base, drop, test_modules, only=tests, timeout=timeout, trace=targets)
+    return r.get("calls", [])
