@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   std::mutex mu;
   int usable = 0, failed = 0, tasks = 0;
   double gen_runs = 0, gen_run_ms = 0, ver_runs = 0, ver_ms = 0;
-  generators::trip::StageTimes sum;
+  generators::StageTimes sum;
   std::vector<std::string> errors;
   struct rusage ru0;
   getrusage(RUSAGE_SELF, &ru0);
@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
   for (int j = 0; j < jobs; ++j)
     threads.emplace_back([&] {
       for (int i; (i = next++) < count;) {
-        generators::trip::StageTimes times;
+        generators::StageTimes times;
         generators::code::CodeOptions o;
         o.scratch_dir = std::filesystem::temp_directory_path().string();
         try {
@@ -134,8 +134,8 @@ int main(int argc, char** argv) {
   std::printf("work items %d: tasks %d, validated (usable) %d, failed items %d, wall %.1f s, load average %.1f\n",
               count, tasks, usable, failed, wall_s, loadavg());
   std::printf("validated code tasks per minute: %.1f (on %d threads)\n", usable * 60.0 / wall_s, jobs);
-  std::printf("stage ms (summed over threads): world+generate %.0f, task %.0f, validate %.0f\n", sum.world_ms,
-              sum.solve_ms, sum.validate_ms);
+  std::printf("stage ms (summed over threads): world+generate %.0f, task %.0f, validate %.0f\n", sum.ms("world"),
+              sum.ms("solve"), sum.ms("validate"));
   if (tasks > 0) {
     std::printf("test runs per task: %.1f for bug selection (mean %.0f ms each), %.1f verifier calls "
                 "(mean %.0f ms each)\n",

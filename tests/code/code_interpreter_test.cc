@@ -66,7 +66,7 @@ TEST(CodeInterpreter, TasksAreValidatedAgainstAnIndependentPandasReference) {
   code::testing::ScratchDir dir;
   auto python = sandbox_python_factory({.call_timeout = 120s});
   for (uint64_t index : {0u, 1u}) {
-    trip::StageTimes times;
+    StageTimes times;
     InterpreterOptions o;
     o.scratch_dir = dir.path;
     data::WorkItem item = build_work_item(21, index, *python, o, times);
@@ -92,7 +92,7 @@ TEST(CodeInterpreter, ToolsSeeTheDataAndAScriptedAnalystPasses) {
   if (!why.empty()) GTEST_SKIP() << "numpy/pandas cannot be imported in the sandbox: " << why;
   code::testing::ScratchDir dir;
   auto python = sandbox_python_factory({.call_timeout = 120s});
-  trip::StageTimes times;
+  StageTimes times;
   InterpreterOptions o;
   o.scratch_dir = dir.path;
   data::WorkItem item = build_work_item(5, 0, *python, o, times);

@@ -85,7 +85,7 @@ TEST(RolloutStage, OnlyValidatedTasksAreAttemptedAndErroredAttemptsAreNotScored)
 
 // A trip work item with only its first `usable` tasks left usable.
 data::WorkItem trip_item_with_usable(const testing::CliTempDir& dir, PythonExecutorFactory& python, size_t usable) {
-  trip::StageTimes times;
+  StageTimes times;
   trip::WorkItemOptions wo;
   wo.scratch_dir = dir.path;
   data::WorkItem item = trip::build_work_item(5, 0, python, wo, times);
