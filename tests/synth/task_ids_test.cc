@@ -1,6 +1,7 @@
 // The ids a job produces are its identity in every corpus, shard and merge: reshaping the
 // pipeline (categories behind one interface) must not change them. The expected values were
-// recorded from the build before that change. A deliberate change of what trip generates
+// recorded from the build before that change, then again when trip 1.1.0 changed its prompts
+// and verifier (answer format and day-start rules stated exactly). A deliberate change of what trip generates
 // (world, prompts, verify.py) changes them too: then record the new values here.
 #include <gtest/gtest.h>
 
@@ -30,20 +31,20 @@ TEST(TaskIds, TripJobKeepsItsWorkItemKeysAndTaskIds) {
   }
   std::sort(keys.begin(), keys.end());
   EXPECT_EQ(keys, (std::vector<std::string>{
-                      "100dc8c5894ec231946aa3728922df7b16f5380698ef5d99df80a278c6f24895",
-                      "2e1822142769a499b6c911eb65ddb452b429f60b4612596658ad62027fa3b18f"}));
+                      "51d970bc471bdd3f407f13853b99ddac46034b98edca3767eecc8188c256d5d9",
+                      "71c16c913cc62a99a55505e0d8ae3523dd6ff9171a9dde7fab00807fc56bcef1"}));
   EXPECT_EQ(corpus_task_ids(corpus),
             (std::vector<std::string>{
-                "99b79d8a4aedd442 L1 261352416c15ede788bfe52b26ff1b873011a5d48c22771a576801dac14d8ec7",
-                "99b79d8a4aedd442 L2 83087d071d79f19e558b9e0db45b29b8ecaa455afacdf3e1162d9c0052f4bbcc",
-                "99b79d8a4aedd442 L3 5a6500ce9727d60577715ed2a8de280187fc7fb5208869d12e1c152d4ed35b40",
-                "99b79d8a4aedd442 L4 802edee66dfa6ef9a569f5db3c0ee6542d0716cf82876c879dcf5343f266ad93",
-                "99b79d8a4aedd442 L5 ea513c76d4b330a892da809dd6ac1c4a9b1e43c5ee1f1d27f9d6c512edabde1f",
-                "ddfc23cfa0ee34f8 L1 18c1a02fb8b1957be6f5491d17539bacef08a0395beee319f8139f0569913a85",
-                "ddfc23cfa0ee34f8 L2 530e1cf3a5a1b2a417130020016c791db6e84a94f111fb38b8f5bcfa7a9a0e6f",
-                "ddfc23cfa0ee34f8 L3 42b0d4107a610b5a52e52d4b9d2e14ef09ccf9c2b2babae9c0b54c4238694490",
-                "ddfc23cfa0ee34f8 L4 972b43f8a43275ffa96470aaac2d48ce3c81a76a002a7d959e5036a72a2864be",
-                "ddfc23cfa0ee34f8 L5 b03f8236083fa0bd707fada083829f042669a016a1338ea9d3356e5b1122ac2a"}));
+                "0aeb3fc340096246 L1 22e9369d7e607c99c4d77a104520c4fb9e7eb808683f93cbe0446faf8e01b6c6",
+                "0aeb3fc340096246 L2 27b0fd738e2d49d2835a63341075cde93562ecb9e8e3ac90d20ab23442755d6e",
+                "0aeb3fc340096246 L3 e812c4e0fd15237a87a2276b25b7f2c611189c777fd4e924128819ac5db3ed8c",
+                "0aeb3fc340096246 L4 0340a657169ce62f83b92d24cd23faa62d52b8db827edad28c57f8b688223add",
+                "0aeb3fc340096246 L5 369458be2b8fa258c0e9201dfad67f418ae88107e804bed279b74e4d9fea909d",
+                "9448c83a8334b993 L1 6204ec19f14135c62a2450501bec01d6cd5dd0be23c3d69d753d21d9d62e1e42",
+                "9448c83a8334b993 L2 34474682869c0018c1a262e52eb472392d6ab81c1154c3eaff99de39401b6b9f",
+                "9448c83a8334b993 L3 d8595c55d453b99dea6acd7e5bd6c5e78f546da2862229fe00a6792005615d7e",
+                "9448c83a8334b993 L4 1ad48c00f4cc25ae03259527af073ef06af3b2df791eb6f40ab81b070ccd8b58",
+                "9448c83a8334b993 L5 d0ebceae8c4828d6a8817c9cfc8cb83220d4bae4715bfdcb462a03a4f1213cf0"}));
 }
 
 }  // namespace
