@@ -69,6 +69,9 @@ void handle_mcp(EpisodeService& service, const json& req, const std::shared_ptr<
     if (sid == params.end() || !sid->is_string())
       return done(rpc_error(id, rpc::kInvalidParams, "params.session_id is required (from openenv/session/create)"));
     e = service.find(sid->get<std::string>());
+    // Closing is idempotent: a trainer releases an episode after its submit already ended it.
+    if (!e && method == "openenv/session/close")
+      return done(rpc_result(id, {{"session_id", *sid}, {"closed", true}, {"was_open", false}}));
     if (!e) return done(rpc_error(id, rpc::kInvalidParams, "unknown or finished session_id: " + sid->get<std::string>()));
   }
   if (method == "openenv/session/close") {

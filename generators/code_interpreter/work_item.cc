@@ -41,8 +41,13 @@ json interpreter_tool_schemas() {
                                       {"additionalProperties", false}}}}}}});
 }
 
-// Four decimals, as a careful analyst would report it.
-double reported(double x) { return std::round(x * 1e4) / 1e4; }
+// As a careful analyst would report it: four decimals, or finer where the tolerance is finer
+// (a slope of 0.0184 judged within 1e-5 needs six), so rounding never costs more than a tenth
+// of the tolerance.
+double reported(double x, double tolerance) {
+  const double step = std::min(1e-4, std::pow(10.0, std::floor(std::log10(tolerance / 10))));
+  return std::round(x / step) * step;
+}
 
 }  // namespace
 
@@ -96,7 +101,7 @@ data::WorkItem build_work_item(uint64_t job_seed, uint64_t index, PythonExecutor
     t.difficulty = q.level;
     t.prompt = q.prompt;
     t.answer_schema = {{"type", "number"}};
-    t.reference_solution = reported(q.expected);
+    t.reference_solution = reported(q.expected, q.tolerance);
     t.verifier_code = code;
     const json task = {{"kind", q.kind}, {"params", q.params}, {"expected", q.expected}, {"tolerance", q.tolerance}};
     auto note = [&](const std::string& w) {
@@ -134,10 +139,10 @@ data::WorkItem build_work_item(uint64_t job_seed, uint64_t index, PythonExecutor
       return j;
     };
     const JudgedAnswer first = judge(t.reference_solution, "reference", 0, true);
-    judge(std::to_string(reported(q.expected)), "reference_as_text", 0, true);
+    judge(std::to_string(reported(q.expected, q.tolerance)), "reference_as_text", 0, true);
     judge(q.expected + 3 * q.tolerance, "negative:just_outside_tolerance", 0, false);
     if (std::fabs(q.wrong_path - q.expected) > q.tolerance)
-      judge(reported(q.wrong_path), "negative:" + q.wrong_path_kind, 0, false);
+      judge(reported(q.wrong_path, q.tolerance), "negative:" + q.wrong_path_kind, 0, false);
     judge("NaN", "negative:not_finite", 0, false);
     judge("about " + std::to_string(q.expected), "negative:not_a_number", 0, false);
     judge(json::array({q.expected}), "negative:wrong_shape", 0, false);

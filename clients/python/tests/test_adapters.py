@@ -83,8 +83,9 @@ class VerlToolTest(ServerTest):
         self.assertEqual((ra, fa), (1.0, 1.0))
         self.assertEqual((rb, fb), (0.0, 0.0))
         self.assertEqual(sa, list(range(1, len(sa) + 1)))  # one episode: the step count went on
-        self.assertEqual(EnvforgeTool._episodes, {})  # done and released: closed
-        self.assertEqual(EnvforgeTool._instance_key, {})
+        # Done and released: closed (other tests' episodes may still be open in the class state).
+        self.assertFalse({"req-a", "req-b"} & set(EnvforgeTool._episodes))
+        self.assertFalse({"req-a", "req-b"} & set(EnvforgeTool._instance_key.values()))
 
     def test_errors_are_tool_responses_not_crashes(self):
         async def go():
