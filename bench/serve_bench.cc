@@ -22,6 +22,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
@@ -170,16 +171,19 @@ asio::awaitable<void> player(uint16_t port, const Plan& plan, std::atomic<long>&
     Ws ws(co_await asio::this_coro::executor);
     co_await connect_ws(ws, port);
     while (left.fetch_sub(1) > 0) {
-      json r = co_await ask(ws, {{"type", "reset"},
-                                 {"data", {{"task_id", plan.task_ids[static_cast<size_t>(id) % plan.task_ids.size()]},
-                                           {"model", "serve_bench"}}}});
+      // Messages are built before co_await: GCC 12 miscompiles braced lists inside it.
+      const json reset = {{"type", "reset"},
+                          {"data", {{"task_id", plan.task_ids[static_cast<size_t>(id) % plan.task_ids.size()]},
+                                    {"model", "serve_bench"}}}};
+      json r = co_await ask(ws, reset);
       if (r["type"] != "observation") {
         ++t.errors[r["data"].value("code", std::string("?"))];
         continue;
       }
       for (int i = 0; i < plan.calls; ++i) {
         const auto a = Clock::now();
-        r = co_await ask(ws, {{"type", "step"}, {"data", call_for(plan, i)}});
+        const json step = {{"type", "step"}, {"data", call_for(plan, i)}};
+        r = co_await ask(ws, step);
         t.call_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
         ++t.tool_calls;
         if (r["type"] != "observation") {
@@ -189,7 +193,8 @@ asio::awaitable<void> player(uint16_t port, const Plan& plan, std::atomic<long>&
           ++t.errors["tool:" + r["data"]["observation"]["error"].value("error_type", std::string("?"))];
         }
       }
-      r = co_await ask(ws, {{"type", "step"}, {"data", {{"type", "submit"}, {"answer", "bench"}}}});
+      const json submit = {{"type", "step"}, {"data", {{"type", "submit"}, {"answer", "bench"}}}};
+      r = co_await ask(ws, submit);
       if (r["type"] != "observation") ++t.errors[r["data"].value("code", std::string("?"))];
       ++t.episodes;
     }
@@ -259,8 +264,9 @@ void burst_phase(const Server& srv, const Plan& plan, int n) {
   for (int i = 0; i < n; ++i) {
     asio::co_spawn(ioc, [&, i]() -> asio::awaitable<void> {
       try {
-        json r = co_await ask(*conns[static_cast<size_t>(i)],
-                              {{"type", "reset"}, {"data", {{"task_id", plan.task_ids[static_cast<size_t>(i) % plan.task_ids.size()]}}}});
+        const json reset = {{"type", "reset"},
+                            {"data", {{"task_id", plan.task_ids[static_cast<size_t>(i) % plan.task_ids.size()]}}}};
+        json r = co_await ask(*conns[static_cast<size_t>(i)], reset);
         answer_s.push_back(std::chrono::duration<double>(Clock::now() - start).count());
         if (r["type"] == "observation") ++observations;
         else if (r["data"].value("code", std::string()) == "CAPACITY_REACHED") ++capacity;
