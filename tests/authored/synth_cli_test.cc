@@ -73,8 +73,10 @@ TEST_F(AuthoredSynthCliTest, ABrokenVerifierIsRecordedAsRejected) {
       << audit.reject_reasons.begin()->first;
 }
 
-// The ids of an authored job (its options routed through the category) are those recorded
-// before categories went behind one interface; see tests/synth/task_ids_test.cc.
+// The ids of an authored job (its options routed through the category) were unchanged when
+// categories went behind one interface; they were recorded again when the hardened model path
+// (valid UTF-8, large messages stored once) changed what an authored environment stores.
+// See tests/synth/task_ids_test.cc.
 TEST_F(AuthoredSynthCliTest, AuthoredJobKeepsItsWorkItemKeyAndTaskIds) {
   const std::string script = dir_.path + "/generator.json";
   std::ofstream(script) << testing::library_script().dump();
@@ -91,8 +93,8 @@ TEST_F(AuthoredSynthCliTest, AuthoredJobKeepsItsWorkItemKeyAndTaskIds) {
               (std::vector<std::string>{"e55ee617acc2d4f283a213006ca2c963bd082c0aef656c48c8a212c1c55b67a0"}));
   }
   EXPECT_EQ(envforge::testing::corpus_task_ids(corpus), (std::vector<std::string>{
-                "e2e97bb27e822467 L1 18224c97e4f53a3f5d84a14d8d18457f110f6a2697d7820eedc353c9318a8c15",
-                "e2e97bb27e822467 L2 587d2a506f4ed7a495f6978cbb42e39a9584ea4439082d56a3cc6d26a7d26b1b"}));
+                "d9cb21f8bd748218 L1 8400e9feff7f55aceb6bcff09bedec9ede681bc686f1866bcd09bffa57839a2c",
+                "d9cb21f8bd748218 L2 e0f6b2e243e737b76cb84370aebc02972edbcf99663ecebca3670dc615ac878d"}));
 }
 
 TEST_F(AuthoredSynthCliTest, AuthoredWithoutAGeneratorModelIsAUsageError) {
