@@ -131,6 +131,7 @@ json http_json(uint16_t port, http::verb verb, const std::string& target, const 
 struct Tally {
   std::vector<double> call_ms;
   std::map<std::string, long> errors;  // error code (or tool error type) -> count
+  std::map<std::string, std::string> example;  // error code -> the first message seen
   long tool_calls = 0, tool_errors = 0, episodes = 0, resets_ok = 0, capacity = 0;
   double last_answer_s = 0;
 };
@@ -190,7 +191,9 @@ asio::awaitable<void> player(uint16_t port, const Plan& plan, std::atomic<long>&
           ++t.errors[r["data"].value("code", std::string("?"))];
         } else if (!r["data"]["observation"]["error"].is_null()) {
           ++t.tool_errors;
-          ++t.errors["tool:" + r["data"]["observation"]["error"].value("error_type", std::string("?"))];
+          const json& e = r["data"]["observation"]["error"];
+          const std::string key = "tool:" + e.value("error_type", std::string("?"));
+          if (++t.errors[key] == 1) t.example[key] = e.value("message", std::string());
         }
       }
       const json submit = {{"type", "step"}, {"data", {{"type", "submit"}, {"answer", "bench"}}}};
@@ -215,7 +218,10 @@ void print_errors(const Tally& t) {
     std::printf("  errors: none\n");
     return;
   }
-  for (const auto& [k, n] : t.errors) std::printf("  errors: %-40s %ld\n", k.c_str(), n);
+  for (const auto& [k, n] : t.errors) {
+    std::printf("  errors: %-40s %ld\n", k.c_str(), n);
+    if (t.example.count(k)) std::printf("          e.g. %.300s\n", t.example.at(k).c_str());
+  }
 }
 
 // Phase: `live` connections play `episodes` episodes in all. Returns tool calls/s.
