@@ -1,24 +1,28 @@
-# Embeds an environment's Python files (tools.py with tool_schemas.json inlined, verify.py,
-# and any EXTRA modules) into a C++ source file, in namespace envforge::generators::NS.
-# Usage: cmake -DPY_DIR=... -DOUT=... [-DNS=trip] [-DEXTRA=probe] -P embed_py.cmake
-if(NOT NS)
-  set(NS trip)
-endif()
-file(READ ${PY_DIR}/tools.py tools)
-file(READ ${PY_DIR}/tool_schemas.json schemas)
-file(READ ${PY_DIR}/verify.py verify)
-string(REPLACE "@TOOL_SCHEMAS@" "${schemas}" tools "${tools}")
+# Embeds the files of one category's py/ folder into a C++ source: one function
+# `std::string_view STEM_EXT()` per file (tools.py -> tools_py(), tool_schemas.json ->
+# tool_schemas_json()), in namespace envforge::generators::CATEGORY, declared by the category's
+# embedded.h. A marker @NAME@ in a file is replaced by the text of name.json from the same
+# folder (tools.py carries its schemas inline as @TOOL_SCHEMAS@).
+# Usage: cmake -DCATEGORY=trip -DFILES="a.py;b.json" -DOUT=out.cc -P embed_py.cmake
 set(delim "efpy")
-set(extra "")
-foreach(name IN LISTS EXTRA)
-  file(READ ${PY_DIR}/${name}.py text)
-  string(APPEND extra "std::string_view ${name}_py() {\n  static constexpr const char kText[] = R\"${delim}(${text})${delim}\";\n  return kText;\n}\n\n")
+set(json_files ${FILES})
+list(FILTER json_files INCLUDE REGEX "\\.json$")
+string(CONCAT body "// Generated from generators/${CATEGORY}/py by generators/embed_py.cmake; do not edit.\n"
+         "#include \"generators/${CATEGORY}/embedded.h\"\n\nnamespace envforge::generators::${CATEGORY} {\n")
+foreach(f ${FILES})
+  file(READ ${f} text)
+  foreach(j ${json_files})
+    get_filename_component(jstem ${j} NAME_WE)
+    string(TOUPPER "${jstem}" marker)
+    if(text MATCHES "@${marker}@")
+      file(READ ${j} jtext)
+      string(REPLACE "@${marker}@" "${jtext}" text "${text}")
+    endif()
+  endforeach()
+  get_filename_component(stem ${f} NAME_WE)
+  get_filename_component(ext ${f} LAST_EXT)
+  string(SUBSTRING "${ext}" 1 -1 ext)
+  string(APPEND body "\nstd::string_view ${stem}_${ext}() {\n  static constexpr const char kText[] = R\"${delim}(${text})${delim}\";\n  return kText;\n}\n")
 endforeach()
-file(WRITE ${OUT} "// Generated from generators/${NS}/py by embed_py.cmake; do not edit.\n"
-  "#include \"generators/${NS}/embedded.h\"\n\n"
-  "namespace envforge::generators::${NS} {\n\n"
-  "std::string_view tools_py() {\n  static constexpr const char kText[] = R\"${delim}(${tools})${delim}\";\n  return kText;\n}\n\n"
-  "std::string_view tool_schemas_json() {\n  static constexpr const char kText[] = R\"${delim}(${schemas})${delim}\";\n  return kText;\n}\n\n"
-  "std::string_view verify_py() {\n  static constexpr const char kText[] = R\"${delim}(${verify})${delim}\";\n  return kText;\n}\n\n"
-  "${extra}"
-  "}  // namespace envforge::generators::${NS}\n")
+string(APPEND body "\n}  // namespace envforge::generators::${CATEGORY}\n")
+file(WRITE ${OUT} "${body}")

@@ -5,11 +5,11 @@
 
 namespace envforge::generators::code {
 
-std::string_view py_codebox();      // shared: diffs, test runs in forks, verification
-std::string_view py_mutate();       // AST mutations and mutant selection
-std::string_view py_gen();          // one task: bugs, workspace, issue, negatives
-std::string_view py_verify_tail();  // verify() over codebox
-std::string_view py_tools_tail();   // the agent's tools over codebox
-std::string_view py_analysis();     // code-interpreter: data, questions, reference programs
+std::string_view codebox_py();      // shared: diffs, test runs in forks, verification
+std::string_view mutate_py();       // AST mutations and mutant selection
+std::string_view gen_py();          // one task: bugs, workspace, issue, negatives
+std::string_view verify_tail_py();  // verify() over codebox
+std::string_view tools_tail_py();   // the agent's tools over codebox
+std::string_view analysis_py();     // code-interpreter: data, questions, reference programs
 
 }  // namespace envforge::generators::code

@@ -34,8 +34,8 @@ std::string baseline_key(const RepoProfile& p, const ProfileModule& m) { return 
 
 verifiers::PythonOptions generator_box() {
   verifiers::PythonOptions o;
-  o.files = {{"codebox.py", std::string(py_codebox())}, {"mutate.py", std::string(py_mutate())},
-             {"gen.py", std::string(py_gen())}};
+  o.files = {{"codebox.py", std::string(codebox_py())}, {"mutate.py", std::string(mutate_py())},
+             {"gen.py", std::string(gen_py())}};
   o.isolate_calls = false;
   o.limits.wall_ms = 30 * 60 * 1000;
   o.limits.cpu_ms = 30 * 60 * 1000;
@@ -66,8 +66,8 @@ int level_of(uint64_t index, const CodeOptions& o) {
   return o.level > 0 ? o.level : 1 + static_cast<int>(index % kLevels);
 }
 
-std::string verify_py() { return std::string(py_codebox()) + std::string(py_verify_tail()); }
-std::string tools_py() { return std::string(py_codebox()) + std::string(py_tools_tail()); }
+std::string verify_py() { return std::string(codebox_py()) + std::string(verify_tail_py()); }
+std::string tools_py() { return std::string(codebox_py()) + std::string(tools_tail_py()); }
 
 GeneratedTask generate_task(uint64_t seed, int level, const CodeOptions& o) {
   if (level < 1 || level > kLevels)

@@ -51,7 +51,7 @@ double reported(double x, double tolerance) {
 
 }  // namespace
 
-std::string analysis_py() { return std::string(code::py_analysis()); }
+std::string analysis_py() { return std::string(code::analysis_py()); }
 
 data::WorkItem build_work_item(uint64_t job_seed, uint64_t index, PythonExecutorFactory& python,
                                const InterpreterOptions& o, StageTimes& times) {
