@@ -193,6 +193,12 @@ std::vector<model::ToolSchema> parse_tools(const json& tools) {
 }
 
 model::text::ThinkingMode parse_mode(const json& body, model::text::ThinkingMode mode) {
+  // OpenAI's reasoning_effort: DeepSeek-V3.2 has no effort levels, only thinking on or off.
+  if (std::optional<std::string> effort = opt_string(body, "reasoning_effort", "")) {
+    if (*effort == "none") mode = model::text::ThinkingMode::kChat;
+    else if (*effort == "low" || *effort == "medium" || *effort == "high") mode = model::text::ThinkingMode::kThinking;
+    else bad("reasoning_effort", "expected \"none\", \"low\", \"medium\" or \"high\", got \"" + *effort + "\"");
+  }
   // vLLM and SGLang: chat_template_kwargs {"thinking": true} (or "enable_thinking").
   if (const json* kw = field(body, "chat_template_kwargs")) {
     if (!kw->is_object()) wrong_type("chat_template_kwargs", "an object", *kw);

@@ -88,6 +88,7 @@ TEST(EndpointRequest, MalformedBodiesNameTheField) {
       {with({{"chat_template_kwargs", {{"thinking", "yes"}}}}).dump(), 400, "chat_template_kwargs.thinking",
        "expected a boolean"},
       {with({{"thinking", {{"type", "maybe"}}}}).dump(), 400, "thinking.type", "\"enabled\" or \"disabled\""},
+      {with({{"reasoning_effort", "extreme"}}).dump(), 400, "reasoning_effort", "expected \"none\""},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.body);
@@ -159,6 +160,10 @@ TEST(EndpointRequest, AFullRequestIsRead) {
   r = parse_endpoint_request(none.dump(), limits());
   EXPECT_TRUE(r.chat.tools.empty());
   EXPECT_EQ(r.mode, model::text::ThinkingMode::kChat);
+  EXPECT_EQ(parse_endpoint_request(with({{"reasoning_effort", "high"}}).dump(), limits()).mode,
+            model::text::ThinkingMode::kThinking);
+  EXPECT_EQ(parse_endpoint_request(with({{"reasoning_effort", "none"}}).dump(), limits()).mode,
+            model::text::ThinkingMode::kChat);
 }
 
 }  // namespace
