@@ -135,6 +135,23 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(kEndpointHeaderLimit);
     parser_->body_limit(shared_->options.max_body_bytes);
     stream_.expires_after(shared_->options.read_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  // A client that sends "Expect: 100-continue" (curl, for bodies over 1 KiB) waits for a go-ahead
+  // before the body.
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) return on_read(ec, 0);
+    if (!beast::iequals(parser_->get()[http::field::expect], "100-continue")) return read_body();
+    static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(kContinue), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->read_body();
+    });
+  }
+
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 

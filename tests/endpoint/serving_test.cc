@@ -189,6 +189,16 @@ TEST(EndpointServing, HostileRequestsGetOpenAIErrorsAndTheServerKeepsServing) {
     }
     EXPECT_NE(slow.read_until("\"chat.completion\"").find("HTTP/1.1 200"), std::string::npos);
   }
+  // curl's "Expect: 100-continue": the go-ahead comes before the body is sent.
+  {
+    RawClient curl_like(ep.port());
+    const std::string body = user_body("x").dump();
+    curl_like.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n");
+    EXPECT_NE(curl_like.read_until("\r\n\r\n").find("HTTP/1.1 100 Continue"), std::string::npos);
+    curl_like.send(body);
+    EXPECT_NE(curl_like.read_until("\"chat.completion\"").find("HTTP/1.1 200"), std::string::npos);
+  }
   // Garbage that is not HTTP gets a 400 and the connection closes.
   {
     RawClient junk(ep.port());
