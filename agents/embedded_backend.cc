@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agents/chat_json.h"
+#include "agents/embedded_stream.h"
 #include "engine/sampler.h"
 #include "model/text/chat_encoding.h"
 #include "model/text/completion_parser.h"
@@ -54,6 +55,7 @@ EmbeddedBackend::EmbeddedBackend(EmbeddedOptions options) : options_(std::move(o
       co.max_sequences = options_.max_sequences;
       runner = std::make_unique<model::CpuRunner>(*model_, co);
     }
+    if (options_.wrap_runner) runner = options_.wrap_runner(std::move(runner));
     engine_ = std::make_unique<model::BatchEngine>(std::move(runner), std::move(eo));
   } catch (const std::exception& e) {
     throw BackendError(BackendErrorKind::kConfig, "embedded backend \"" + dir + "\": " + e.what());
@@ -71,13 +73,13 @@ EmbeddedBackend::~EmbeddedBackend() = default;
 
 std::string EmbeddedBackend::device() const { return engine_->runner().name(); }
 
-ChatResponse EmbeddedBackend::chat(const ChatRequest& request, const StreamCallback& on_stream) {
-  const auto start = Clock::now();
-  const bool thinking = options_.mode == text::ThinkingMode::kThinking;
+EmbeddedCall EmbeddedBackend::prepare(const ChatRequest& request, text::ThinkingMode mode) {
+  EmbeddedCall call;
+  call.mode = mode;
   std::string prompt;
   try {
     text::ChatEncodeOptions enc;
-    enc.mode = options_.mode;
+    enc.mode = mode;
     prompt = text::encode_chat(request.messages, request.tools, enc);
   } catch (const std::exception& e) {
     throw BackendError(BackendErrorKind::kConfig,
@@ -92,35 +94,51 @@ ChatResponse EmbeddedBackend::chat(const ChatRequest& request, const StreamCallb
   int max_new = request.sampling.max_tokens.value_or(options_.default_max_tokens);
   max_new = std::max(1, std::min(max_new, context - static_cast<int>(ids.size())));
 
-  model::GenerationRequest gen;
+  model::GenerationRequest& gen = call.generation;
   gen.prompt.assign(ids.begin(), ids.end());
   gen.max_tokens = max_new;
   gen.sampling.temperature = static_cast<float>(request.sampling.temperature.value_or(0.0));
   gen.sampling.top_p = static_cast<float>(request.sampling.top_p.value_or(1.0));
-  const std::uint64_t call = calls_.fetch_add(1);
+  const std::uint64_t n = calls_.fetch_add(1);
   gen.sampling.seed =
-      static_cast<std::uint64_t>(request.sampling.seed.value_or(static_cast<std::int64_t>(call)));
+      static_cast<std::uint64_t>(request.sampling.seed.value_or(static_cast<std::int64_t>(n)));
   gen.stop_tokens = {eos_id_};
   gen.stop_strings = request.sampling.stop;
+  call.prompt_tokens = static_cast<std::int64_t>(ids.size());
+  return call;
+}
 
+ChatResponse EmbeddedBackend::respond(const EmbeddedCall& call, const model::GenerationResult& result) const {
+  ChatResponse out;
+  out.model = describe();
+  const bool ended = result.finish_reason == "stop_token" || result.finish_reason == "stop_string";
+  out.message = completion_message(result.text, ended, call.mode);
+  out.finish_reason = !out.message.tool_calls.empty() ? "tool_calls" : ended ? "stop" : "length";
+  const bool counted_stop = result.finish_reason == "stop_token";
+  out.usage.prompt_tokens = call.prompt_tokens;
+  out.usage.completion_tokens = static_cast<std::int64_t>(result.tokens.size()) + (counted_stop ? 1 : 0);
+  out.usage.reported = true;
+  return out;
+}
+
+ChatResponse EmbeddedBackend::chat(const ChatRequest& request, const StreamCallback& on_stream) {
+  const auto start = Clock::now();
+  EmbeddedCall call = prepare(request, options_.mode);
+  const bool streaming = request.stream && on_stream;
+  std::optional<CompletionStreamer> streamer;
+  if (streaming) streamer.emplace(*tokenizer_, call.mode, call.generation.stop_strings);
   std::optional<Clock::time_point> first_token;
-  bool in_reasoning = thinking;
-  std::string streamed;
   bool past_deadline = false;
   auto on_token = [&](std::int32_t token) {
     if (!first_token) first_token = Clock::now();
-    if (request.stream && on_stream) {
-      std::string piece = tokenizer_->decode_bytes(std::span<const text::TokenId>(&token, 1));
-      streamed += piece;
-      on_stream({in_reasoning ? StreamEvent::Kind::kReasoning : StreamEvent::Kind::kContent, piece});
-      if (in_reasoning && streamed.find(text::kThinkEnd) != std::string::npos) in_reasoning = false;
-    }
+    if (streamer)
+      for (const StreamEvent& ev : streamer->push(token)) on_stream(ev);
     past_deadline = request.deadline && Clock::now() >= *request.deadline;
     return !past_deadline;
   };
   model::GenerationResult result;
   try {
-    result = engine_->generate(std::move(gen), on_token);
+    result = engine_->generate(call.generation, on_token);
   } catch (const std::invalid_argument& e) {
     throw BackendError(BackendErrorKind::kConfig, describe() + ": " + e.what());
   } catch (const std::exception& e) {
@@ -131,32 +149,9 @@ ChatResponse EmbeddedBackend::chat(const ChatRequest& request, const StreamCallb
                        describe() + ": the caller's deadline passed after " +
                            std::to_string(result.tokens.size()) + " generated tokens");
 
-  ChatResponse out;
-  out.model = describe();
-  const bool ended = result.finish_reason == "stop_token" || result.finish_reason == "stop_string";
-  out.finish_reason = ended ? "stop" : "length";
-  const std::string& completion = result.text;
-  try {
-    // The stop token's text is not in the result; it closes the completion for the parser.
-    text::ParsedCompletion parsed =
-        text::parse_completion(ended ? completion + std::string(text::kEosToken) : completion,
-                               options_.mode);
-    out.message.content = std::move(parsed.content);
-    out.message.reasoning = std::move(parsed.reasoning);
-    for (std::size_t i = 0; i < parsed.tool_calls.size(); ++i)
-      out.message.tool_calls.push_back(tool_call_from_text(
-          "call_" + std::to_string(i), parsed.tool_calls[i].name, parsed.tool_calls[i].arguments));
-    if (!out.message.tool_calls.empty()) out.finish_reason = "tool_calls";
-  } catch (const text::ChatFormatError& e) {
-    // The model wrote something outside the chat format: hand it over as plain text.
-    spdlog::debug("{}: completion not in the chat format ({}); kept as text", describe(), e.what());
-    out.message.content = completion;
-  }
-  const bool counted_stop = result.finish_reason == "stop_token";
-  out.message.role = "assistant";
-  out.usage.prompt_tokens = static_cast<std::int64_t>(ids.size());
-  out.usage.completion_tokens = static_cast<std::int64_t>(result.tokens.size()) + (counted_stop ? 1 : 0);
-  out.usage.reported = true;
+  ChatResponse out = respond(call, result);
+  if (streamer)
+    for (const StreamEvent& ev : streamer->finish(out.message)) on_stream(ev);
   out.timing.attempts = 1;
   out.timing.wall_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   if (first_token)

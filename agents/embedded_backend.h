@@ -6,16 +6,19 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "agents/backend.h"
+#include "model/generator.h"
 #include "model/text/chat_tokens.h"
 
 namespace envforge::model {
 class Model;
 class BatchEngine;
+class SequenceRunner;
 }
 namespace envforge::model::text {
 class Tokenizer;
@@ -33,6 +36,15 @@ struct EmbeddedOptions {
   int max_sequences = 64;            // requests decoded together
   size_t prefix_cache_pages = 4096;  // 0 turns the prefix cache off
   int max_context = 0;               // GPU: tokens per sequence; 0 = the model's
+  // Tests wrap the loaded runner (e.g. to script which tokens the model picks).
+  std::function<std::unique_ptr<model::SequenceRunner>(std::unique_ptr<model::SequenceRunner>)> wrap_runner;
+};
+
+// One chat request made ready for the engine.
+struct EmbeddedCall {
+  model::GenerationRequest generation;
+  std::int64_t prompt_tokens = 0;
+  model::text::ThinkingMode mode = model::text::ThinkingMode::kChat;
 };
 
 class EmbeddedBackend : public Backend {
@@ -47,6 +59,18 @@ class EmbeddedBackend : public Backend {
   // "cpu" or "gpu": where the forward pass runs.
   std::string device() const;
   const model::BatchEngine& engine() const { return *engine_; }
+  model::BatchEngine& engine() { return *engine_; }
+  const model::text::Tokenizer& tokenizer() const { return *tokenizer_; }
+  model::text::ThinkingMode mode() const { return options_.mode; }
+  int default_max_tokens() const { return options_.default_max_tokens; }
+
+  // The pieces of chat(), for servers that run the engine themselves (the OpenAI-compatible
+  // endpoint) and must answer exactly as chat() does.
+  // Encodes and tokenizes the conversation. Throws BackendError(kConfig) when it cannot be
+  // encoded or does not fit the model's context.
+  EmbeddedCall prepare(const ChatRequest& request, model::text::ThinkingMode mode);
+  // The reply to a finished call (message, finish reason, usage); no timing.
+  ChatResponse respond(const EmbeddedCall& call, const model::GenerationResult& result) const;
 
  private:
   EmbeddedOptions options_;

@@ -14,23 +14,13 @@
 #include "cli/commands.h"
 #include "cli/job_config.h"
 #include "cli/logging.h"
+#include "cli/token_file.h"
 #include "sandbox/sandbox.h"
 #include "server/server.h"
 
 namespace envforge::cli {
 
 namespace {
-
-std::string read_token_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UsageError("--token-file: cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string t = ss.str();
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-  if (t.empty()) throw UsageError("--token-file: " + path + " is empty");
-  return t;
-}
 
 int serve_main(int argc, char** argv) {
   cxxopts::Options options("envforge serve",
@@ -93,12 +83,7 @@ int serve_main(int argc, char** argv) {
   const std::string reward = cfg.get_string("reward");
   if (reward != "binary" && reward != "score") throw UsageError("--reward must be binary or score");
   o.reward_is_score = reward == "score";
-  const std::string token_file = cfg.get_string("token-file");
-  if (!token_file.empty()) {
-    o.token = read_token_file(token_file);
-  } else if (const char* env = std::getenv("ENVFORGE_SERVE_TOKEN"); env && *env) {
-    o.token = env;
-  }
+  o.token = server_token(cfg.get_string("token-file"));
   if (o.token.empty() && !server::is_loopback_host(o.host))
     throw UsageError("--host " + o.host + " is beyond loopback: a token is required (--token-file FILE or ENVFORGE_SERVE_TOKEN)");
   setup_logging(logging_options(*flags));

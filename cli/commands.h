@@ -12,6 +12,7 @@ int cmd_generate(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_sandbox(int argc, char** argv);
 int cmd_merge(int argc, char** argv);
+int cmd_endpoint(int argc, char** argv);
 
 // Exit code for usage errors and for capabilities that have not landed.
 inline constexpr int kUsageError = 2;

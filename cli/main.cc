@@ -20,6 +20,7 @@ constexpr Subcommand kSubcommands[] = {
     {"merge", envforge::cli::cmd_merge, "merge shard corpora into one corpus"},
     {"export", envforge::cli::cmd_export, "export a corpus in trainer formats"},
     {"serve", envforge::cli::cmd_serve, "HTTP environment server for RL trainers"},
+    {"endpoint", envforge::cli::cmd_endpoint, "OpenAI-compatible API on the embedded model"},
     {"generate", envforge::cli::cmd_generate, "run the embedded model on a prompt or chat"},
     {"bench", envforge::cli::cmd_bench, "run the built-in benchmarks"},
     {"sandbox", envforge::cli::cmd_sandbox, "sandbox doctor and one-off sandboxed runs"},

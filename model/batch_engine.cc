@@ -20,6 +20,7 @@ struct BatchEngine::Request {
       : req(std::move(rq)), on_token(std::move(cb)), sampler(req.sampling) {}
   GenerationRequest req;
   TokenCallback on_token;
+  DoneCallback on_done;
   engine::Sampler sampler;
   std::promise<GenerationResult> promise;
   GenerationResult result;
@@ -54,7 +55,8 @@ BatchEngine::~BatchEngine() {
   scheduler_.join();
 }
 
-std::future<GenerationResult> BatchEngine::submit(GenerationRequest request, TokenCallback on_token) {
+std::future<GenerationResult> BatchEngine::submit(GenerationRequest request, TokenCallback on_token,
+                                                  DoneCallback on_done) {
   const ModelConfig& c = runner_->config();
   if (request.prompt.empty()) throw std::invalid_argument("BatchEngine: the prompt is empty");
   for (int32_t t : request.prompt)
@@ -67,6 +69,7 @@ std::future<GenerationResult> BatchEngine::submit(GenerationRequest request, Tok
   if (!request.stop_strings.empty() && !options_.detokenize)
     throw std::invalid_argument("BatchEngine: stop strings need a detokenizer");
   auto r = std::make_unique<Request>(std::move(request), std::move(on_token));  // checks sampling
+  r->on_done = std::move(on_done);
   std::future<GenerationResult> f = r->promise.get_future();
   {
     std::lock_guard lock(mu_);
@@ -327,6 +330,7 @@ void BatchEngine::finish(Request& r) {
     stats_.prefix = prefix_.stats();  // current when the caller sees the result
   }
   r.promise.set_value(std::move(r.result));
+  notify_done(r);
 }
 
 void BatchEngine::fail(Request& r, std::exception_ptr error) {
@@ -338,6 +342,16 @@ void BatchEngine::fail(Request& r, std::exception_ptr error) {
   }
   r.seq = -1;
   r.promise.set_exception(error);
+  notify_done(r);
+}
+
+void BatchEngine::notify_done(Request& r) {
+  if (!r.on_done) return;
+  try {
+    r.on_done();
+  } catch (...) {  // the caller's hook must not take the scheduler down
+  }
+  r.on_done = nullptr;
 }
 
 }  // namespace envforge::model

@@ -45,6 +45,9 @@ struct EngineStats {
 
 // Called on the scheduler thread for every kept token; returning false cancels the request.
 using TokenCallback = std::function<bool(int32_t)>;
+// Called on the scheduler thread once the request's future is ready (result or error), so
+// that a server can answer without a thread blocked on the future.
+using DoneCallback = std::function<void()>;
 
 class BatchEngine {
  public:
@@ -58,7 +61,8 @@ class BatchEngine {
   // Queues a request. Throws std::invalid_argument at once for an empty or overlong prompt,
   // token ids outside the vocabulary, bad sampling parameters, or stop strings without a
   // detokenizer; failures of the forward pass arrive through the future.
-  std::future<GenerationResult> submit(GenerationRequest request, TokenCallback on_token = {});
+  std::future<GenerationResult> submit(GenerationRequest request, TokenCallback on_token = {},
+                                       DoneCallback on_done = {});
   // submit(...).get()
   GenerationResult generate(GenerationRequest request, TokenCallback on_token = {});
 
@@ -80,6 +84,7 @@ class BatchEngine {
   void cache_pages(Request& r);
   void finish(Request& r);
   void fail(Request& r, std::exception_ptr error);
+  void notify_done(Request& r);
 
   std::unique_ptr<SequenceRunner> runner_;
   EngineOptions options_;

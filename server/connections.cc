@@ -8,6 +8,7 @@
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
+#include "server/bearer_token.h"
 #include "server/mcp.h"
 #include "server/routes.h"
 
@@ -26,13 +27,8 @@ constexpr std::size_t kHeaderLimit = 16 << 10;
 constexpr auto kRequestTimeout = std::chrono::seconds(60);
 
 bool authorized(const ConnectionContext& ctx, const http::request<http::string_body>& req) {
-  if (ctx.token.empty()) return true;
   const auto h = req[http::field::authorization];
-  const std::string expected = "Bearer " + ctx.token;
-  if (h.size() != expected.size()) return false;
-  unsigned char diff = 0;  // constant time: no early exit on the first differing byte
-  for (size_t i = 0; i < h.size(); ++i) diff |= static_cast<unsigned char>(h[i] ^ expected[i]);
-  return diff == 0;
+  return bearer_token_matches(std::string_view(h.data(), h.size()), ctx.token);
 }
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }

@@ -181,5 +181,46 @@ TEST(BatchEngine, ShutdownFailsWhatIsStillRunning) {
   EXPECT_THROW(f.get(), std::runtime_error);
 }
 
+TEST(BatchEngine, TheDoneHookRunsOnceTheResultOrTheErrorIsReady) {
+  auto m = Model::load(testing::checkpoint_dir("tiny-dense-f32"));
+  std::atomic<int> done{0};
+  {
+    auto eng = cpu_engine(*m);
+    std::promise<void> hooked;
+    auto f = eng->submit(engine_request(engine_prompt(10, 5), 6), {}, [&] {
+      ++done;
+      hooked.set_value();
+    });
+    hooked.get_future().wait();
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready);  // set before the hook
+    EXPECT_EQ(f.get().tokens.size(), 6u);
+    // A hook that throws does not take the engine down.
+    auto g = eng->submit(engine_request(engine_prompt(10, 6), 3), {}, [] { throw std::runtime_error("hook"); });
+    EXPECT_EQ(g.get().tokens.size(), 3u);
+    EXPECT_EQ(eng->generate(engine_request(engine_prompt(10, 7), 2)).tokens.size(), 2u);
+  }
+  EXPECT_EQ(done.load(), 1);
+  // Failures call it too: a request still running when the engine shuts down.
+  auto big = Model::load(testing::checkpoint_dir("tiny-moe-fp8"));  // a 4096-token context
+  std::atomic<int> failed_done{0};
+  std::future<GenerationResult> f;
+  {
+    auto eng = cpu_engine(*big);
+    std::promise<void> started;
+    bool once = false;
+    f = eng->submit(
+        engine_request({1, 2, 3}, 100000),
+        [&](int32_t) {
+          if (!once) started.set_value();
+          once = true;
+          return true;
+        },
+        [&] { ++failed_done; });
+    started.get_future().wait();
+  }
+  EXPECT_THROW(f.get(), std::runtime_error);
+  EXPECT_EQ(failed_done.load(), 1);
+}
+
 }  // namespace
 }  // namespace envforge::model
