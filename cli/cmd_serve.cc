@@ -21,15 +21,40 @@ namespace envforge::cli {
 
 namespace {
 
-std::string read_token_file(const std::string& path) {
+// --token-file: one token a line. A line `name:token` gives its holder a name (what audits
+// record as `who`); a bare line is a token without a name (the file's old form). Blank lines
+// and lines starting with # are skipped.
+void read_token_file(const std::string& path, server::ServeOptions& o) {
   std::ifstream in(path);
   if (!in) throw UsageError("--token-file: cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string t = ss.str();
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-  if (t.empty()) throw UsageError("--token-file: " + path + " is empty");
-  return t;
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+      line.pop_back();
+    const size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') continue;
+    line = line.substr(start);
+    const std::string where = "--token-file: " + path + " line " + std::to_string(n);
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) {
+      if (!o.token.empty()) throw UsageError(where + ": a second token without a name (write name:token)");
+      o.token = line;
+      continue;
+    }
+    server::ServeUser u{line.substr(0, colon), line.substr(colon + 1)};
+    if (u.name.empty() || u.name.size() > 64 ||
+        u.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-") != std::string::npos)
+      throw UsageError(where + ": a name is 1 to 64 letters, digits or ._@-");
+    if (u.token.size() < 8) throw UsageError(where + ": the token of " + u.name + " is shorter than 8 characters");
+    for (const auto& other : o.users) {
+      if (other.name == u.name) throw UsageError(where + ": " + u.name + " is named twice");
+      if (other.token == u.token) throw UsageError(where + ": two users share one token");
+    }
+    o.users.push_back(std::move(u));
+  }
+  if (o.token.empty() && o.users.empty()) throw UsageError("--token-file: " + path + " holds no token");
 }
 
 int serve_main(int argc, char** argv) {
@@ -39,7 +64,8 @@ int serve_main(int argc, char** argv) {
       ("corpus", "corpus file to serve (rollouts of played episodes are recorded in it)", cxxopts::value<std::string>())
       ("host", "address to bind; beyond loopback a token is required", cxxopts::value<std::string>()->default_value("127.0.0.1"))
       ("port", "port to bind (0: any free port, printed at start)", cxxopts::value<int64_t>()->default_value("8000"))
-      ("token-file", "file holding the bearer token clients must send (else ENVFORGE_SERVE_TOKEN)",
+      ("token-file", "file of bearer tokens clients must send, one a line, `name:token` to name its holder "
+                     "(else ENVFORGE_SERVE_TOKEN)",
        cxxopts::value<std::string>()->default_value(""))
       ("max-episodes", "live episodes at most; more resets get CAPACITY_REACHED", cxxopts::value<int64_t>()->default_value("4096"))
       ("max-steps", "tool calls per episode", cxxopts::value<int64_t>()->default_value("64"))
@@ -95,11 +121,11 @@ int serve_main(int argc, char** argv) {
   o.reward_is_score = reward == "score";
   const std::string token_file = cfg.get_string("token-file");
   if (!token_file.empty()) {
-    o.token = read_token_file(token_file);
+    read_token_file(token_file, o);
   } else if (const char* env = std::getenv("ENVFORGE_SERVE_TOKEN"); env && *env) {
     o.token = env;
   }
-  if (o.token.empty() && !server::is_loopback_host(o.host))
+  if (o.token.empty() && o.users.empty() && !server::is_loopback_host(o.host))
     throw UsageError("--host " + o.host + " is beyond loopback: a token is required (--token-file FILE or ENVFORGE_SERVE_TOKEN)");
   setup_logging(logging_options(*flags));
 
@@ -120,7 +146,7 @@ int serve_main(int argc, char** argv) {
     std::printf("envforge serve: listening on http://%s:%u\n", o.host.c_str(), static_cast<unsigned>(srv.port()));
     std::fflush(stdout);
     spdlog::info("serving {} on {}:{} (max {} live episodes{})", o.corpus, o.host, srv.port(), o.max_episodes,
-                 o.token.empty() ? "" : ", token required");
+                 o.token.empty() && o.users.empty() ? "" : ", token required");
     srv.run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "envforge serve: %s\n", e.what());
