@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,11 +73,16 @@ class Client {
   explicit Client(uint16_t port) : stream_(ioc_) {
     stream_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   }
-  // GET on the kept-alive connection: status, body.
-  std::pair<int, std::string> get(const std::string& target) {
-    http::request<http::empty_body> req{http::verb::get, target, 11};
+  // GET (or POST with a JSON body) on the kept-alive connection: status, body.
+  std::pair<int, std::string> get(const std::string& target, const std::string& post_body = "") {
+    http::request<http::string_body> req{post_body.empty() ? http::verb::get : http::verb::post, target, 11};
     req.set(http::field::host, "127.0.0.1");
     req.keep_alive(true);
+    if (!post_body.empty()) {
+      req.set(http::field::content_type, "application/json");
+      req.body() = post_body;
+    }
+    req.prepare_payload();
     http::write(stream_, req);
     http::response_parser<http::string_body> parser;
     parser.body_limit(256 << 20);
@@ -95,9 +101,11 @@ struct Timing {
   double server_ms = -1;  // the API's own server_ms, median, when it reports one
 };
 
-Timing time_get(Client& c, const std::string& target, int reps) {
+// `before`, when given, runs untimed before each request (e.g. a write that changes the corpus).
+Timing time_get(Client& c, const std::string& target, int reps, const std::function<void()>& before = {}) {
   std::vector<double> wall, server;
   for (int i = 0; i < reps; ++i) {
+    if (before) before();
     const auto t = Clock::now();
     auto [status, body] = c.get(target);
     wall.push_back(ms_since(t));
@@ -165,18 +173,21 @@ int main(int argc, char** argv) {
     }
     const Timing health = time_get(c, "/health", reps * 5);
     std::printf("%-62s %9s %9s %8s\n", "request (median of runs)", "wall ms", "server ms", "/health");
-    auto row = [&](const char* name, const std::string& target) {
-      const Timing t = time_get(c, target, reps);
+    auto row = [&](const char* name, const std::string& target, const std::function<void()>& before = {}) {
+      const Timing t = time_get(c, target, reps, before);
       std::printf("%-62s %9.2f %9.2f %7.0fx\n", name, t.median_ms, t.server_ms, t.median_ms / health.median_ms);
     };
     std::printf("%-62s %9.3f %9s %7.0fx\n", "GET /health (baseline)", health.median_ms, "-", 1.0);
-    row("overview", "/audit/api/overview");
+    row("overview, recomputed (a verdict was written before each)", "/audit/api/overview", [&] {
+      c.get("/audit/api/task/" + id + "/verdict", R"({"verdict": "good", "note": "bench"})");
+    });
+    row("overview, kept (corpus unchanged since the last one)", "/audit/api/overview");
     row("tasks, first page, no filter", "/audit/api/tasks");
     row("tasks: category=trip level=3 status=usable pass=0.25-0.75", "/audit/api/tasks?category=trip&level=3&status=usable&pass=0.25-0.75");
     row("tasks: same filter, page after row 90000", "/audit/api/tasks?category=trip&level=3&status=usable&pass=0.25-0.75&after=90000");
     row("tasks: pass=1-1 (pass-rate band alone)", "/audit/api/tasks?pass=1-1");
     row("tasks: text search q=\"world 4242 \"", "/audit/api/tasks?q=world%204242%20");
-    row("tasks: judged bad (none yet)", "/audit/api/tasks?audit=bad");
+    row("tasks: judged good (the bench's verdicts)", "/audit/api/tasks?audit=good");
     row("task page", "/audit/api/task/" + id);
   }
   srv.stop();

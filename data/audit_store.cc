@@ -186,6 +186,9 @@ void AuditStore::refresh_pass_rates() {
   Statement s(conn_->raw(), sql, conn_->path());
   s.bind(1, std::max<int64_t>(rollouts_seen_, 0));
   s.run();
+  Statement models(conn_->raw(), "SELECT model, count(*) FROM rollouts WHERE row > ? GROUP BY model", conn_->path());
+  models.bind(1, std::max<int64_t>(rollouts_seen_, 0));
+  while (models.step()) rollouts_by_model_[models.text_at(0)] += models.int_at(1);
   rollouts_seen_ = newest;
 }
 
@@ -199,22 +202,84 @@ std::optional<double> AuditStore::pass_rate_of(int64_t task_row) {
 AuditOverview AuditStore::overview() {
   std::lock_guard lock(mu_);
   refresh_pass_rates();
-  AuditOverview o;
-  o.summary = corpus_.audit_summary();
+  // data_version moves when another connection commits; this store's own writes count in writes_.
+  const int64_t version = conn_->query_int("PRAGMA data_version");
+  if (overview_ && version == overview_version_ && writes_ == overview_writes_) return *overview_;
   Connection& c = *conn_;
-  {
-    Statement s(c.raw(),
-                "SELECT t.difficulty, min(9, CAST(p.rate * 10 AS INTEGER)) AS bin, count(*) FROM temp.pass_rates p "
-                "JOIN tasks t ON t.row = p.task_row WHERE p.rate IS NOT NULL GROUP BY 1, 2",
-                c.path());
-    while (s.step()) {
-      auto& h = o.pass_histograms[static_cast<int>(s.int_at(0))];
-      const int64_t bin = std::clamp<int64_t>(s.int_at(1), 0, 9);
-      h[static_cast<size_t>(bin)] += s.int_at(2);
-    }
+  auto each = [&](const char* sql, auto&& fn) {
+    Statement s(c.raw(), sql, c.path());
+    while (s.step()) fn(s);
+  };
+  AuditOverview o;
+  AuditSummary& a = o.summary;
+  c.exec("BEGIN");  // one snapshot for every count
+  try {
+    a.environments = c.query_int("SELECT count(*) FROM environments");
+    a.validations = c.query_int("SELECT count(*) FROM validations");
+    a.validations_failed = c.query_int("SELECT count(*) FROM validations WHERE as_expected = 0");
+    a.rollouts = c.query_int("SELECT count(*) FROM rollouts");
+    a.runs = c.query_int("SELECT count(*) FROM runs");
+    a.audits = c.query_int("SELECT count(*) FROM audits");
+    each("SELECT status, difficulty, count(*) FROM tasks GROUP BY status, difficulty", [&](Statement& s) {
+      a.tasks_by_status[s.text_at(0)] += s.int_at(2);
+      a.tasks_by_difficulty[static_cast<int>(s.int_at(1))] += s.int_at(2);
+      a.tasks += s.int_at(2);
+    });
+    a.usable = a.tasks_by_status.count("usable") ? a.tasks_by_status["usable"] : 0;
+    a.rejected = a.tasks_by_status.count("rejected") ? a.tasks_by_status["rejected"] : 0;
+    each("SELECT category, count(*) FROM tasks GROUP BY category",
+         [&](Statement& s) { a.tasks_by_category[s.text_at(0)] = s.int_at(1); });
+    // Every reason once: the top 100 are listed, and the keep policy's share is summed from all.
+    std::vector<std::pair<std::string, int64_t>> reasons;
+    const std::string keep_prefix = kKeepPolicyReasonPrefix;
+    each("SELECT reject_reason, count(*) FROM tasks WHERE status = 'rejected' GROUP BY reject_reason",
+         [&](Statement& s) {
+           reasons.emplace_back(s.text_at(0), s.int_at(1));
+           if (reasons.back().first.rfind(keep_prefix, 0) == 0) a.rollout_stats.filtered += reasons.back().second;
+         });
+    std::sort(reasons.begin(), reasons.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+    for (size_t i = 0; i < reasons.size() && i < 100; ++i) a.reject_reasons[reasons[i].first] = reasons[i].second;
+    each("SELECT check_name, reason, count(*) AS n FROM validations WHERE as_expected = 0 "
+         "GROUP BY check_name, reason ORDER BY n DESC LIMIT 100",
+         [&](Statement& s) { a.validation_failures[s.text_at(0) + ": " + s.text_at(1)] = s.int_at(2); });
+    each("SELECT content_hash, count(*) AS n FROM tasks GROUP BY content_hash HAVING n > 1", [&](Statement& s) {
+      ++a.duplicate_groups;
+      a.duplicates.push_back({s.text_at(0), s.int_at(1)});
+    });
+    std::sort(a.duplicates.begin(), a.duplicates.end(), [](const auto& x, const auto& y) {
+      return x.count != y.count ? x.count > y.count : x.content_hash < y.content_hash;
+    });
+    if (a.duplicates.size() > 100) a.duplicates.resize(100);
+    // Rollout figures from the pass-rate table (the definitions of `envforge audit`).
+    auto& r = a.rollout_stats;
+    double sum = 0;
+    each("SELECT t.difficulty, min(9, CAST(p.rate * 10 AS INTEGER)), count(*), count(p.rate), sum(p.rate), "
+         "sum(t.status = 'usable') FROM temp.pass_rates p JOIN tasks t ON t.row = p.task_row GROUP BY 1, 2",
+         [&](Statement& s) {
+           const int level = static_cast<int>(s.int_at(0));
+           r.tasks += s.int_at(2);
+           r.kept += s.int_at(5);
+           if (s.is_null(1)) return;  // tasks whose rate is unknown
+           const int64_t n = s.int_at(3);
+           o.pass_histograms[level][static_cast<size_t>(std::clamp<int64_t>(s.int_at(1), 0, 9))] += n;
+           r.scored_tasks += n;
+           sum += s.double_at(4);
+           auto& lv = r.by_difficulty[level];
+           lv.second = (lv.second * static_cast<double>(lv.first) + s.double_at(4)) / static_cast<double>(lv.first + n);
+           lv.first += n;
+         });
+    if (r.scored_tasks) r.mean_pass_rate = sum / static_cast<double>(r.scored_tasks);
+    r.rollouts_by_model = rollouts_by_model_;
+    each("SELECT verdict, count(*) FROM audits GROUP BY verdict",
+         [&](Statement& s) { o.audits_by_verdict[s.text_at(0)] = s.int_at(1); });
+  } catch (...) {
+    sqlite3_exec(c.raw(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
   }
-  Statement s(c.raw(), "SELECT verdict, count(*) FROM audits GROUP BY verdict", c.path());
-  while (s.step()) o.audits_by_verdict[s.text_at(0)] = s.int_at(1);
+  c.exec("COMMIT");
+  overview_ = o;
+  overview_version_ = version;
+  overview_writes_ = writes_;
   return o;
 }
 
@@ -409,6 +474,7 @@ AuditVerdictResult AuditStore::record_verdict(const std::string& task_id, const 
   s.bind(7, a.created_at_ms);
   s.run();
   tx.commit();
+  ++writes_;
   r.audit = std::move(a);
   r.status = status;
   r.reject_reason = reason;

@@ -80,6 +80,8 @@ class AuditStore {
   explicit AuditStore(const std::string& corpus_path);
   ~AuditStore();
 
+  // Counts as `envforge audit` defines them; rollout figures come from the pass-rate table.
+  // Kept and reused until the corpus changes.
   AuditOverview overview();
   // Tasks matching `filter` with row > after_row, in row order, at most `limit`; `total` gets
   // how many match in all.
@@ -117,6 +119,12 @@ class AuditStore {
   std::unique_ptr<Connection> conn_;
   int64_t rollouts_seen_ = -1;  // max(rollouts.row) the pass-rate table covers
   int64_t last_ms_ = 0;         // audit timestamps strictly increase (their ids are content ids)
+  std::map<std::string, int64_t> rollouts_by_model_;  // topped up with the pass rates
+  int64_t writes_ = 0;          // verdicts written through this store
+  // The last overview, reused while the corpus is unchanged (same data_version, no own write).
+  std::optional<AuditOverview> overview_;
+  int64_t overview_version_ = -1;
+  int64_t overview_writes_ = -1;
 };
 
 }  // namespace envforge::data

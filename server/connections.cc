@@ -235,7 +235,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       });
     };
     // Routes may read the corpus or load an environment: off the I/O threads.
-    RequestInfo info{user.value_or(""), std::string(req[http::field::content_type])};
+    RequestInfo info{user.value_or(""), std::string(req[http::field::content_type]), std::string(req[http::field::host])};
     asio::post(ctx_->blocking, [self, method, target, body = std::move(req.body()), done = std::move(done),
                                 info = std::move(info)]() mutable {
       try {

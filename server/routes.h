@@ -23,11 +23,12 @@ struct HttpReply {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-// Who sent a request (the name of the token, "local" on loopback without tokens) and its
-// Content-Type header.
+// Who sent a request (the name of the token, "local" on loopback without tokens), its
+// Content-Type and Host headers.
 struct RequestInfo {
   std::string user;
   std::string content_type;
+  std::string host;
 };
 
 using HttpDone = std::function<void(HttpReply)>;

@@ -4,6 +4,7 @@
 #include "server/audit_web/assets.h"
 #include "server/audit_web/audit_api.h"
 #include "server/episodes.h"
+#include "server/server.h"
 
 namespace envforge::server {
 
@@ -22,6 +23,12 @@ constexpr const char* kApiPrefix = "/audit/api/";
 constexpr const char* kPagePolicy =
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+// The host of a Host header ("127.0.0.1:8000", "[::1]:8000", "localhost").
+std::string host_name(const std::string& header) {
+  if (!header.empty() && header[0] == '[') return header.substr(1, header.find(']') - 1);
+  return header.substr(0, header.find(':'));
+}
 
 bool is_page(const std::string& path) { return path == "/" || path == "/audit" || path == "/audit/"; }
 
@@ -56,6 +63,12 @@ bool is_public_asset(const std::string& target) {
 
 void handle_audit_web(EpisodeService& service, const std::string& method, const std::string& path,
                       const std::string& query, const std::string& body, const RequestInfo& info, HttpDone done) {
+  // Without tokens anyone who reaches the port may audit, which is safe only while "anyone" is
+  // this machine: a page of another site that renames itself to 127.0.0.1 (DNS rebinding)
+  // still sends its own name as Host, and is refused.
+  if (info.user == kLocalUser && !is_loopback_host(host_name(info.host)))
+    return done(http_error(403, "FORBIDDEN_HOST", "without a token the audit view answers only requests addressed to "
+                                                  "a loopback name (Host: 127.0.0.1, localhost or [::1])"));
   if (is_page(path) || path.rfind(kStaticPrefix, 0) == 0) {
     if (method != "GET" && method != "HEAD") return done(http_error(405, "METHOD_NOT_ALLOWED", path + " takes GET"));
     const std::string name = is_page(path) ? "index.html" : path.substr(std::string(kStaticPrefix).size());
