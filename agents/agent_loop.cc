@@ -89,6 +89,11 @@ struct Run {
   }
 
   bool out_of_time() const { return deadline && Clock::now() >= *deadline; }
+  // A call given the run's deadline times out at it, give or take the backends' whole-millisecond
+  // timers: a timeout that close to the deadline spent the run's budget.
+  bool timed_out_at_deadline() const {
+    return deadline && Clock::now() + std::chrono::milliseconds(20) >= *deadline;
+  }
 
   void run(const std::string& task) {
     traj.backend = backend.describe();
@@ -138,7 +143,7 @@ struct Run {
     try {
       reply = backend.chat(req, config.on_stream);
     } catch (const BackendError& e) {
-      if (e.kind() == BackendErrorKind::kTimeout && out_of_time())
+      if (e.kind() == BackendErrorKind::kTimeout && timed_out_at_deadline())
         stop(StopReason::kTimeBudget, std::string("the run's time budget ran out in a model call: ") + e.what());
       else
         stop(StopReason::kBackendError, std::string(to_string(e.kind())) + " error: " + e.what());

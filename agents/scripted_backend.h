@@ -29,7 +29,11 @@ class ScriptedBackend : public Backend {
   static std::unique_ptr<ScriptedBackend> from_file(const std::string& path);
 
   ChatResponse chat(const ChatRequest& request, const StreamCallback& on_stream = {}) override;
-  std::string describe() const override { return "scripted:" + source_; }
+  // The script's file name only: what a model made (an environment, a trajectory) records
+  // this, and must not depend on the directory the script was run from.
+  std::string describe() const override {
+    return "scripted:" + source_.substr(source_.find_last_of('/') == std::string::npos ? 0 : source_.find_last_of('/') + 1);
+  }
 
   std::vector<ChatRequest> requests() const;
   std::size_t replies_used() const;

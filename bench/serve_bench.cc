@@ -3,7 +3,12 @@
 // process (Beast clients on one thread): each episode is reset -> 8 tool calls -> submit.
 //
 //   serve_bench [--corpus FILE] [--live 1024] [--episodes N] [--big 4096] [--burst 4096]
-//               [--calls 8] [--server-arg ARG]... [--quick]
+//               [--calls 8] [--think-ms 500] [--server-arg ARG]... [--quick]
+//
+// The throughput phase is closed-loop (every episode sends its next call as soon as the last is
+// answered), so its latency is queueing: by Little's law 1,024 busy episodes at R calls/s wait
+// 1024/R s per call. The paced phase plays the same live episodes the way agents do, with a
+// think time (the model's turn) between calls, and shows the latency one call really sees.
 //
 // Prints, per phase, tool calls/s, p50/p99 call latency, the server's peak RSS and errors by
 // code; and a baseline measured in the same run: the same tool call as a one-off sandbox run
@@ -56,6 +61,7 @@ struct Args {
   int big = 4096;        // concurrent episodes of the memory phase
   int burst = 4096;      // resets sent at once
   int calls = 8;
+  int think_ms = 500;    // the paced phase's pause between an answer and the next call
   std::vector<std::string> server_args;
 };
 
@@ -131,6 +137,7 @@ json http_json(uint16_t port, http::verb verb, const std::string& target, const 
 struct Tally {
   std::vector<double> call_ms;
   std::map<std::string, long> errors;  // error code (or tool error type) -> count
+  std::map<std::string, std::string> example;  // error code -> the first message seen
   long tool_calls = 0, tool_errors = 0, episodes = 0, resets_ok = 0, capacity = 0;
   double last_answer_s = 0;
 };
@@ -139,6 +146,7 @@ struct Plan {
   std::vector<std::string> task_ids;
   std::string city;  // an argument the trip tools accept
   int calls = 8;
+  int think_ms = 0;  // pause before each call (the first one spread over [0, think_ms))
 };
 
 json call_for(const Plan& plan, int i) {
@@ -181,6 +189,11 @@ asio::awaitable<void> player(uint16_t port, const Plan& plan, std::atomic<long>&
         continue;
       }
       for (int i = 0; i < plan.calls; ++i) {
+        if (plan.think_ms > 0) {
+          const int pause = i == 0 ? static_cast<int>((id * 7919L) % plan.think_ms) : plan.think_ms;
+          asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(pause));
+          co_await timer.async_wait(asio::use_awaitable);
+        }
         const auto a = Clock::now();
         const json step = {{"type", "step"}, {"data", call_for(plan, i)}};
         r = co_await ask(ws, step);
@@ -190,7 +203,9 @@ asio::awaitable<void> player(uint16_t port, const Plan& plan, std::atomic<long>&
           ++t.errors[r["data"].value("code", std::string("?"))];
         } else if (!r["data"]["observation"]["error"].is_null()) {
           ++t.tool_errors;
-          ++t.errors["tool:" + r["data"]["observation"]["error"].value("error_type", std::string("?"))];
+          const json& e = r["data"]["observation"]["error"];
+          const std::string key = "tool:" + e.value("error_type", std::string("?"));
+          if (++t.errors[key] == 1) t.example[key] = e.value("message", std::string());
         }
       }
       const json submit = {{"type", "step"}, {"data", {{"type", "submit"}, {"answer", "bench"}}}};
@@ -215,7 +230,10 @@ void print_errors(const Tally& t) {
     std::printf("  errors: none\n");
     return;
   }
-  for (const auto& [k, n] : t.errors) std::printf("  errors: %-40s %ld\n", k.c_str(), n);
+  for (const auto& [k, n] : t.errors) {
+    std::printf("  errors: %-40s %ld\n", k.c_str(), n);
+    if (t.example.count(k)) std::printf("          e.g. %.300s\n", t.example.at(k).c_str());
+  }
 }
 
 // Phase: `live` connections play `episodes` episodes in all. Returns tool calls/s.
@@ -340,11 +358,12 @@ int main(int argc, char** argv) {
     else if (k == "--big") a.big = std::stoi(next());
     else if (k == "--burst") a.burst = std::stoi(next());
     else if (k == "--calls") a.calls = std::stoi(next());
+    else if (k == "--think-ms") a.think_ms = std::stoi(next());
     else if (k == "--server-arg") a.server_args.push_back(next());
     else if (k == "--quick") quick = true;
     else {
       std::fprintf(stderr, "usage: serve_bench [--corpus F] [--live N] [--episodes N] [--big N] [--burst N] "
-                           "[--calls N] [--server-arg ARG]... [--quick]\n");
+                           "[--calls N] [--think-ms N] [--server-arg ARG]... [--quick]\n");
       return 2;
     }
   }
@@ -407,6 +426,9 @@ int main(int argc, char** argv) {
   // Warm the sandbox sessions so that start-up is not in the figures.
   throughput_phase("warm-up", srv, plan, 32, 64);
   const double rate = throughput_phase("throughput", srv, plan, a.live, a.episodes);
+  Plan paced = plan;
+  paced.think_ms = a.think_ms;
+  if (a.think_ms > 0) throughput_phase("paced", srv, paced, a.live, a.live);
   throughput_phase("memory", srv, plan, a.big, a.big);
   burst_phase(srv, plan, a.burst);
   const double base = baseline(a.corpus, env_id, dir, quick ? 10 : 40);

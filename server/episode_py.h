@@ -6,7 +6,11 @@
 // working directory, so writes -- through the tools' own connection, an ATTACH of a relative
 // path, or a scratch file -- land in the episode's directory and nowhere another episode looks.
 // A soft time limit (an interval timer raising in the call) ends runaway Python code without
-// killing the interpreter that holds the other episodes' worlds.
+// killing the interpreter that holds the other episodes' worlds. Tools keep their connections
+// open between calls (one per world path), so every connection opened during an episode's
+// calls is recorded and closed when the episode is dropped: thousands of episodes pass
+// through one interpreter, and each left-open world would hold a descriptor and its tmpfs
+// pages until the box ends.
 #pragma once
 
 namespace envforge::server {
@@ -19,11 +23,25 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 
 _BASE = os.environ.get("ENVFORGE_WORLD_DB")
 _ROOT = "/tmp/episodes"
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 _HOME = os.getcwd()
+_opened = {}  # episode token -> the sqlite connections opened during its calls
+_current = None
+_connect = sqlite3.connect
+
+
+def _tracked_connect(*args, **kwargs):
+    con = _connect(*args, **kwargs)
+    if _current is not None:
+        _opened.setdefault(_current, []).append(con)
+    return con
+
+
+sqlite3.connect = _tracked_connect
 
 
 class CallTimeout(Exception):
@@ -51,8 +69,10 @@ def _world(token, create):
 
 
 def _run(token, module, function, kwargs, timeout_s, world_arg, create=True):
+    global _current
     if token and (create or os.path.isdir(_episode_dir(token))):
         d, world = _world(token, True)
+        _current = token
     else:
         d, world = _HOME, _BASE
     saved_env = os.environ.get("ENVFORGE_WORLD_DB")
@@ -71,6 +91,7 @@ def _run(token, module, function, kwargs, timeout_s, world_arg, create=True):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        _current = None
         os.chdir(_HOME)
         if saved_env is None:
             os.environ.pop("ENVFORGE_WORLD_DB", None)
@@ -91,6 +112,11 @@ def verify(episode, module, answer, task, timeout_s):
 
 def drop(episodes):
     for token in episodes:
+        for con in _opened.pop(token, ()):
+            try:
+                con.close()
+            except Exception:
+                pass
         shutil.rmtree(_episode_dir(token), ignore_errors=True)
     return len(episodes)
 

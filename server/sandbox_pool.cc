@@ -1,5 +1,7 @@
 #include "server/sandbox_pool.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
@@ -16,6 +18,16 @@ bool box_lost(const verifiers::PythonResult& r) {
   return !r.ok && (r.error_type == et::kTimeout || r.error_type == et::kMemoryLimit ||
                    r.error_type == et::kOutputLimit || r.error_type == et::kCrash ||
                    r.error_type == et::kPolicy || r.error_type == et::kSandboxError);
+}
+
+// Every live episode pinned to a box holds its world open (a descriptor or two), and thousands
+// may share one box: the served box may open as many files as this process may.
+int served_open_files() {
+  constexpr rlim_t kWanted = 16384;
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0) return 1024;
+  rlim_t n = std::min(kWanted, r.rlim_max);
+  return static_cast<int>(std::max<rlim_t>(n, 256));
 }
 
 }  // namespace
@@ -84,6 +96,7 @@ void SandboxSlot::run(std::shared_ptr<SlotThreads> threads) {
     o.limits.cpu_ms = int64_t{30} * 24 * 3600 * 1000;
     o.limits.memory_mb = options_.memory_mb;
     o.limits.tmpfs_mb = options_.tmpfs_mb;
+    o.limits.open_files = served_open_files();
     session_ = std::make_unique<verifiers::PythonSession>(std::move(o));
   } catch (const std::exception& e) {
     start_error_ = std::string("the sandbox of environment ") + code_->env_id + " did not start: " + e.what();

@@ -99,7 +99,7 @@ TEST(ScriptedBackend, LoadsFromAFileAndRefusesBrokenJson) {
   auto b = ScriptedBackend::from_file(path);
   EXPECT_EQ(b->chat(ask("1")).message.content, "from file");
   EXPECT_EQ(b->chat(ask("2")).message.content, "from file");  // repeat
-  EXPECT_EQ(b->describe(), "scripted:" + path);
+  EXPECT_EQ(b->describe(), "scripted:scripted_backend_test.json");
   {
     std::ofstream(path) << R"({"replies": [)";
   }

@@ -40,7 +40,7 @@ TEST_F(ServeEpisodes, WholeEpisodeOverWebSocket) {
   EXPECT_EQ(d["observation"]["task_id"], written_);
   EXPECT_EQ(d["observation"]["messages"][0]["role"], "system");
   const json& tools = d["observation"]["tools"];
-  ASSERT_EQ(tools.size(), 8u);
+  ASSERT_EQ(tools.size(), 10u);
   EXPECT_EQ(tools.back()["function"]["name"], "submit");
 
   r = ws.call("add_note", {{"text", "alpha"}});
@@ -95,7 +95,7 @@ TEST_F(ServeEpisodes, WholeEpisodeOverMcp) {
   EXPECT_EQ(r["result"]["observation"]["observation"]["task_id"], fixed_);
 
   r = http_post(port(), "/mcp", {{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/list"}, {"params", {{"session_id", sid}}}}).body;
-  ASSERT_EQ(r["result"]["tools"].size(), 8u) << r.dump();
+  ASSERT_EQ(r["result"]["tools"].size(), 10u) << r.dump();
   EXPECT_TRUE(r["result"]["tools"][0].contains("inputSchema"));
 
   r = http_post(port(), "/mcp", {{"jsonrpc", "2.0"}, {"id", "c"}, {"method", "tools/call"},
@@ -236,6 +236,30 @@ TEST_F(ServeEpisodes, DisconnectMidEpisodeLeavesNothingBehind) {
   }, 10)) << dirs.dump();
   next.send({{"type", "close"}});
   EXPECT_EQ(next.read_until_closed(), 1000);
+}
+
+// Thousands of episodes pass through one box: the connections a tool keeps open to an
+// episode's world must close with the episode, or the box runs out of descriptors.
+TEST_F(ServeEpisodes, EndedEpisodesLeaveNoOpenWorlds) {
+  auto open_files_now = [&] {
+    WsClient probe(port());
+    EXPECT_EQ(probe.reset({{"task_id", written_}})["type"], "observation");
+    json n = probe.call("open_files")["data"]["observation"]["result"];
+    probe.send({{"type", "close"}});
+    probe.read_until_closed();
+    return n.is_number() ? n.get<int>() : -1;
+  };
+  const int before = open_files_now();
+  ASSERT_GT(before, 0);
+  for (int i = 0; i < 40; ++i) {
+    WsClient ws(port());
+    ASSERT_EQ(ws.reset({{"task_id", written_}})["type"], "observation");
+    ASSERT_EQ(ws.call("cached_count")["data"]["observation"]["result"], 1) << i;
+    ws.send({{"type", "close"}});
+    ws.read_until_closed();
+  }
+  int after = 0;
+  EXPECT_TRUE(eventually([&] { return (after = open_files_now()) < before + 10; })) << before << " -> " << after;
 }
 
 TEST_F(ServeEpisodes, MalformedFramesEndOnlyTheirConnection) {

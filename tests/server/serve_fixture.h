@@ -87,6 +87,18 @@ def scratch_read():
     c.execute("CREATE TABLE IF NOT EXISTS side.t(x TEXT)")
     return {"file": lines, "side": [r[0] for r in c.execute("SELECT x FROM side.t")]}
 
+_cached = {}
+
+def cached_count():
+    # As generated tools do: one connection per world path, kept open between calls.
+    path = os.environ["ENVFORGE_WORLD_DB"]
+    if path not in _cached:
+        _cached[path] = sqlite3.connect(path)
+    return _cached[path].execute("SELECT count(*) FROM notes").fetchone()[0]
+
+def open_files():
+    return len(os.listdir("/proc/self/fd"))
+
 def episode_dirs():
     return sorted(os.listdir("/tmp/episodes")) if os.path.isdir("/tmp/episodes") else []
 
@@ -151,6 +163,8 @@ inline void make_notes_corpus(const std::string& path, const std::string& scratc
              {"scratch_write", tool_schema("scratch_write", text_prop, {"text"})},
              {"scratch_read", tool_schema("scratch_read", json::object(), {})},
              {"episode_dirs", tool_schema("episode_dirs", json::object(), {})},
+             {"cached_count", tool_schema("cached_count", json::object(), {})},
+             {"open_files", tool_schema("open_files", json::object(), {})},
              {"fail", tool_schema("fail", {{"message", {{"type", "string"}}}}, {"message"})},
              {"slow", tool_schema("slow", {{"seconds", {{"type", "number"}}}}, {"seconds"})}};
   data::TaskRecord fixed;
