@@ -70,7 +70,7 @@ void handle_audit_web(EpisodeService& service, const std::string& method, const 
     return done(http_error(403, "FORBIDDEN_HOST", "without a token the audit view answers only requests addressed to "
                                                   "a loopback name (Host: 127.0.0.1, localhost or [::1])"));
   if (is_page(path) || path.rfind(kStaticPrefix, 0) == 0) {
-    if (method != "GET" && method != "HEAD") return done(http_error(405, "METHOD_NOT_ALLOWED", path + " takes GET"));
+    if (method != "GET") return done(http_error(405, "METHOD_NOT_ALLOWED", path + " takes GET"));
     const std::string name = is_page(path) ? "index.html" : path.substr(std::string(kStaticPrefix).size());
     const WebAsset* a = find_asset(name);
     if (!a) return done(http_error(404, "NOT_FOUND", "no file " + path));
