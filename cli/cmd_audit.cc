@@ -1,4 +1,4 @@
-// envforge audit: statistics and checks over a corpus.
+// envforge audit: statistics and checks over a corpus; --web serves the audit web view.
 #include <sys/stat.h>
 
 #include <chrono>
@@ -12,6 +12,8 @@
 #include "cli/job_config.h"
 #include "cli/logging.h"
 #include "data/corpus.h"
+#include "sandbox/sandbox.h"
+#include "server/server.h"
 
 namespace envforge::cli {
 
@@ -113,13 +115,35 @@ void print_text(const std::string& path, int version, const data::AuditSummary& 
     std::printf("  %-48s %10lld rollouts\n", model.c_str(), static_cast<long long>(n));
 }
 
+// `envforge serve` of the corpus on loopback without a token: audits record who = "local".
+int serve_web(const std::string& path, uint16_t port) {
+  server::ServeOptions o;
+  o.corpus = path;
+  o.host = "127.0.0.1";
+  o.port = port;
+  try {
+    sandbox::Sandbox::shared();  // the server also plays episodes: start the launcher while small
+    server::Server srv(o);
+    std::printf("envforge audit: the web view is at http://127.0.0.1:%u/\n", static_cast<unsigned>(srv.port()));
+    std::fflush(stdout);
+    srv.run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "envforge audit: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
+
 int audit_main(int argc, char** argv) {
   cxxopts::Options options("envforge audit", "Statistics and checks over a corpus.");
   options.add_options()
       ("corpus", "corpus file to audit", cxxopts::value<std::string>())
       ("json", "print one JSON object instead of text", cxxopts::value<bool>()->default_value("false"))
       ("check", "also run SQLite's integrity check (reads the whole file)",
-       cxxopts::value<bool>()->default_value("false"));
+       cxxopts::value<bool>()->default_value("false"))
+      ("web", "serve the audit web view on loopback (prints its address; Ctrl-C stops it)",
+       cxxopts::value<bool>()->default_value("false"))
+      ("port", "with --web: the port (0: any free port)", cxxopts::value<int64_t>()->default_value("0"));
   add_config_option(options);
   add_logging_options(options);
   add_help_option(options);
@@ -137,6 +161,11 @@ int audit_main(int argc, char** argv) {
   if (::stat(path.c_str(), &st) != 0) {
     std::fprintf(stderr, "envforge audit: corpus %s: no such file\n", path.c_str());
     return 1;
+  }
+  if (cfg.get_bool("web")) {
+    const int64_t port = cfg.get_int("port");
+    if (port < 0 || port > 65535) throw UsageError("--port must be from 0 to 65535");
+    return serve_web(path, static_cast<uint16_t>(port));
   }
   try {
     auto start = std::chrono::steady_clock::now();

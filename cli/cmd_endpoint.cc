@@ -77,7 +77,10 @@ int endpoint_main(int argc, char** argv) {
     o.limits.model_name = std::filesystem::path(eo.dir).lexically_normal().filename().string();
   if (o.limits.model_name.empty()) o.limits.model_name = std::filesystem::path(eo.dir).lexically_normal().parent_path().filename().string();
   o.handle_signals = true;
-  o.token = server_token(cfg.get_string("token-file"));
+  const ServerTokens tokens = server_tokens(cfg.get_string("token-file"));
+  if (!tokens.users.empty())
+    throw UsageError("--token-file: envforge endpoint takes one bare token (named tokens name auditors of envforge serve)");
+  o.token = tokens.token;
   if (o.token.empty() && !server::is_loopback_host(o.host))
     throw UsageError("--host " + o.host + " is beyond loopback: a token is required (--token-file FILE or ENVFORGE_SERVE_TOKEN)");
   setup_logging(logging_options(*flags));

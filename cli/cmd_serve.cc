@@ -29,7 +29,8 @@ int serve_main(int argc, char** argv) {
       ("corpus", "corpus file to serve (rollouts of played episodes are recorded in it)", cxxopts::value<std::string>())
       ("host", "address to bind; beyond loopback a token is required", cxxopts::value<std::string>()->default_value("127.0.0.1"))
       ("port", "port to bind (0: any free port, printed at start)", cxxopts::value<int64_t>()->default_value("8000"))
-      ("token-file", "file holding the bearer token clients must send (else ENVFORGE_SERVE_TOKEN)",
+      ("token-file", "file of bearer tokens clients must send, one a line, `name:token` to name its holder "
+                     "(else ENVFORGE_SERVE_TOKEN)",
        cxxopts::value<std::string>()->default_value(""))
       ("max-episodes", "live episodes at most; more resets get CAPACITY_REACHED", cxxopts::value<int64_t>()->default_value("4096"))
       ("max-steps", "tool calls per episode", cxxopts::value<int64_t>()->default_value("64"))
@@ -83,8 +84,10 @@ int serve_main(int argc, char** argv) {
   const std::string reward = cfg.get_string("reward");
   if (reward != "binary" && reward != "score") throw UsageError("--reward must be binary or score");
   o.reward_is_score = reward == "score";
-  o.token = server_token(cfg.get_string("token-file"));
-  if (o.token.empty() && !server::is_loopback_host(o.host))
+  const ServerTokens tokens = server_tokens(cfg.get_string("token-file"));
+  o.token = tokens.token;
+  o.users = tokens.users;
+  if (tokens.empty() && !server::is_loopback_host(o.host))
     throw UsageError("--host " + o.host + " is beyond loopback: a token is required (--token-file FILE or ENVFORGE_SERVE_TOKEN)");
   setup_logging(logging_options(*flags));
 
@@ -105,7 +108,7 @@ int serve_main(int argc, char** argv) {
     std::printf("envforge serve: listening on http://%s:%u\n", o.host.c_str(), static_cast<unsigned>(srv.port()));
     std::fflush(stdout);
     spdlog::info("serving {} on {}:{} (max {} live episodes{})", o.corpus, o.host, srv.port(), o.max_episodes,
-                 o.token.empty() ? "" : ", token required");
+                 o.token.empty() && o.users.empty() ? "" : ", token required");
     srv.run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "envforge serve: %s\n", e.what());

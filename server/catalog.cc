@@ -89,6 +89,14 @@ const TaskIndexEntry* Catalog::pick(const data::TaskFilter& filter, uint64_t see
   return &index_[it->second[seed % it->second.size()]];
 }
 
+void Catalog::set_usable(const std::string& id, bool usable) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return;
+  std::lock_guard lock(filter_mu_);  // pick() reads `usable` under this lock only
+  index_[it->second].usable = usable;
+  filtered_.clear();
+}
+
 std::shared_ptr<const ServedEnvironment> Catalog::environment(const std::string& env_id) {
   {
     std::lock_guard lock(env_mu_);

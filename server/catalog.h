@@ -65,6 +65,9 @@ class Catalog {
   // null when none matches.
   const TaskIndexEntry* pick(const data::TaskFilter& filter, uint64_t seed);
   size_t size() const { return index_.size(); }
+  // A task's status changed while serving (an auditor rejected or restored it): sampling
+  // follows at once.
+  void set_usable(const std::string& id, bool usable);
 
   // Loads (once) and returns an environment. Thread-safe; throws data::CorpusError.
   std::shared_ptr<const ServedEnvironment> environment(const std::string& env_id);

@@ -1,5 +1,8 @@
 #include "server/connections.h"
 
+#include <optional>
+#include <string_view>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -8,6 +11,7 @@
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
+#include "server/audit_web/audit_web.h"
 #include "server/bearer_token.h"
 #include "server/mcp.h"
 #include "server/routes.h"
@@ -26,9 +30,15 @@ namespace {
 constexpr std::size_t kHeaderLimit = 16 << 10;
 constexpr auto kRequestTimeout = std::chrono::seconds(60);
 
-bool authorized(const ConnectionContext& ctx, const http::request<http::string_body>& req) {
-  const auto h = req[http::field::authorization];
-  return bearer_token_matches(std::string_view(h.data(), h.size()), ctx.token);
+// The name of whoever sent the request, or nullopt when its token is missing or wrong.
+std::optional<std::string> request_user(const ConnectionContext& ctx, const http::request<http::string_body>& req) {
+  if (ctx.token.empty() && ctx.users.empty()) return std::string(kLocalUser);
+  const auto header = req[http::field::authorization];
+  const std::string_view h(header.data(), header.size());
+  if (!ctx.token.empty() && bearer_token_matches(h, ctx.token)) return std::string(kUnnamedUser);
+  for (const auto& u : ctx.users)
+    if (bearer_token_matches(h, u.token)) return u.name;
+  return std::nullopt;
 }
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -201,7 +211,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const bool keep_alive = req.keep_alive();
     const unsigned version = req.version();
     const std::string target(req.target());
-    if (target != "/health" && !authorized(*ctx_, req))
+    const std::optional<std::string> user = request_user(*ctx_, req);
+    if (target != "/health" && !is_public_asset(target) && !user)
       return reply(http_error(401, "UNAUTHORIZED", "this server needs Authorization: Bearer <token>"), keep_alive,
                    version, false);
     if (websocket::is_upgrade(req)) {
@@ -218,9 +229,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       });
     };
     // Routes may read the corpus or load an environment: off the I/O threads.
-    asio::post(ctx_->blocking, [self, method, target, body = std::move(req.body()), done = std::move(done)]() mutable {
+    RequestInfo info{user.value_or(""), std::string(req[http::field::content_type]), std::string(req[http::field::host])};
+    asio::post(ctx_->blocking, [self, method, target, body = std::move(req.body()), done = std::move(done),
+                                info = std::move(info)]() mutable {
       try {
-        handle_route(self->ctx_->service, method, target, body, done);
+        handle_route(self->ctx_->service, method, target, body, done, info);
       } catch (const std::exception& e) {
         done(http_error(500, code::kExecution, std::string("internal error: ") + e.what()));
       }
@@ -230,9 +243,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void reply(HttpReply r, bool keep_alive, unsigned version, bool close_after) {
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), version);
     res->set(http::field::server, "envforge");
-    res->set(http::field::content_type, "application/json");
+    res->set(http::field::content_type, r.content_type.empty() ? "application/json" : r.content_type);
+    for (const auto& [name, value] : r.headers) res->set(name, value);
     res->keep_alive(keep_alive && !close_after);
-    res->body() = dump(r.body);
+    res->body() = r.content_type.empty() ? dump(r.body) : std::move(r.raw);
     res->prepare_payload();
     stream_.expires_after(kRequestTimeout);
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {

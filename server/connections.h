@@ -4,11 +4,13 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include "server/episodes.h"
+#include "server/serve_options.h"
 
 namespace envforge::server {
 
@@ -18,6 +20,7 @@ struct ConnectionContext {
   EpisodeService& service;
   boost::asio::thread_pool& blocking;  // for work that may wait on the corpus
   std::string token;                   // empty: no authentication
+  std::vector<ServeUser> users;        // more tokens, each with its holder's name
   // Set when the server tears the service down: connections destroyed later (with the
   // io_context) must not touch it.
   std::atomic<bool> service_gone{false};

@@ -11,6 +11,7 @@
 #include "agents/argument_check.h"
 #include "generators/answer_judge.h"
 #include "generators/work_util.h"
+#include "server/audit_web/audit_web.h"
 
 namespace envforge::server {
 

@@ -77,6 +77,8 @@ struct Verdict {
   nlohmann::json components;  // {pass, score, reason, verdict}
 };
 
+class AuditWeb;
+
 class EpisodeService {
  public:
   explicit EpisodeService(const ServeOptions& options);
@@ -118,6 +120,8 @@ class EpisodeService {
   nlohmann::json stats() const;
 
   Catalog& catalog() { return catalog_; }
+  // The audit web view's state (server/audit_web), made on its first use.
+  AuditWeb& audit_web();
   const ServeOptions& options() const { return options_; }
 
  private:
@@ -140,6 +144,8 @@ class EpisodeService {
   Catalog catalog_;
   RolloutWriter writer_;
   SandboxPool pool_;
+  std::mutex audit_web_mu_;
+  std::unique_ptr<AuditWeb> audit_web_;
 };
 
 // 32 lowercase hex characters from the system's random source.

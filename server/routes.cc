@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "cli/version.h"
+#include "server/audit_web/audit_web.h"
 #include "server/mcp.h"
 
 namespace envforge::server {
@@ -239,7 +240,7 @@ json schema_json() {
 }
 
 void handle_route(EpisodeService& service, const std::string& method, const std::string& target,
-                  const std::string& body, HttpDone done) {
+                  const std::string& body, HttpDone done, const RequestInfo& info) {
   const size_t qpos = target.find('?');
   const std::string path = target.substr(0, qpos);
   const std::string query = qpos == std::string::npos ? "" : target.substr(qpos + 1);
@@ -317,6 +318,8 @@ void handle_route(EpisodeService& service, const std::string& method, const std:
     json b;
     if (!allowed("POST") || !parse_body(b)) return;
     get_reward_route(service, b, std::move(done));
+  } else if (is_audit_web_path(path)) {
+    handle_audit_web(service, method, path, query, body, info, std::move(done));
   } else {
     done(http_error(404, "NOT_FOUND", "no route " + path));
   }

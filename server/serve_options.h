@@ -4,16 +4,24 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "server/sandbox_pool.h"
 
 namespace envforge::server {
+
+// One bearer token and the name audits record for whoever holds it.
+struct ServeUser {
+  std::string name;
+  std::string token;
+};
 
 struct ServeOptions {
   std::string corpus;
   std::string host = "127.0.0.1";
   uint16_t port = 8000;            // 0: any free port (the bound one is logged and in port())
   std::string token;               // empty: no authentication (loopback only)
+  std::vector<ServeUser> users;    // named tokens (--token-file lines name:token), besides `token`
   int io_threads = 2;
   int max_episodes = 4096;         // live episodes; more resets get CAPACITY_REACHED
   int max_steps = 64;              // tool calls per episode

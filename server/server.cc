@@ -49,7 +49,7 @@ class ServerImpl {
         signals_(ioc_, SIGTERM, SIGINT),
         reaper_(ioc_),
         drain_timer_(ioc_) {
-    if (options_.token.empty() && !is_loopback_host(options_.host))
+    if (options_.token.empty() && options_.users.empty() && !is_loopback_host(options_.host))
       throw std::runtime_error("binding " + options_.host +
                                " (beyond loopback) needs a token: --token-file FILE or ENVFORGE_SERVE_TOKEN");
     boost::system::error_code ec;
@@ -62,6 +62,7 @@ class ServerImpl {
     if (ec) throw std::runtime_error("cannot bind " + options_.host + ":" + std::to_string(options_.port) + ": " + ec.message());
     acceptor_.listen(asio::socket_base::max_listen_connections);
     ctx_ = std::make_shared<ConnectionContext>(service_, blocking_, options_.token);
+    ctx_->users = options_.users;
   }
 
   ~ServerImpl() {
