@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 
 #include <chrono>
-#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "data/corpus.h"
+#include "data/corpus_impl.h"
 #include "data/sqlite_handle.h"
 
 namespace envforge::data {
@@ -38,28 +38,6 @@ std::optional<MergeFileId> merge_file_id(const std::string& path) {
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
   return MergeFileId{st.st_dev, st.st_ino};
-}
-
-// "file:PATH" with the characters that end a URI path escaped.
-std::string merge_file_uri(const std::string& path) {
-  std::string uri = "file:";
-  for (char ch : path) {
-    if (ch == '%' || ch == '?' || ch == '#') {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(ch));
-      uri += buf;
-    } else {
-      uri += ch;
-    }
-  }
-  return uri;
-}
-
-// Read-only, and immutable (no locks, no -shm) when no writer left a WAL behind.
-std::string merge_shard_uri(const std::string& path) {
-  struct stat st{};
-  bool has_wal = ::stat((path + "-wal").c_str(), &st) == 0;
-  return merge_file_uri(path) + (has_wal ? "?mode=ro" : "?mode=ro&immutable=1");
 }
 
 // The columns that make up a record's content, compared to find conflicts.
@@ -310,12 +288,15 @@ class ShardMerger {
   ShardMergeStats stats_;
 };
 
-// Every input and the output, checked before anything is written. Returns the
-// shards to merge (a file named twice is merged once).
+// Every input and the output, checked before anything is written, as
+// Corpus::open checks a file (without opening it for use). Returns the shards
+// to merge (a file named twice is merged once).
 std::vector<std::string> check_merge_inputs(const std::string& out, const std::vector<std::string>& shards,
-                                      const MergeOptions& options) {
+                                            const MergeOptions& options) {
   if (shards.empty()) throw CorpusError("merge: no shard corpora given");
   std::optional<MergeFileId> out_id = merge_file_id(out);
+  OpenOptions check;
+  check.check_integrity = options.check_integrity;
   std::vector<std::string> unique;
   std::vector<MergeFileId> seen;
   for (const auto& shard : shards) {
@@ -327,23 +308,17 @@ std::vector<std::string> check_merge_inputs(const std::string& out, const std::v
     for (const auto& s : seen) repeated = repeated || s == *id;
     if (repeated) continue;
     seen.push_back(*id);
-    OpenOptions ro;
-    ro.read_only = true;
-    ro.check_integrity = options.check_integrity;
-    Corpus::open(shard, ro);  // refuses a newer or older schema, another file, a damaged one
+    Inspection shard_file = inspect_existing(shard, check);
+    if (shard_file.empty) throw CorpusError("corpus " + shard + ": empty file, not a corpus yet");
+    // Columns are copied by name from a shard of this build's schema only.
+    if (shard_file.version != kSchemaVersion)
+      throw CorpusError("corpus " + shard + ": schema version " + std::to_string(shard_file.version) +
+                        " needs migrating to " + std::to_string(kSchemaVersion) +
+                        "; open it for writing once (envforge audit --corpus " + shard + " does)");
     unique.push_back(shard);
   }
-  if (out_id) {
-    OpenOptions check;
-    check.read_only = true;
-    check.check_integrity = options.check_integrity;
-    // An output of an older schema is migrated by the write open below.
-    try {
-      Corpus::open(out, check);
-    } catch (const CorpusError& e) {
-      if (std::string(e.what()).find("needs migrating") == std::string::npos) throw;
-    }
-  }
+  // An output of an older schema is migrated when it is opened for writing.
+  if (out_id) inspect_existing(out, check);
   return unique;
 }
 
@@ -359,7 +334,7 @@ MergeReport merge_corpora(const std::string& out, const std::vector<std::string>
 
   // Creates or migrates the output; then a connection of our own that can ATTACH.
   Corpus::open(out);
-  Connection c(out, SQLITE_OPEN_READWRITE, merge_file_uri(out));
+  Connection c(out, SQLITE_OPEN_READWRITE, sqlite_file_uri(out));
   c.exec("PRAGMA busy_timeout = 30000");
   // Every shard passed the checks and every reference is copied with what it
   // refers to; without per-row key checks SQLite can also move whole records.
@@ -375,7 +350,7 @@ MergeReport merge_corpora(const std::string& out, const std::vector<std::string>
     if (options.on_shard) options.on_shard(shard, i, inputs.size());
     {
       Statement attach(c.raw(), "ATTACH DATABASE ? AS shard", c.path());
-      attach.bind(1, merge_shard_uri(shard));
+      attach.bind(1, sqlite_read_only_uri(shard));
       try {
         attach.run();
       } catch (const CorpusError& e) {
