@@ -342,25 +342,58 @@ TEST(CorpusMerge, CorruptOutputIsRefused) {
   expect_merge_refused({dir.file("a.db")}, dir.file("all.db"), "all.db");
 }
 
-TEST(CorpusMerge, InterruptedMergeKeepsWholeShardsAndRerunCompletesIt) {
-  TempDir dir;
+std::vector<std::string> make_three_shards(const TempDir& dir) {
   std::vector<std::string> shards;
   for (int i = 0; i < 3; ++i) {
     shards.push_back(dir.file("s" + std::to_string(i) + ".db"));
     make_merge_shard(shards.back(), 5 * i, 5 * (i + 1), i, 3);
   }
-  merge_corpora(dir.file("ref.db"), shards);
+  return shards;
+}
+
+MergeOptions crash_at(const std::string& at) {
   MergeOptions crash;
-  crash.before_commit = [&](const std::string& shard) {
-    if (shard == shards[1]) throw std::runtime_error("killed");
+  crash.before_commit = [at](const std::string& shard) {
+    if (shard == at) throw std::runtime_error("killed");
   };
-  EXPECT_THROW(merge_corpora(dir.file("all.db"), shards, crash), std::runtime_error);
-  // Shard 0 is in whole, nothing of shard 1 is.
-  EXPECT_EQ(query_int(dir.file("all.db"), "SELECT count(*) FROM tasks"), 5 * 6);
-  EXPECT_EQ(query_int(dir.file("all.db"), "SELECT count(*) FROM validations"), 5 * 6 * 12);
+  return crash;
+}
+
+TEST(CorpusMerge, InterruptedMergeIntoANewCorpusLeavesNoneAndRerunMakesIt) {
+  TempDir dir;
+  std::vector<std::string> shards = make_three_shards(dir);
+  merge_corpora(dir.file("ref.db"), shards);
+  // Killed while copying the first shard, and while merging a later one.
+  for (const std::string& at : {shards[0], shards[1]}) {
+    EXPECT_THROW(merge_corpora(dir.file("all.db"), shards, crash_at(at)), std::runtime_error);
+    EXPECT_FALSE(std::filesystem::exists(dir.file("all.db")));
+    EXPECT_FALSE(std::filesystem::exists(dir.file("all.db.merging")));
+  }
+  // A half-built file left by a merge killed outright is started over.
+  write_bytes(dir.file("all.db.merging"), "half a corpus");
+  MergeReport r = merge_corpora(dir.file("all.db"), shards);
+  EXPECT_EQ(r.shards[0].tasks_added, 30);
+  EXPECT_EQ(r.shards[2].tasks_added, 30);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("all.db.merging")));
+  EXPECT_EQ(merge_content(dir.file("all.db")), merge_content(dir.file("ref.db")));
+  EXPECT_EQ(merge_runs(dir.file("all.db")), merge_runs(dir.file("ref.db")));
+  EXPECT_EQ(query(dir.file("all.db"), "PRAGMA journal_mode"), std::vector<std::string>{"wal"});
+  EXPECT_EQ(query(dir.file("all.db"), "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+}
+
+TEST(CorpusMerge, InterruptedMergeIntoAnExistingCorpusKeepsWholeShardsAndRerunCompletesIt) {
+  TempDir dir;
+  std::vector<std::string> shards = make_three_shards(dir);
+  merge_corpora(dir.file("ref.db"), shards);
+  merge_corpora(dir.file("all.db"), {shards[0]});
+  EXPECT_THROW(merge_corpora(dir.file("all.db"), shards, crash_at(shards[2])), std::runtime_error);
+  // Shards 0 and 1 are in whole, nothing of shard 2 is.
+  EXPECT_EQ(query_int(dir.file("all.db"), "SELECT count(*) FROM tasks"), 10 * 6);
+  EXPECT_EQ(query_int(dir.file("all.db"), "SELECT count(*) FROM validations"), 10 * 6 * 12);
   MergeReport r = merge_corpora(dir.file("all.db"), shards);
   EXPECT_EQ(r.shards[0].tasks_added, 0);
-  EXPECT_EQ(r.shards[1].tasks_added, 30);
+  EXPECT_EQ(r.shards[1].tasks_added, 0);
+  EXPECT_EQ(r.shards[2].tasks_added, 30);
   EXPECT_EQ(merge_content(dir.file("all.db")), merge_content(dir.file("ref.db")));
   EXPECT_EQ(merge_runs(dir.file("all.db")), merge_runs(dir.file("ref.db")));
 }
