@@ -398,6 +398,53 @@ TEST(CorpusMerge, InterruptedMergeIntoAnExistingCorpusKeepsWholeShardsAndRerunCo
   EXPECT_EQ(merge_runs(dir.file("all.db")), merge_runs(dir.file("ref.db")));
 }
 
+// Overwrites the middle leaf page of the shard's validations with garbage: the
+// file still opens and lists its tables; only reading that page fails.
+void corrupt_a_middle_page(const std::string& path) {
+  int64_t page_size = query_int(path, "PRAGMA page_size");
+  std::vector<std::string> pages =
+      query(path, "SELECT pageno FROM dbstat WHERE name = 'validations' AND pagetype = 'leaf' ORDER BY pageno");
+  ASSERT_GE(pages.size(), 3u);
+  int64_t page = std::stoll(pages[pages.size() / 2]);
+  std::string bytes = read_bytes(path);
+  for (int64_t i = 0; i < page_size; ++i)
+    bytes[static_cast<size_t>((page - 1) * page_size + i)] = static_cast<char>((i * 131) ^ 0x5a);
+  write_bytes(path, bytes);
+}
+
+TEST(CorpusMerge, ShardWithACorruptPageIsRefusedNamingItAndNothingIsWritten) {
+  TempDir dir;
+  make_merge_shard(dir.file("a.db"), 0, 2);
+  make_merge_shard(dir.file("bad_shard.db"), 2, 40);
+  corrupt_a_middle_page(dir.file("bad_shard.db"));
+  make_merge_shard(dir.file("existing.db"), 50, 52);
+  for (bool check : {true, false}) {
+    SCOPED_TRACE(check ? "with the integrity check" : "--skip-integrity-check: found while copying");
+    MergeOptions options;
+    options.check_integrity = check;
+    for (const auto& inputs : {std::vector<std::string>{dir.file("a.db"), dir.file("bad_shard.db")},
+                               std::vector<std::string>{dir.file("bad_shard.db"), dir.file("a.db")}}) {
+      try {
+        merge_corpora(dir.file("new.db"), inputs, options);
+        ADD_FAILURE() << "a corrupt shard was merged";
+      } catch (const CorpusError& e) {
+        EXPECT_NE(std::string(e.what()).find("bad_shard.db"), std::string::npos) << e.what();
+      }
+      EXPECT_FALSE(std::filesystem::exists(dir.file("new.db")));
+      EXPECT_FALSE(std::filesystem::exists(dir.file("new.db.merging")));
+    }
+    std::string before = read_bytes(dir.file("existing.db"));
+    try {
+      merge_corpora(dir.file("existing.db"), {dir.file("bad_shard.db")}, options);
+      ADD_FAILURE() << "a corrupt shard was merged";
+    } catch (const CorpusError& e) {
+      EXPECT_NE(std::string(e.what()).find("bad_shard.db"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(read_bytes(dir.file("existing.db")), before);
+    EXPECT_EQ(query_int(dir.file("existing.db"), "SELECT count(*) FROM tasks"), 2 * 6);
+  }
+}
+
 TEST(CorpusMerge, MergedCorpusTakesNewWorkAndResumesLikeAnyOther) {
   TempDir dir;
   make_merge_shard(dir.file("a.db"), 0, 3);
