@@ -70,8 +70,6 @@ Inspection inspect_existing(const std::string& path, const OpenOptions& options)
       if (!s.step()) refuse(path, "damaged corpus: table '" + table + "' is missing");
     }
     if (options.check_integrity) {
-      // Pages are checked through a memory map rather than copied by read().
-      ro.exec("PRAGMA mmap_size = 2147418112");
       std::string verdict = ro.query_text("PRAGMA quick_check");
       if (verdict != "ok") refuse(path, "corrupt (integrity check: " + verdict + ")");
     }
