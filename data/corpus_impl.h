@@ -20,4 +20,17 @@ struct Corpus::Impl {
 
 int64_t now_ms();
 
+// What an existing file holds, learnt without writing anything next to it.
+struct Inspection {
+  bool empty = false;   // zero bytes or an SQLite file with nothing in it
+  int version = 0;      // its schema version (0 when empty)
+};
+
+// Refuses (CorpusError naming the file, "the file was not modified") anything
+// that is not an envforge corpus this build can read or migrate: not SQLite,
+// another application's database, a newer schema, missing tables, and with
+// options.check_integrity a file that fails PRAGMA quick_check. Shared by
+// Corpus::open and the input checks of a merge.
+Inspection inspect_existing(const std::string& path, const OpenOptions& options);
+
 }  // namespace envforge::data

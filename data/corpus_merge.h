@@ -53,8 +53,11 @@ struct MergeReport {
 // Merges `shards` into the corpus `out` (created if missing). Every shard and
 // the output are checked first (an envforge corpus of this schema version, not
 // corrupt, not the output itself); any problem raises CorpusError naming the
-// file and nothing is written. Each shard is then merged in one transaction, so
-// an interrupted merge leaves whole shards merged and rerunning it completes it.
+// file and nothing is written. A new output is built beside it (OUT.merging)
+// and renamed into place when complete, so an interrupted merge leaves no
+// output and rerunning it starts over; into an existing output each shard is
+// merged in one transaction, so an interrupted merge leaves whole shards merged
+// and rerunning it completes it. An error while merging names the shard.
 // Children of a task (validations, rollouts) come with the task the first time
 // it is merged, as with Corpus::record_work_item.
 MergeReport merge_corpora(const std::string& out, const std::vector<std::string>& shards,

@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -27,27 +26,7 @@ namespace {
   throw CorpusError("corpus " + path + ": " + why + "; the file was not modified");
 }
 
-// An SQLite URI that opens `path` without any write: no -wal or -shm file is
-// created. Only valid while no writer has the file open (there is no -wal).
-std::string immutable_uri(const std::string& path) {
-  std::string uri = "file:";
-  for (char ch : path) {
-    if (ch == '%' || ch == '?' || ch == '#') {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(ch));
-      uri += buf;
-    } else {
-      uri += ch;
-    }
-  }
-  return uri + "?mode=ro&immutable=1";
-}
-
-// What an existing file holds, learnt without writing to it.
-struct Inspection {
-  bool empty = false;   // zero bytes or an SQLite file with nothing in it
-  int version = 0;
-};
+}  // namespace
 
 Inspection inspect_existing(const std::string& path, const OpenOptions& options) {
   struct stat st{};
@@ -65,11 +44,8 @@ Inspection inspect_existing(const std::string& path, const OpenOptions& options)
 
   Inspection result;
   try {
-    // With a -wal present the file is in use (or was left by a crash): read it
-    // through the WAL. Without one, read it as immutable so nothing is created.
-    struct stat wal{};
-    bool has_wal = ::stat((path + "-wal").c_str(), &wal) == 0;
-    Connection ro(path, SQLITE_OPEN_READONLY, has_wal ? "" : immutable_uri(path));
+    // Nothing is created next to the file (see sqlite_read_only_uri).
+    Connection ro(path, SQLITE_OPEN_READONLY, sqlite_read_only_uri(path));
     ro.exec("PRAGMA busy_timeout = " + std::to_string(options.busy_timeout_ms));
     int64_t app_id = ro.query_int("PRAGMA application_id");
     int64_t version = ro.query_int("PRAGMA user_version");
@@ -105,6 +81,8 @@ Inspection inspect_existing(const std::string& path, const OpenOptions& options)
   }
   return result;
 }
+
+namespace {
 
 void configure(Connection& conn, const OpenOptions& options, bool writable) {
   conn.exec("PRAGMA busy_timeout = " + std::to_string(options.busy_timeout_ms));

@@ -1,10 +1,9 @@
 // Writes: runs, whole work items (one transaction each, idempotent) and audits.
 //
 // The work-item path is the corpus's hot loop (tens of rows per item): its
-// statements are cached by address, bind text without copying it, and write a
-// task's validations in multi-row INSERTs; ids are assembled canonical text.
+// statements are cached by address and bind text without copying it; ids are
+// assembled canonical text.
 #include <algorithm>
-#include <array>
 #include <unordered_set>
 
 #include "data/content_id.h"
@@ -32,47 +31,33 @@ bool key_exists(Connection& c, const std::string& key) {
   return s->step();
 }
 
-constexpr int kValidationColumns = 12;
-constexpr size_t kValidationsPerInsert = 16;
-
-// "INSERT INTO validations(...) VALUES (?,...),(?,...)..." for 1..16 rows.
-const char* validation_insert_sql(size_t rows) {
-  static const auto kSql = [] {
-    std::array<std::string, kValidationsPerInsert + 1> sql;
-    for (size_t n = 1; n <= kValidationsPerInsert; ++n) {
-      std::string s =
-          "INSERT INTO validations(task_row, check_name, attempt, input_digest, expected_pass, "
-          "verdict, score, reason, as_expected, started_at_ms, wall_ms, output_digest) VALUES ";
-      for (size_t r = 0; r < n; ++r) s += r ? ",(?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?)";
-      sql[n] = std::move(s);
-    }
-    return sql;
-  }();
-  return kSql[rows].c_str();
-}
-
 // A repeated (check, attempt) of one task is a generator bug: the UNIQUE
 // constraint fails and the whole work item is refused.
+//
+// One row per INSERT: a multi-row INSERT into a table with constraints that
+// are checked per statement (UNIQUE, the foreign key to tasks) keeps a
+// statement journal, a copy of every page it changes, so that it alone can be
+// undone; past 64 KiB that copy goes to a temporary file, and it was three
+// quarters of the bytes a bulk write wrote (bench/corpus_bench).
 void write_validations(Connection& c, int64_t task_row, const std::vector<ValidationRecord>& all) {
-  for (size_t from = 0; from < all.size(); from += kValidationsPerInsert) {
-    size_t n = std::min(kValidationsPerInsert, all.size() - from);
-    RebindScope s(c.cached(validation_insert_sql(n)));
-    for (size_t r = 0; r < n; ++r) {
-      const ValidationRecord& v = all[from + r];
-      int p = static_cast<int>(r) * kValidationColumns;
-      s->bind(p + 1, task_row);
-      s->bind_static(p + 2, v.check);
-      s->bind(p + 3, int64_t{v.attempt});
-      s->bind_static(p + 4, v.input_digest);
-      s->bind(p + 5, int64_t{v.expected_pass});
-      s->bind_static(p + 6, v.verdict);
-      s->bind(p + 7, v.score);
-      s->bind_static(p + 8, v.reason);
-      s->bind(p + 9, int64_t{v.as_expected});
-      s->bind(p + 10, v.started_at_ms);
-      s->bind(p + 11, v.wall_ms);
-      s->bind_static(p + 12, v.output_digest);
-    }
+  Statement& insert = c.cached(
+      "INSERT INTO validations(task_row, check_name, attempt, input_digest, expected_pass, "
+      "verdict, score, reason, as_expected, started_at_ms, wall_ms, output_digest) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+  for (const ValidationRecord& v : all) {
+    RebindScope s(insert);
+    s->bind(1, task_row);
+    s->bind_static(2, v.check);
+    s->bind(3, int64_t{v.attempt});
+    s->bind_static(4, v.input_digest);
+    s->bind(5, int64_t{v.expected_pass});
+    s->bind_static(6, v.verdict);
+    s->bind(7, v.score);
+    s->bind_static(8, v.reason);
+    s->bind(9, int64_t{v.as_expected});
+    s->bind(10, v.started_at_ms);
+    s->bind(11, v.wall_ms);
+    s->bind_static(12, v.output_digest);
     s->run();
   }
 }

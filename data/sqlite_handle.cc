@@ -1,8 +1,32 @@
 #include "data/sqlite_handle.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
+
 #include "data/corpus.h"
 
 namespace envforge::data {
+
+std::string sqlite_file_uri(const std::string& path) {
+  std::string uri = "file:";
+  for (char ch : path) {
+    if (ch == '%' || ch == '?' || ch == '#') {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(ch));
+      uri += buf;
+    } else {
+      uri += ch;
+    }
+  }
+  return uri;
+}
+
+std::string sqlite_read_only_uri(const std::string& path) {
+  struct stat st{};
+  bool in_use = ::stat((path + "-wal").c_str(), &st) == 0 || ::stat((path + "-journal").c_str(), &st) == 0;
+  return sqlite_file_uri(path) + (in_use ? "?mode=ro" : "?mode=ro&immutable=1");
+}
 
 void throw_sqlite(sqlite3* db, const std::string& path, const std::string& what) {
   std::string msg = "corpus " + path + ": " + what;

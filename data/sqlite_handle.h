@@ -103,6 +103,15 @@ class Connection {
   std::unordered_map<const char*, Statement*> by_address_;
 };
 
+// "file:PATH" with the characters that end a URI path escaped (for SQLITE_OPEN_URI).
+std::string sqlite_file_uri(const std::string& path);
+
+// A read-only URI for `path` that writes nothing next to it: immutable (no
+// locks, no -shm or -wal created) when no writer left a -wal or -journal
+// behind; otherwise plain read-only, so SQLite reads through the WAL or
+// refuses a hot journal instead of reading half-written pages.
+std::string sqlite_read_only_uri(const std::string& path);
+
 // Throws CorpusError "corpus PATH: WHAT: sqlite message".
 [[noreturn]] void throw_sqlite(sqlite3* db, const std::string& path, const std::string& what);
 

@@ -342,27 +342,107 @@ TEST(CorpusMerge, CorruptOutputIsRefused) {
   expect_merge_refused({dir.file("a.db")}, dir.file("all.db"), "all.db");
 }
 
-TEST(CorpusMerge, InterruptedMergeKeepsWholeShardsAndRerunCompletesIt) {
-  TempDir dir;
+std::vector<std::string> make_three_shards(const TempDir& dir) {
   std::vector<std::string> shards;
   for (int i = 0; i < 3; ++i) {
     shards.push_back(dir.file("s" + std::to_string(i) + ".db"));
     make_merge_shard(shards.back(), 5 * i, 5 * (i + 1), i, 3);
   }
-  merge_corpora(dir.file("ref.db"), shards);
+  return shards;
+}
+
+MergeOptions crash_at(const std::string& at) {
   MergeOptions crash;
-  crash.before_commit = [&](const std::string& shard) {
-    if (shard == shards[1]) throw std::runtime_error("killed");
+  crash.before_commit = [at](const std::string& shard) {
+    if (shard == at) throw std::runtime_error("killed");
   };
-  EXPECT_THROW(merge_corpora(dir.file("all.db"), shards, crash), std::runtime_error);
-  // Shard 0 is in whole, nothing of shard 1 is.
-  EXPECT_EQ(query_int(dir.file("all.db"), "SELECT count(*) FROM tasks"), 5 * 6);
-  EXPECT_EQ(query_int(dir.file("all.db"), "SELECT count(*) FROM validations"), 5 * 6 * 12);
+  return crash;
+}
+
+TEST(CorpusMerge, InterruptedMergeIntoANewCorpusLeavesNoneAndRerunMakesIt) {
+  TempDir dir;
+  std::vector<std::string> shards = make_three_shards(dir);
+  merge_corpora(dir.file("ref.db"), shards);
+  // Killed while copying the first shard, and while merging a later one.
+  for (const std::string& at : {shards[0], shards[1]}) {
+    EXPECT_THROW(merge_corpora(dir.file("all.db"), shards, crash_at(at)), std::runtime_error);
+    EXPECT_FALSE(std::filesystem::exists(dir.file("all.db")));
+    EXPECT_FALSE(std::filesystem::exists(dir.file("all.db.merging")));
+  }
+  // A half-built file left by a merge killed outright is started over.
+  write_bytes(dir.file("all.db.merging"), "half a corpus");
   MergeReport r = merge_corpora(dir.file("all.db"), shards);
-  EXPECT_EQ(r.shards[0].tasks_added, 0);
-  EXPECT_EQ(r.shards[1].tasks_added, 30);
+  EXPECT_EQ(r.shards[0].tasks_added, 30);
+  EXPECT_EQ(r.shards[2].tasks_added, 30);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("all.db.merging")));
   EXPECT_EQ(merge_content(dir.file("all.db")), merge_content(dir.file("ref.db")));
   EXPECT_EQ(merge_runs(dir.file("all.db")), merge_runs(dir.file("ref.db")));
+  EXPECT_EQ(query(dir.file("all.db"), "PRAGMA journal_mode"), std::vector<std::string>{"wal"});
+  EXPECT_EQ(query(dir.file("all.db"), "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+}
+
+TEST(CorpusMerge, InterruptedMergeIntoAnExistingCorpusKeepsWholeShardsAndRerunCompletesIt) {
+  TempDir dir;
+  std::vector<std::string> shards = make_three_shards(dir);
+  merge_corpora(dir.file("ref.db"), shards);
+  merge_corpora(dir.file("all.db"), {shards[0]});
+  EXPECT_THROW(merge_corpora(dir.file("all.db"), shards, crash_at(shards[2])), std::runtime_error);
+  // Shards 0 and 1 are in whole, nothing of shard 2 is.
+  EXPECT_EQ(query_int(dir.file("all.db"), "SELECT count(*) FROM tasks"), 10 * 6);
+  EXPECT_EQ(query_int(dir.file("all.db"), "SELECT count(*) FROM validations"), 10 * 6 * 12);
+  MergeReport r = merge_corpora(dir.file("all.db"), shards);
+  EXPECT_EQ(r.shards[0].tasks_added, 0);
+  EXPECT_EQ(r.shards[1].tasks_added, 0);
+  EXPECT_EQ(r.shards[2].tasks_added, 30);
+  EXPECT_EQ(merge_content(dir.file("all.db")), merge_content(dir.file("ref.db")));
+  EXPECT_EQ(merge_runs(dir.file("all.db")), merge_runs(dir.file("ref.db")));
+}
+
+// Overwrites the middle leaf page of the shard's validations with garbage: the
+// file still opens and lists its tables; only reading that page fails.
+void corrupt_a_middle_page(const std::string& path) {
+  int64_t page_size = query_int(path, "PRAGMA page_size");
+  std::vector<std::string> pages =
+      query(path, "SELECT pageno FROM dbstat WHERE name = 'validations' AND pagetype = 'leaf' ORDER BY pageno");
+  ASSERT_GE(pages.size(), 3u);
+  int64_t page = std::stoll(pages[pages.size() / 2]);
+  std::string bytes = read_bytes(path);
+  for (int64_t i = 0; i < page_size; ++i)
+    bytes[static_cast<size_t>((page - 1) * page_size + i)] = static_cast<char>((i * 131) ^ 0x5a);
+  write_bytes(path, bytes);
+}
+
+TEST(CorpusMerge, ShardWithACorruptPageIsRefusedNamingItAndNothingIsWritten) {
+  TempDir dir;
+  make_merge_shard(dir.file("a.db"), 0, 2);
+  make_merge_shard(dir.file("bad_shard.db"), 2, 40);
+  corrupt_a_middle_page(dir.file("bad_shard.db"));
+  make_merge_shard(dir.file("existing.db"), 50, 52);
+  for (bool check : {true, false}) {
+    SCOPED_TRACE(check ? "with the integrity check" : "--skip-integrity-check: found while copying");
+    MergeOptions options;
+    options.check_integrity = check;
+    for (const auto& inputs : {std::vector<std::string>{dir.file("a.db"), dir.file("bad_shard.db")},
+                               std::vector<std::string>{dir.file("bad_shard.db"), dir.file("a.db")}}) {
+      try {
+        merge_corpora(dir.file("new.db"), inputs, options);
+        ADD_FAILURE() << "a corrupt shard was merged";
+      } catch (const CorpusError& e) {
+        EXPECT_NE(std::string(e.what()).find("bad_shard.db"), std::string::npos) << e.what();
+      }
+      EXPECT_FALSE(std::filesystem::exists(dir.file("new.db")));
+      EXPECT_FALSE(std::filesystem::exists(dir.file("new.db.merging")));
+    }
+    std::string before = read_bytes(dir.file("existing.db"));
+    try {
+      merge_corpora(dir.file("existing.db"), {dir.file("bad_shard.db")}, options);
+      ADD_FAILURE() << "a corrupt shard was merged";
+    } catch (const CorpusError& e) {
+      EXPECT_NE(std::string(e.what()).find("bad_shard.db"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(read_bytes(dir.file("existing.db")), before);
+    EXPECT_EQ(query_int(dir.file("existing.db"), "SELECT count(*) FROM tasks"), 2 * 6);
+  }
 }
 
 TEST(CorpusMerge, MergedCorpusTakesNewWorkAndResumesLikeAnyOther) {
