@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <fstream>
 
 #include "data/corpus.h"
 #include "data/corpus_impl.h"
@@ -35,19 +34,22 @@ Inspection inspect_existing(const std::string& path, const OpenOptions& options)
   if (!S_ISREG(st.st_mode)) refuse(path, "is not a regular file");
   if (st.st_size == 0) return {.empty = true, .version = 0};
 
-  char header[16] = {};
-  std::ifstream in(path, std::ios::binary);
-  if (!in) refuse(path, "cannot read");
-  in.read(header, sizeof header);
-  if (in.gcount() != sizeof header || std::memcmp(header, "SQLite format 3", 16) != 0)
-    refuse(path, "not an SQLite database (no SQLite header); is this the right file?");
-
   Inspection result;
   try {
-    // Nothing is created next to the file (see sqlite_read_only_uri).
+    // Nothing is created next to the file (see sqlite_read_only_uri). The header is read by
+    // SQLite, never through a descriptor of our own: closing one would drop every POSIX lock
+    // this process holds on the file, and a process with the corpus open (a server) would
+    // then lose its WAL to the next process that closes it.
     Connection ro(path, SQLITE_OPEN_READONLY, sqlite_read_only_uri(path));
     ro.exec("PRAGMA busy_timeout = " + std::to_string(options.busy_timeout_ms));
-    int64_t app_id = ro.query_int("PRAGMA application_id");
+    int64_t app_id = 0;
+    try {
+      app_id = ro.query_int("PRAGMA application_id");
+    } catch (const CorpusError&) {
+      if (sqlite3_errcode(ro.raw()) == SQLITE_NOTADB)
+        refuse(path, "not an SQLite database, or its header is corrupt; is this the right file?");
+      throw;
+    }
     int64_t version = ro.query_int("PRAGMA user_version");
     int64_t objects = ro.query_int("SELECT count(*) FROM sqlite_master");
     if (app_id != kApplicationId) {

@@ -2,6 +2,7 @@
 // file is left exactly as it was.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "data/corpus.h"
@@ -141,6 +142,38 @@ TEST(CorpusOpen, ReadOnlyNeverCreates) {
   Corpus r = Corpus::open(path, ro);
   EXPECT_EQ(r.audit_summary().environments, 1);
   EXPECT_THROW(r.record_work_item(sample::make_work_item(1)), CorpusError);
+}
+
+}  // namespace
+}  // namespace envforge::data
+
+namespace envforge::data {
+namespace {
+
+// A process that has the corpus open (a server) opens it again (its audit view does), then
+// another process opens and closes it. Had the second open read the file through a descriptor
+// of its own, closing that would have dropped the first connection's locks, the other process
+// would have taken itself for the last user and removed the WAL, and later writes would be lost.
+TEST(CorpusOpen, OpeningAgainKeepsTheLocksOfTheConnectionAlreadyOpen) {
+  TempDir dir;
+  const std::string path = dir.file("served.db");
+  Corpus served = Corpus::open(path);
+  served.record_work_item(sample::make_work_item(1));
+  {
+    OpenOptions read_only;
+    read_only.read_only = true;
+    Corpus again = Corpus::open(path, read_only);
+    EXPECT_EQ(again.work_item_keys().size(), 1u);
+  }
+  // A fresh process (not a fork, which would inherit SQLite's record of this one's locks).
+  const std::string other = "sqlite3 '" + path + "' 'SELECT count(*) FROM tasks' > /dev/null";
+  ASSERT_EQ(std::system(other.c_str()), 0) << other;
+  served.record_work_item(sample::make_work_item(2));
+  served.record_work_item(sample::make_work_item(3));
+  OpenOptions check;
+  check.read_only = true;
+  check.check_integrity = true;
+  EXPECT_EQ(Corpus::open(path, check).work_item_keys().size(), 3u);
 }
 
 }  // namespace
