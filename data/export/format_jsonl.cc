@@ -13,17 +13,7 @@ using nlohmann::json;
 // Whole attempts, trajectories included (--with-rollouts).
 json jsonl_rollout_records(const TaskRecord& task) {
   json out = json::array();
-  for (const auto& r : task.rollouts)
-    out.push_back({{"id", r.id},
-                   {"model", r.model},
-                   {"attempt", r.attempt},
-                   {"reward", r.reward},
-                   {"passed", r.passed},
-                   {"prompt_tokens", r.prompt_tokens},
-                   {"completion_tokens", r.completion_tokens},
-                   {"started_at_ms", r.started_at_ms},
-                   {"wall_ms", r.wall_ms},
-                   {"trajectory", r.trajectory}});
+  for (const auto& r : task.rollouts) out.push_back(rollout_json(r));
   return out;
 }
 

@@ -46,4 +46,17 @@ std::string ground_truth_text(const ExportRow& row) { return json_text(row.task.
 
 std::string data_source(const ExportRow& row) { return "envforge/" + row.category; }
 
+json rollout_json(const RolloutRecord& r) {
+  return {{"id", r.id},
+          {"model", r.model},
+          {"attempt", r.attempt},
+          {"reward", r.reward},
+          {"passed", r.passed},
+          {"prompt_tokens", r.prompt_tokens},
+          {"completion_tokens", r.completion_tokens},
+          {"started_at_ms", r.started_at_ms},
+          {"wall_ms", r.wall_ms},
+          {"trajectory", r.trajectory}};
+}
+
 }  // namespace envforge::data::exports

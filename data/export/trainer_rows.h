@@ -15,6 +15,9 @@ inline constexpr const char* kSubmitTool = "submit";
 
 // [{"role":"system",...}, {"role":"user",...}]; the system message only when there is one.
 nlohmann::json chat_prompt(const ExportRow& row);
+
+// One rollout with its whole trajectory, as JSONL exports and the audit view show it.
+nlohmann::json rollout_json(const RolloutRecord& rollout);
 // OpenAI function schema of a final-answer tool named `name` taking {"answer": schema}.
 nlohmann::json answer_tool_schema(const std::string& name, const nlohmann::json& answer_schema);
 // The environment's tool schemas plus `submit`, in OpenAI function format.

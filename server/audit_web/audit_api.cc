@@ -10,6 +10,8 @@
 #include <optional>
 #include <set>
 
+#include "data/export/trainer_rows.h"
+
 namespace envforge::server {
 
 using nlohmann::json;
@@ -290,16 +292,7 @@ json task_json(const data::AuditStore::TaskView& v) {
                            {"as_expected", x.as_expected},
                            {"wall_ms", x.wall_ms}});
   json rollouts = json::array();
-  for (const auto& r : t.rollouts)
-    rollouts.push_back({{"id", r.id},
-                        {"model", r.model},
-                        {"attempt", r.attempt},
-                        {"reward", r.reward},
-                        {"passed", r.passed},
-                        {"prompt_tokens", r.prompt_tokens},
-                        {"completion_tokens", r.completion_tokens},
-                        {"wall_ms", r.wall_ms},
-                        {"trajectory", r.trajectory}});
+  for (const auto& r : t.rollouts) rollouts.push_back(data::exports::rollout_json(r));
   json audits = json::array();
   for (const auto& a : v.audits) audits.push_back(audit_json(a));
   json tools = json::array();
