@@ -214,21 +214,7 @@ AuditOverview AuditStore::overview() {
   AuditSummary& a = o.summary;
   c.exec("BEGIN");  // one snapshot for every count
   try {
-    a.environments = c.query_int("SELECT count(*) FROM environments");
-    a.validations = c.query_int("SELECT count(*) FROM validations");
-    a.validations_failed = c.query_int("SELECT count(*) FROM validations WHERE as_expected = 0");
-    a.rollouts = c.query_int("SELECT count(*) FROM rollouts");
-    a.runs = c.query_int("SELECT count(*) FROM runs");
-    a.audits = c.query_int("SELECT count(*) FROM audits");
-    each("SELECT status, difficulty, count(*) FROM tasks GROUP BY status, difficulty", [&](Statement& s) {
-      a.tasks_by_status[s.text_at(0)] += s.int_at(2);
-      a.tasks_by_difficulty[static_cast<int>(s.int_at(1))] += s.int_at(2);
-      a.tasks += s.int_at(2);
-    });
-    a.usable = a.tasks_by_status.count("usable") ? a.tasks_by_status["usable"] : 0;
-    a.rejected = a.tasks_by_status.count("rejected") ? a.tasks_by_status["rejected"] : 0;
-    each("SELECT category, count(*) FROM tasks GROUP BY category",
-         [&](Statement& s) { a.tasks_by_category[s.text_at(0)] = s.int_at(1); });
+    count_corpus(c, a);
     // Every reason once: the top 100 are listed, and the keep policy's share is summed from all.
     std::vector<std::pair<std::string, int64_t>> reasons;
     const std::string keep_prefix = kKeepPolicyReasonPrefix;

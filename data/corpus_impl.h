@@ -33,4 +33,8 @@ struct Inspection {
 // Corpus::open and the input checks of a merge.
 Inspection inspect_existing(const std::string& path, const OpenOptions& options);
 
+// The counts every audit view starts from (tasks by status, level and category; rows of each
+// table), read on `c` inside the caller's snapshot.
+void count_corpus(Connection& c, AuditSummary& a);
+
 }  // namespace envforge::data

@@ -308,33 +308,37 @@ void rollout_stats(Connection& c, AuditSummary::RolloutStats& r) {
 
 }  // namespace
 
-AuditSummary Corpus::audit_summary() const {
-  Connection& c = *impl_->conn;
-  ReadTransaction snapshot(c);
-  AuditSummary a;
+void count_corpus(Connection& c, AuditSummary& a) {
   a.environments = c.query_int("SELECT count(*) FROM environments");
   a.validations = c.query_int("SELECT count(*) FROM validations");
   a.validations_failed = c.query_int("SELECT count(*) FROM validations WHERE as_expected = 0");
   a.rollouts = c.query_int("SELECT count(*) FROM rollouts");
   a.runs = c.query_int("SELECT count(*) FROM runs");
   a.audits = c.query_int("SELECT count(*) FROM audits");
+  // Status and difficulty from one ordered scan of their index (no temporary b-tree).
+  Statement by_status(c.raw(), "SELECT status, difficulty, count(*) FROM tasks GROUP BY status, difficulty", c.path());
+  while (by_status.step()) {
+    a.tasks_by_status[by_status.text_at(0)] += by_status.int_at(2);
+    a.tasks_by_difficulty[static_cast<int>(by_status.int_at(1))] += by_status.int_at(2);
+    a.tasks += by_status.int_at(2);
+  }
+  a.usable = a.tasks_by_status.count("usable") ? a.tasks_by_status["usable"] : 0;
+  a.rejected = a.tasks_by_status.count("rejected") ? a.tasks_by_status["rejected"] : 0;
+  Statement by_category(c.raw(), "SELECT category, count(*) FROM tasks GROUP BY category", c.path());
+  while (by_category.step()) a.tasks_by_category[by_category.text_at(0)] = by_category.int_at(1);
+}
+
+AuditSummary Corpus::audit_summary() const {
+  Connection& c = *impl_->conn;
+  ReadTransaction snapshot(c);
+  AuditSummary a;
+  count_corpus(c, a);
   auto each = [&](const char* sql, auto&& fn) {
     Statement s(c.raw(), sql, c.path());
     while (s.step()) fn(s);
   };
-  // Status and difficulty from one ordered scan of their index (no temporary b-tree).
-  each("SELECT status, difficulty, count(*) FROM tasks GROUP BY status, difficulty",
-       [&](Statement& s) {
-         a.tasks_by_status[s.text_at(0)] += s.int_at(2);
-         a.tasks_by_difficulty[static_cast<int>(s.int_at(1))] += s.int_at(2);
-         a.tasks += s.int_at(2);
-       });
-  a.usable = a.tasks_by_status.count("usable") ? a.tasks_by_status["usable"] : 0;
-  a.rejected = a.tasks_by_status.count("rejected") ? a.tasks_by_status["rejected"] : 0;
   each("SELECT category, count(*) FROM environments GROUP BY category",
        [&](Statement& s) { a.environments_by_category[s.text_at(0)] = s.int_at(1); });
-  each("SELECT category, count(*) FROM tasks GROUP BY category",
-       [&](Statement& s) { a.tasks_by_category[s.text_at(0)] = s.int_at(1); });
   each("SELECT reject_reason, count(*) AS n FROM tasks WHERE status = 'rejected' "
        "GROUP BY reject_reason ORDER BY n DESC LIMIT 100",
        [&](Statement& s) { a.reject_reasons[s.text_at(0)] = s.int_at(1); });
