@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "data/corpus.h"
 #include "data/corpus_impl.h"
@@ -42,6 +43,9 @@ Inspection inspect_existing(const std::string& path, const OpenOptions& options)
     // then lose its WAL to the next process that closes it.
     Connection ro(path, SQLITE_OPEN_READONLY, sqlite_read_only_uri(path));
     ro.exec("PRAGMA busy_timeout = " + std::to_string(options.busy_timeout_ms));
+    // One read transaction, so that every answer below comes from one snapshot: another
+    // process may be creating this corpus, and its migration must be seen whole or not at all.
+    ro.exec("BEGIN");
     int64_t app_id = 0;
     try {
       app_id = ro.query_int("PRAGMA application_id");
@@ -76,6 +80,7 @@ Inspection inspect_existing(const std::string& path, const OpenOptions& options)
       if (verdict != "ok") refuse(path, "corrupt (integrity check: " + verdict + ")");
     }
     result.version = static_cast<int>(version);
+    ro.exec("COMMIT");
   } catch (const CorpusError& e) {
     std::string msg = e.what();
     if (msg.find("was not modified") != std::string::npos) throw;
@@ -85,6 +90,22 @@ Inspection inspect_existing(const std::string& path, const OpenOptions& options)
 }
 
 namespace {
+
+// Switching a new file to WAL while another process creates the same corpus may answer
+// SQLITE_BUSY at once, without waiting on the busy handler: retry within the busy timeout.
+std::string switch_to_wal(Connection& conn, int busy_timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+  for (;;) {
+    try {
+      return conn.query_text("PRAGMA journal_mode = WAL");
+    } catch (const CorpusError&) {
+      int code = sqlite3_errcode(conn.raw()) & 0xff;
+      if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || std::chrono::steady_clock::now() >= deadline)
+        throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+}
 
 void configure(Connection& conn, const OpenOptions& options, bool writable) {
   conn.exec("PRAGMA busy_timeout = " + std::to_string(options.busy_timeout_ms));
@@ -96,7 +117,7 @@ void configure(Connection& conn, const OpenOptions& options, bool writable) {
   // Larger pages for a new file: fewer WAL frames and system calls per work
   // item (takes effect only before the first table is created).
   if (conn.query_int("SELECT count(*) FROM sqlite_master") == 0) conn.exec("PRAGMA page_size = 16384");
-  std::string mode = conn.query_text("PRAGMA journal_mode = WAL");
+  std::string mode = switch_to_wal(conn, options.busy_timeout_ms);
   if (mode != "wal")
     throw CorpusError("corpus " + conn.path() + ": cannot switch to WAL mode (got '" + mode + "')");
   // In WAL mode NORMAL keeps the file consistent on any crash. A commit is not

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <set>
 
 #include "data/corpus.h"
@@ -184,6 +185,24 @@ TEST(CorpusConcurrency, TwoWriterProcessesOnOneCorpus) {
   for (int i : wa) EXPECT_EQ(wb.count(i), 0u) << "item " << i << " written by both";
   EXPECT_EQ(wa.size() + wb.size(), static_cast<size_t>(kItems));
   expect_only_whole_items(path, kItems);
+}
+
+TEST(CorpusConcurrency, ManyProcessesCreatingOneCorpusAtOnceAllSucceed) {
+  // Every opener races the others' creation and migration of the file: none may mistake a
+  // half-seen corpus for a foreign database or give up on a lock it could have waited for.
+  for (int round = 0; round < 8; ++round) {
+    TempDir dir;
+    std::string path = dir.file("c.db");
+    std::vector<std::unique_ptr<Child>> writers;
+    for (int w = 0; w < 6; ++w) writers.push_back(std::make_unique<Child>(writer_args(path, w, w + 1)));
+    for (auto& w : writers) {
+      std::vector<std::string> lines = w->rest();
+      EXPECT_EQ(w->wait(), 0) << "round " << round;
+      ASSERT_FALSE(lines.empty()) << "round " << round;
+      EXPECT_EQ(lines.back(), "finished") << "round " << round;
+    }
+    expect_only_whole_items(path, 6);
+  }
 }
 
 TEST(CorpusConcurrency, ReaderSeesWholeItemsWhileAWriterRuns) {
