@@ -123,7 +123,11 @@ TEST_F(GpuEngine, ConcurrentRequestsDecodeAsTheyDoAlone) {
               identical, same_tokens, total, s.max_batch, s.mixed_steps, s.prefix.hits, s.prefix.hit_tokens);
   EXPECT_GE(identical, 12);  // bf16 GEMMs of other shapes may flip a near tie late in a sequence
   EXPECT_GT(s.max_batch, 1);
-  EXPECT_GE(s.prefix.hits, 16);  // the second run of every prompt
+  // The second run of every prompt holding a whole cache block and a token after it (a
+  // block is cached only once full, and the last prompt token is always computed).
+  int cacheable = 0;
+  for (const auto& r : reqs) cacheable += static_cast<int>(r.prompt.size()) > o.page_size;
+  EXPECT_GE(s.prefix.hits, cacheable);
 }
 
 TEST_F(GpuEngine, AFullBlockPoolEvictsCachedPrefixes) {
