@@ -116,6 +116,41 @@ struct Server {
   }
 };
 
+// CPU seconds (user + system) spent by `root` and every process below it: the server, its
+// sandbox launchers and their Python interpreters. A process's waited-for children that ended
+// count through its cutime/cstime, so nothing is counted twice. Per call, this is the cost of
+// a call whatever else the machine runs (the wall rate is not, on a shared machine).
+double tree_cpu_seconds(pid_t root) {
+  std::map<pid_t, pid_t> parent;
+  std::map<pid_t, double> cpu;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t close = text.rfind(')');  // the command name may hold spaces and parentheses
+    if (close == std::string::npos) continue;
+    std::istringstream rest(text.substr(close + 2));
+    std::string field;
+    std::vector<std::string> f;  // fields 3.. of proc(5)
+    while (rest >> field && f.size() < 15) f.push_back(field);
+    if (f.size() < 15) continue;
+    const pid_t pid = std::stoi(name);
+    parent[pid] = std::stoi(f[1]);
+    cpu[pid] = (std::stod(f[11]) + std::stod(f[12]) + std::stod(f[13]) + std::stod(f[14])) / tick;
+  }
+  double total = 0;
+  for (const auto& [pid, seconds] : cpu) {
+    for (pid_t p = pid; p > 1; p = parent.count(p) ? parent[p] : 0)
+      if (p == root) {
+        total += seconds;
+        break;
+      }
+  }
+  return total;
+}
+
 json http_json(uint16_t port, http::verb verb, const std::string& target, const std::string& body = "") {
   asio::io_context ioc;
   beast::tcp_stream s(ioc);
@@ -243,16 +278,24 @@ double throughput_phase(const char* name, const Server& srv, const Plan& plan, i
   Tally t;
   t.call_ms.reserve(static_cast<size_t>(episodes * plan.calls));
   long peak_live = 0;
+  const double cpu0 = tree_cpu_seconds(srv.pid);
   const auto start = Clock::now();
   for (int i = 0; i < live; ++i) asio::co_spawn(ioc, player(srv.port, plan, left, t, i), asio::detached);
   ioc.run();
   const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  const double cpu = tree_cpu_seconds(srv.pid) - cpu0;
   (void)peak_live;
   const auto [hwm, rss] = srv.rss_kb();
   const double rate = static_cast<double>(t.tool_calls) / s;
   std::printf("%s: %d live episodes, %ld episodes, %ld tool calls in %.1f s\n", name, live, t.episodes, t.tool_calls, s);
   std::printf("  tool calls/s %.0f   p50 %.1f ms   p99 %.1f ms   server peak RSS %.0f MiB (now %.0f MiB)\n", rate,
               pct(t.call_ms, 0.5), pct(t.call_ms, 0.99), hwm / 1024.0, rss / 1024.0);
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  double load[1] = {0};
+  getloadavg(load, 1);
+  std::printf("  server CPU (with its sandboxes) %.0f us per tool call, %.0f%% of the %ld cores; load average %.1f\n",
+              t.tool_calls ? cpu / static_cast<double>(t.tool_calls) * 1e6 : 0.0, 100.0 * cpu / s / cores, cores,
+              load[0]);
   print_errors(t);
   return rate;
 }

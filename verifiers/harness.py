@@ -57,8 +57,24 @@ _loads = json.loads
 _write = os.write
 
 
-def _send(obj):
-    data = _dumps(obj, ensure_ascii=True, allow_nan=False).encode("ascii") + b"\n"
+def _encode(resp, req):
+    """The response as JSON bytes; a value JSON cannot hold becomes the call's BadResult.
+    The value is serialized once, here: checking it first in _call cost a second pass."""
+    try:
+        return _dumps(resp, ensure_ascii=True, allow_nan=False).encode("ascii")
+    except (TypeError, ValueError, RecursionError) as e:
+        where = "%s.%s" % (req.get("module"), req.get("function")) if isinstance(req, dict) else "the call"
+        bad = {"ok": False, "error_type": "BadResult",
+               "message": "result of %s is not JSON-serializable: %s" % (where, str(e)[:300])}
+        if isinstance(resp.get("stdout"), str):
+            bad["stdout"] = resp["stdout"]
+        if "id" in resp:
+            bad["id"] = resp["id"]
+        return _dumps(bad, ensure_ascii=True).encode("ascii")
+
+
+def _send(obj, req=None):
+    data = _encode(obj, req) + b"\n"
     view = memoryview(data)
     while view:
         n = _write(PROTO_OUT, view)
@@ -98,14 +114,7 @@ def _call(req, pre_stdout=""):
         if not callable(fn):
             return {"ok": False, "error_type": "AttributeError",
                     "message": "module %r has no function %r" % (module, function), "stdout": captured.getvalue()}
-        value = fn(**args)
-        try:
-            _dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as e:
-            return {"ok": False, "error_type": "BadResult",
-                    "message": "result of %s.%s is not JSON-serializable: %s" % (module, function, e),
-                    "stdout": captured.getvalue()}
-        return {"ok": True, "value": value, "stdout": captured.getvalue()}
+        return {"ok": True, "value": fn(**args), "stdout": captured.getvalue()}
     except BaseException as e:  # SystemExit and KeyboardInterrupt are the call's errors too
         return {"ok": False, "error_type": type(e).__name__, "message": str(e)[:4096],
                 "traceback": traceback.format_exc()[-16384:], "stdout": captured.getvalue()}
@@ -165,15 +174,13 @@ def _child_main(req_r, res_w):
     os.close(req_r)
     if not chunks:
         return  # discarded unused
+    req = None
     try:
         req = _loads(b"".join(chunks))
         resp = _call(req, pre.get(req.get("module"), ""))
     except Exception as e:  # e.g. nested past this process's parser depth: still an answer
         resp = {"ok": False, "error_type": "BadRequest", "message": "%s: %s" % (type(e).__name__, e)}
-    try:
-        data = _dumps(resp, ensure_ascii=True, allow_nan=False).encode("ascii")
-    except Exception as e:
-        data = _dumps({"ok": False, "error_type": "BadResult", "message": str(e)}).encode("ascii")
+    data = _encode(resp, req)
     view = memoryview(data)
     while view:
         n = os.write(res_w, view)
@@ -303,7 +310,7 @@ def main():
                     "message": "the request could not be handled: %s: %s" % (type(e).__name__, str(e)[:300])}
         resp["id"] = rid
         try:
-            _send(resp)
+            _send(resp, req)
         except Exception as e:
             _send({"id": rid if isinstance(rid, int) else None, "ok": False, "error_type": "BadResult",
                    "message": str(e)[:300]})

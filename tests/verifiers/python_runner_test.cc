@@ -48,7 +48,17 @@ def flood():
         os.write(2, b"x" * 65536)
 
 def not_json():
+    print("made a set")
     return {1, 2}
+
+def nan_result():
+    return [1.0, float("nan")]
+
+def deep_result():
+    v = []
+    for _ in range(100000):
+        v = [v]
+    return v
 
 def world_rows():
     db = sqlite3.connect("file:" + os.environ["ENVFORGE_WORLD_DB"] + "?mode=ro", uri=True)
@@ -140,6 +150,22 @@ TEST(PythonRunner, BadRequestsAndResultsAreReported) {
   EXPECT_EQ(s.call("tools", "add", {{"a", 1}}, 5s).error_type, "TypeError");
   EXPECT_EQ(s.call("tools", "not_json", nlohmann::json::object(), 5s).error_type, "BadResult");
   EXPECT_EQ(s.call("tools", "add", {{"a", std::string("\xff")}, {"b", "x"}}, 5s).error_type, "BadRequest");
+}
+
+TEST(PythonRunner, ResultsJsonCannotHoldAreBadResultsAndTheSessionGoesOn) {
+  for (bool isolate : {false, true}) {
+    PythonOptions o = options();
+    o.isolate_calls = isolate;
+    PythonSession s(o, box());
+    auto r = s.call("tools", "not_json", nlohmann::json::object(), 5s);
+    EXPECT_EQ(r.error_type, "BadResult") << isolate;
+    EXPECT_NE(r.message.find("tools.not_json"), std::string::npos) << r.message;
+    EXPECT_EQ(r.stdout_text, "made a set\n") << isolate;
+    EXPECT_EQ(s.call("tools", "nan_result", nlohmann::json::object(), 5s).error_type, "BadResult") << isolate;
+    EXPECT_EQ(s.call("tools", "deep_result", nlohmann::json::object(), 10s).error_type, "BadResult") << isolate;
+    EXPECT_EQ(s.call("tools", "add", {{"a", 2}, {"b", 3}}, 5s).value, 5) << isolate;
+    EXPECT_EQ(s.restarts(), 0) << isolate;
+  }
 }
 
 TEST(PythonRunner, EveryRequestLineIsAnsweredEvenPastThePythonParsersDepth) {
