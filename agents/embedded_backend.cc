@@ -129,7 +129,7 @@ ChatResponse EmbeddedBackend::chat(const ChatRequest& request, const StreamCallb
   if (streaming) streamer.emplace(*tokenizer_, call.mode, call.generation.stop_strings);
   std::optional<Clock::time_point> first_token;
   bool past_deadline = false;
-  auto on_token = [&](std::int32_t token) {
+  auto on_token = [&](std::int32_t token, const model::TokenLogprob*) {
     if (!first_token) first_token = Clock::now();
     if (streamer)
       for (const StreamEvent& ev : streamer->push(token)) on_stream(ev);

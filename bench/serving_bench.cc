@@ -81,7 +81,7 @@ json prefix_ttft(model::BatchEngine& eng, const std::vector<int32_t>& prompt, in
     r.sampling.seed = 100 + k;
     const auto t0 = BenchClock::now();
     double first = -1;
-    eng.generate(r, [&](int32_t) {
+    eng.generate(r, [&](int32_t, const envforge::model::TokenLogprob*) {
       if (first < 0) first = ms_since(t0);
       return true;
     });

@@ -68,6 +68,8 @@ std::future<GenerationResult> BatchEngine::submit(GenerationRequest request, Tok
                                 " tokens, the context is " + std::to_string(runner_->max_context()));
   if (!request.stop_strings.empty() && !options_.detokenize)
     throw std::invalid_argument("BatchEngine: stop strings need a detokenizer");
+  if (request.top_logprobs < -1 || request.top_logprobs > kMaxTopLogprobs)
+    throw std::invalid_argument("BatchEngine: top_logprobs must be -1.." + std::to_string(kMaxTopLogprobs));
   auto r = std::make_unique<Request>(std::move(request), std::move(on_token));  // checks sampling
   r->on_done = std::move(on_done);
   std::future<GenerationResult> f = r->promise.get_future();
@@ -274,6 +276,8 @@ bool BatchEngine::advance(Request& r, const float* logits) {
     return false;
   }
   res.tokens.push_back(tok);
+  if (rq.top_logprobs >= 0)
+    res.logprobs.push_back(token_logprob({logits, static_cast<size_t>(c.vocab_size)}, tok, rq.top_logprobs));
   if (options_.detokenize) {
     res.text = options_.detokenize(res.tokens);
     bool stop = false;
@@ -287,7 +291,7 @@ bool BatchEngine::advance(Request& r, const float* logits) {
     }
     if (stop) return false;
   }
-  if (r.on_token && !r.on_token(tok)) {
+  if (r.on_token && !r.on_token(tok, rq.top_logprobs >= 0 ? &res.logprobs.back() : nullptr)) {
     res.finish_reason = "cancelled";
     return false;
   }

@@ -43,8 +43,9 @@ struct EngineStats {
   PrefixCacheStats prefix;
 };
 
-// Called on the scheduler thread for every kept token; returning false cancels the request.
-using TokenCallback = std::function<bool(int32_t)>;
+// Called on the scheduler thread for every kept token, with its log-probability when the
+// request asked for them (else null); returning false cancels the request.
+using TokenCallback = std::function<bool(int32_t token, const TokenLogprob* logprob)>;
 // Called on the scheduler thread once the request's future is ready (result or error), so
 // that a server can answer without a thread blocked on the future.
 using DoneCallback = std::function<void()>;

@@ -26,6 +26,8 @@ std::vector<GenerationResult> generate(Model& model, const std::vector<Generatio
       throw std::invalid_argument("generate: request " + std::to_string(i) + " has an empty prompt");
     if (!rq.stop_strings.empty() && !options.detokenize)
       throw std::invalid_argument("generate: stop strings need a detokenizer");
+    if (rq.top_logprobs < -1 || rq.top_logprobs > kMaxTopLogprobs)
+      throw std::invalid_argument("generate: top_logprobs must be -1.." + std::to_string(kMaxTopLogprobs));
     caches.push_back(model.new_cache());
     samplers.emplace_back(rq.sampling);
   }
@@ -67,6 +69,8 @@ std::vector<GenerationResult> generate(Model& model, const std::vector<Generatio
         continue;
       }
       res.tokens.push_back(tok);
+      if (rq.top_logprobs >= 0)
+        res.logprobs.push_back(token_logprob({logits.data() + a * V, static_cast<size_t>(V)}, tok, rq.top_logprobs));
       bool stop = false;
       if (options.detokenize) {
         res.text = options.detokenize(res.tokens);

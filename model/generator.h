@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/sampler.h"
+#include "model/token_logprob.h"
 #include "model/transformer.h"
 
 namespace envforge::model {
@@ -18,12 +19,14 @@ struct GenerationRequest {
   engine::SamplingParams sampling;
   std::vector<int32_t> stop_tokens;     // the config's eos_token_id is always one
   std::vector<std::string> stop_strings;  // need GenerationOptions::detokenize
+  int top_logprobs = -1;  // -1: no logprobs; 0..kMaxTopLogprobs: each token's, with this many alternatives
 };
 
 struct GenerationResult {
   std::vector<int32_t> tokens;  // generated ids; a stop token is not included
   std::string text;             // decoded tokens (with detokenize), cut before a stop string
   std::string finish_reason;    // "stop_token", "stop_string", "max_tokens", "context", "cancelled"
+  std::vector<TokenLogprob> logprobs;  // one per token when the request asked (top_logprobs >= 0)
   double prefill_seconds = 0, decode_seconds = 0;
 };
 

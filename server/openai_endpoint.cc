@@ -101,6 +101,8 @@ struct Job {
   std::vector<std::optional<agents::CompletionStreamer>> streamers;
   std::vector<std::future<model::GenerationResult>> futures;
   std::vector<agents::ChatResponse> replies;
+  std::vector<nlohmann::json> logprobs;  // per choice, when asked for (non-streamed)
+  std::vector<std::vector<model::TokenLogprob>> unsent_logprobs;  // per choice: tokens not yet in a chunk
   int remaining = 0;
   std::optional<EndpointError> failure;  // the engine failed
   bool keep_alive = true;
@@ -117,9 +119,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // From the engine's scheduler thread.
-  bool on_engine_token(int choice, std::int32_t token) {
+  bool on_engine_token(int choice, std::int32_t token, const model::TokenLogprob* logprob) {
     if (job_cancelled_ || shared_->stopping) return false;
-    asio::post(strand_, [self = shared_from_this(), choice, token] { self->deliver_token(choice, token); });
+    std::optional<model::TokenLogprob> lp;
+    if (logprob) lp = *logprob;
+    asio::post(strand_, [self = shared_from_this(), choice, token, lp = std::move(lp)]() mutable {
+      self->deliver_token(choice, token, std::move(lp));
+    });
     return true;
   }
   void on_engine_done(int choice) {
@@ -211,6 +217,7 @@ class Session : public std::enable_shared_from_this<Session> {
     agents::EmbeddedCall first;
     try {
       first = shared_->backend.prepare(job->request.chat, job->request.mode);
+      first.generation.top_logprobs = job->request.top_logprobs;
     } catch (const agents::BackendError& e) {
       const std::string what = e.what();
       const bool too_long = what.find("the model's context is") != std::string::npos;
@@ -234,6 +241,10 @@ class Session : public std::enable_shared_from_this<Session> {
         job->streamers.emplace_back(std::in_place, shared_->backend.tokenizer(), first.mode, first.generation.stop_strings);
     }
     job->replies.resize(n);
+    if (job->request.top_logprobs >= 0) {
+      job->logprobs.resize(n);
+      job->unsent_logprobs.resize(n);
+    }
     job->header = {random_id(), static_cast<std::int64_t>(std::time(nullptr)), shared_->options.limits.model_name};
     job->remaining = n;
     job_ = job;
@@ -244,7 +255,9 @@ class Session : public std::enable_shared_from_this<Session> {
       try {
         job->futures.push_back(shared_->backend.engine().submit(
             job->calls[i].generation,
-            [hook, i](std::int32_t token) { return hook->session->on_engine_token(i, token); },
+            [hook, i](std::int32_t token, const model::TokenLogprob* lp) {
+              return hook->session->on_engine_token(i, token, lp);
+            },
             [hook, i] { hook->session->on_engine_done(i); }));
       } catch (const std::exception& e) {  // the request never entered the engine
         shared_->in_flight -= n - i;
@@ -273,10 +286,20 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void enqueue_body(const std::string& bytes) { enqueue(job_ && job_->chunked ? chunked(bytes) : bytes); }
 
-  void deliver_token(int choice, std::int32_t token) {
+  void deliver_token(int choice, std::int32_t token, std::optional<model::TokenLogprob> logprob) {
     if (!job_ || !job_->request.chat.stream || closed_) return;
+    if (logprob) job_->unsent_logprobs[choice].push_back(std::move(*logprob));
     for (const agents::StreamEvent& ev : job_->streamers[choice]->push(token))
-      stream_event(chunk_json(job_->header, choice, delta_json(ev)));
+      stream_event(chunk_json(job_->header, choice, delta_json(ev), nullptr, take_unsent_logprobs(choice)));
+  }
+
+  // The logprobs of the tokens no chunk carried yet (the streamer holds markup back until it
+  // knows what it is): they ride on the next chunk of their choice.
+  json take_unsent_logprobs(int choice) {
+    if (job_->unsent_logprobs.empty() || job_->unsent_logprobs[choice].empty()) return nullptr;
+    json j = logprobs_json(job_->unsent_logprobs[choice], shared_->backend.tokenizer());
+    job_->unsent_logprobs[choice].clear();
+    return j;
   }
 
   void deliver_done(int choice) {
@@ -286,14 +309,16 @@ class Session : public std::enable_shared_from_this<Session> {
       model::GenerationResult result = job.futures[choice].get();
       if (result.finish_reason == "cancelled") ++shared_->cancelled;
       job.replies[choice] = shared_->backend.respond(job.calls[choice], result);
+      if (!job.logprobs.empty() && !job.request.chat.stream)
+        job.logprobs[choice] = logprobs_json(result.logprobs, shared_->backend.tokenizer());
     } catch (const std::exception& e) {
       job.failure = EndpointError(500, std::string("the engine failed: ") + e.what(), "", "engine_error");
     }
     if (job.request.chat.stream && !closed_ && !job.failure) {
       const agents::ChatResponse& r = job.replies[choice];
       for (const agents::StreamEvent& ev : job.streamers[choice]->finish(r.message))
-        stream_event(chunk_json(job.header, choice, delta_json(ev)));
-      stream_event(chunk_json(job.header, choice, json::object(), r.finish_reason));
+        stream_event(chunk_json(job.header, choice, delta_json(ev), nullptr, take_unsent_logprobs(choice)));
+      stream_event(chunk_json(job.header, choice, json::object(), r.finish_reason, take_unsent_logprobs(choice)));
     }
     if (--job.remaining == 0) finish_job();
   }
@@ -318,7 +343,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return maybe_continue();
     }
     if (job->failure) return send_error(*job->failure, job->keep_alive);
-    send_json(200, completion_json(job->header, job->replies, job->calls[0].prompt_tokens), job->keep_alive);
+    send_json(200, completion_json(job->header, job->replies, job->calls[0].prompt_tokens, job->logprobs),
+              job->keep_alive);
   }
 
   void stream_event_for(const Job& job, const json& data) {

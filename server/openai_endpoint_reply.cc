@@ -18,14 +18,39 @@ json reply_message_json(const model::ChatMessage& message) {
   return j;
 }
 
+namespace {
+
+// OpenAI's token entry: the token's text (ill-formed UTF-8 of a partial character replaced),
+// its exact bytes, and its log-probability.
+json token_entry(const model::text::Tokenizer& tokenizer, std::int32_t id, float logprob) {
+  const std::vector<std::int32_t> one = {id};
+  json bytes = json::array();
+  for (unsigned char b : tokenizer.decode_bytes(one)) bytes.push_back(b);
+  return {{"token", tokenizer.decode(one)}, {"logprob", logprob}, {"bytes", std::move(bytes)}};
+}
+
+}  // namespace
+
+json logprobs_json(std::span<const model::TokenLogprob> tokens, const model::text::Tokenizer& tokenizer) {
+  json content = json::array();
+  for (const model::TokenLogprob& t : tokens) {
+    json entry = token_entry(tokenizer, t.token, t.logprob);
+    json top = json::array();
+    for (const auto& [id, lp] : t.top) top.push_back(token_entry(tokenizer, id, lp));
+    entry["top_logprobs"] = std::move(top);
+    content.push_back(std::move(entry));
+  }
+  return {{"content", std::move(content)}, {"refusal", nullptr}};
+}
+
 json completion_json(const ReplyHeader& header, const std::vector<agents::ChatResponse>& choices,
-                     std::int64_t prompt_tokens) {
+                     std::int64_t prompt_tokens, const std::vector<json>& logprobs) {
   json list = json::array();
   std::int64_t completion_tokens = 0;
   for (std::size_t i = 0; i < choices.size(); ++i) {
     list.push_back({{"index", i},
                     {"message", reply_message_json(choices[i].message)},
-                    {"logprobs", nullptr},
+                    {"logprobs", i < logprobs.size() ? logprobs[i] : json(nullptr)},
                     {"finish_reason", choices[i].finish_reason}});
     completion_tokens += choices[i].usage.completion_tokens;
   }
@@ -37,13 +62,13 @@ json completion_json(const ReplyHeader& header, const std::vector<agents::ChatRe
           {"usage", usage_json(prompt_tokens, completion_tokens)}};
 }
 
-json chunk_json(const ReplyHeader& header, int index, json delta, json finish_reason) {
+json chunk_json(const ReplyHeader& header, int index, json delta, json finish_reason, json logprobs) {
   return {{"id", header.id},
           {"object", "chat.completion.chunk"},
           {"created", header.created},
           {"model", header.model},
           {"choices",
-           {{{"index", index}, {"delta", std::move(delta)}, {"logprobs", nullptr},
+           {{{"index", index}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)},
              {"finish_reason", std::move(finish_reason)}}}}};
 }
 

@@ -280,7 +280,10 @@ EndpointRequest parse_endpoint_request(const std::string& text, const EndpointLi
     if (!so->is_object()) wrong_type("stream_options", "an object", *so);
     out.include_usage = opt_bool(*so, "include_usage", "stream_options.").value_or(false);
   }
-  if (opt_bool(body, "logprobs", "").value_or(false)) bad("logprobs", "log probabilities are not supported");
+  const bool logprobs = opt_bool(body, "logprobs", "").value_or(false);
+  const auto top = opt_integer(body, "top_logprobs", 0, model::kMaxTopLogprobs);
+  if (top && !logprobs) bad("top_logprobs", "top_logprobs needs \"logprobs\": true");
+  if (logprobs) out.top_logprobs = static_cast<int>(top.value_or(0));
   if (const json* rf = field(body, "response_format")) {
     if (!rf->is_object()) wrong_type("response_format", "an object", *rf);
     const std::string type = opt_string(*rf, "type", "response_format.").value_or("text");

@@ -11,6 +11,7 @@
 
 #include "agents/backend.h"
 #include "model/text/chat_tokens.h"
+#include "model/token_logprob.h"
 
 namespace envforge::server {
 
@@ -44,6 +45,7 @@ struct EndpointRequest {
   model::text::ThinkingMode mode = model::text::ThinkingMode::kChat;
   int n = 1;
   bool include_usage = false;  // stream_options.include_usage
+  int top_logprobs = -1;       // -1: no logprobs; else `logprobs: true` with this many alternatives
 };
 
 // Parses and checks a request body. Throws EndpointError (400 naming the field, 404 for another

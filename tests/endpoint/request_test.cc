@@ -83,7 +83,11 @@ TEST(EndpointRequest, MalformedBodiesNameTheField) {
       {with({{"tool_choice", "required"}}).dump(), 400, "tool_choice", "only \"auto\" and \"none\""},
       {with({{"tool_choice", {{"type", "function"}, {"function", {{"name", "f"}}}}}}).dump(), 400, "tool_choice",
        "only \"auto\" and \"none\""},
-      {with({{"logprobs", true}}).dump(), 400, "logprobs", "not supported"},
+      {with({{"logprobs", "yes"}}).dump(), 400, "logprobs", "expected a boolean"},
+      {with({{"top_logprobs", 2}}).dump(), 400, "top_logprobs", "needs \"logprobs\": true"},
+      {with({{"logprobs", true}, {"top_logprobs", 21}}).dump(), 400, "top_logprobs", "at most 20"},
+      {with({{"logprobs", true}, {"top_logprobs", -1}}).dump(), 400, "top_logprobs", "from 0 to 20"},
+      {with({{"logprobs", true}, {"top_logprobs", 1.5}}).dump(), 400, "top_logprobs", "an integer"},
       {with({{"response_format", {{"type", "json_schema"}}}}).dump(), 400, "response_format.type", "only \"text\""},
       {with({{"chat_template_kwargs", {{"thinking", "yes"}}}}).dump(), 400, "chat_template_kwargs.thinking",
        "expected a boolean"},
@@ -131,6 +135,8 @@ TEST(EndpointRequest, AFullRequestIsRead) {
       {"n", 2},
       {"stream", true},
       {"stream_options", {{"include_usage", true}}},
+      {"logprobs", true},
+      {"top_logprobs", 5},
       {"chat_template_kwargs", {{"thinking", true}}},
       {"presence_penalty", 0},  // unknown or unused fields are ignored
       {"user", "someone"},
@@ -148,6 +154,10 @@ TEST(EndpointRequest, AFullRequestIsRead) {
   EXPECT_EQ(r.chat.sampling.seed, 3);
   EXPECT_EQ(r.chat.sampling.stop, std::vector<std::string>{"END"});
   EXPECT_EQ(r.n, 2);
+  EXPECT_EQ(r.top_logprobs, 5);
+  EXPECT_EQ(parse_endpoint_request(with({{"logprobs", true}}).dump(), limits()).top_logprobs, 0);
+  EXPECT_EQ(parse_endpoint_request(with({{"logprobs", false}}).dump(), limits()).top_logprobs, -1);
+  EXPECT_EQ(parse_endpoint_request(with({}).dump(), limits()).top_logprobs, -1);
   EXPECT_TRUE(r.chat.stream);
   EXPECT_TRUE(r.include_usage);
   EXPECT_EQ(r.mode, model::text::ThinkingMode::kThinking);

@@ -139,6 +139,58 @@ TEST(EndpointServing, ModelsHealthNChoicesAndARawStreamWithUsage) {
   EXPECT_LT(usage, done);
 }
 
+// The JSON of every "data: {...}" event of a raw (chunked) stream, in order.
+std::vector<json> stream_events(const std::string& raw) {
+  std::vector<json> out;
+  for (std::size_t at = raw.find("data: {"); at != std::string::npos; at = raw.find("data: {", at + 1)) {
+    const std::size_t end = raw.find("\n\n", at);
+    if (end == std::string::npos) break;
+    out.push_back(json::parse(raw.substr(at + 6, end - at - 6)));
+  }
+  return out;
+}
+
+TEST(EndpointServing, LogprobsOfEveryGeneratedTokenInRepliesAndInStreams) {
+  agents::EmbeddedBackend backend(tiny_options());
+  RunningEndpoint ep(backend);
+  const json ask = {{"logprobs", true}, {"top_logprobs", 3}, {"temperature", 0}, {"max_tokens", 8}};
+  RawReply whole = http_call(ep.port(), "POST", "/v1/chat/completions", user_body("Count.", ask).dump());
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  const json& lp = whole.json["choices"][0]["logprobs"];
+  ASSERT_TRUE(lp.is_object()) << whole.body;
+  const json& content = lp["content"];
+  ASSERT_TRUE(content.is_array());
+  ASSERT_FALSE(content.empty());
+  EXPECT_LE(content.size(), whole.json["usage"]["completion_tokens"].get<std::size_t>());
+  for (const json& t : content) {
+    ASSERT_TRUE(t["token"].is_string());
+    ASSERT_TRUE(t["bytes"].is_array());
+    EXPECT_LE(t["logprob"].get<double>(), 0.0);
+    ASSERT_EQ(t["top_logprobs"].size(), 3u);
+    // Greedy: the chosen token is the most likely one.
+    EXPECT_EQ(t["top_logprobs"][0]["bytes"], t["bytes"]);
+    EXPECT_DOUBLE_EQ(t["top_logprobs"][0]["logprob"].get<double>(), t["logprob"].get<double>());
+    EXPECT_GE(t["top_logprobs"][1]["logprob"].get<double>(), t["top_logprobs"][2]["logprob"].get<double>());
+  }
+  // Without logprobs: null, as OpenAI answers.
+  RawReply plain = http_call(ep.port(), "POST", "/v1/chat/completions", user_body("Count.", {{"max_tokens", 2}}).dump());
+  ASSERT_EQ(plain.status, 200);
+  EXPECT_TRUE(plain.json["choices"][0]["logprobs"].is_null());
+
+  // Streamed: every token's entry rides on some chunk, in order, and they are the reply's.
+  RawClient raw(ep.port());
+  json streamed_body = user_body("Count.", ask);
+  streamed_body["stream"] = true;
+  raw.send(RawClient::post(streamed_body.dump()));
+  json gathered = json::array();
+  for (const json& ev : stream_events(raw.read_until("data: [DONE]"))) {
+    const json& l = ev["choices"][0]["logprobs"];
+    if (l.is_null()) continue;
+    for (const json& t : l["content"]) gathered.push_back(t);
+  }
+  EXPECT_EQ(gathered, content);
+}
+
 TEST(EndpointServing, HostileRequestsGetOpenAIErrorsAndTheServerKeepsServing) {
   agents::EmbeddedBackend backend(tiny_options());
   server::EndpointOptions o;

@@ -82,7 +82,7 @@ TEST(BatchEngine, ARequestJoinsWhileAnotherDecodes) {
   std::future<GenerationResult> fb;
   int seen = 0;
   // On a's third token (the scheduler thread), b arrives: it prefills in a's decode steps.
-  auto fa = eng->submit(a, [&](int32_t) {
+  auto fa = eng->submit(a, [&](int32_t, const TokenLogprob*) {
     if (++seen == 3) fb = eng->submit(b);
     return true;
   });
@@ -99,7 +99,7 @@ TEST(BatchEngine, CancellingOneRequestLeavesTheOthersExact) {
   const auto keep_alone = generate(*m, {keep}).at(0);
   auto eng = cpu_engine(*m);
   int n = 0;
-  auto cancelled = eng->submit(engine_request(engine_prompt(25, 4), 50), [&](int32_t) { return ++n < 4; });
+  auto cancelled = eng->submit(engine_request(engine_prompt(25, 4), 50), [&](int32_t, const TokenLogprob*) { return ++n < 4; });
   auto kept = eng->submit(keep);
   const auto rc = cancelled.get();
   EXPECT_EQ(rc.finish_reason, "cancelled");
@@ -171,7 +171,7 @@ TEST(BatchEngine, ShutdownFailsWhatIsStillRunning) {
   {
     auto eng = cpu_engine(*m);
     bool once = false;
-    f = eng->submit(engine_request({1, 2, 3}, 100000), [&](int32_t) {
+    f = eng->submit(engine_request({1, 2, 3}, 100000), [&](int32_t, const TokenLogprob*) {
       if (!once) started.set_value();
       once = true;
       return true;
@@ -210,7 +210,7 @@ TEST(BatchEngine, TheDoneHookRunsOnceTheResultOrTheErrorIsReady) {
     bool once = false;
     f = eng->submit(
         engine_request({1, 2, 3}, 100000),
-        [&](int32_t) {
+        [&](int32_t, const TokenLogprob*) {
           if (!once) started.set_value();
           once = true;
           return true;
