@@ -3,12 +3,14 @@
 // process (Beast clients on one thread): each episode is reset -> 8 tool calls -> submit.
 //
 //   serve_bench [--corpus FILE] [--live 1024] [--episodes N] [--big 4096] [--burst 4096]
-//               [--calls 8] [--think-ms 500] [--server-arg ARG]... [--quick]
+//               [--calls 8] [--think-ms 500,2000] [--server-arg ARG]... [--quick]
 //
 // The throughput phase is closed-loop (every episode sends its next call as soon as the last is
 // answered), so its latency is queueing: by Little's law 1,024 busy episodes at R calls/s wait
 // 1024/R s per call. The paced phase plays the same live episodes the way agents do, with a
-// think time (the model's turn) between calls, and shows the latency one call really sees.
+// think time (the model's turn) between calls, and shows the latency one call really sees: at
+// 500 ms, 1,024 episodes offer about what the closed loop sustains (a stress); at 2 s, about
+// a quarter of it, closer to rollouts where a turn of the model takes seconds.
 //
 // Prints, per phase, tool calls/s, p50/p99 call latency, the server's peak RSS and errors by
 // code; and a baseline measured in the same run: the same tool call as a one-off sandbox run
@@ -61,7 +63,9 @@ struct Args {
   int big = 4096;        // concurrent episodes of the memory phase
   int burst = 4096;      // resets sent at once
   int calls = 8;
-  int think_ms = 500;    // the paced phase's pause between an answer and the next call
+  // The paced phases' pauses between an answer and the next call: 500 ms offers about the
+  // closed loop's rate (a stress), 2 s is closer to a model's turn in RL rollouts.
+  std::vector<int> think_ms = {500, 2000};
   std::vector<std::string> server_args;
 };
 
@@ -401,12 +405,16 @@ int main(int argc, char** argv) {
     else if (k == "--big") a.big = std::stoi(next());
     else if (k == "--burst") a.burst = std::stoi(next());
     else if (k == "--calls") a.calls = std::stoi(next());
-    else if (k == "--think-ms") a.think_ms = std::stoi(next());
+    else if (k == "--think-ms") {
+      a.think_ms.clear();
+      std::istringstream list(next());
+      for (std::string one; std::getline(list, one, ',');) a.think_ms.push_back(std::stoi(one));
+    }
     else if (k == "--server-arg") a.server_args.push_back(next());
     else if (k == "--quick") quick = true;
     else {
       std::fprintf(stderr, "usage: serve_bench [--corpus F] [--live N] [--episodes N] [--big N] [--burst N] "
-                           "[--calls N] [--think-ms N] [--server-arg ARG]... [--quick]\n");
+                           "[--calls N] [--think-ms MS[,MS...]] [--server-arg ARG]... [--quick]\n");
       return 2;
     }
   }
@@ -470,8 +478,12 @@ int main(int argc, char** argv) {
   throughput_phase("warm-up", srv, plan, 32, 64);
   const double rate = throughput_phase("throughput", srv, plan, a.live, a.episodes);
   Plan paced = plan;
-  paced.think_ms = a.think_ms;
-  if (a.think_ms > 0) throughput_phase("paced", srv, paced, a.live, a.live);
+  for (int think : a.think_ms) {
+    if (think <= 0) continue;
+    paced.think_ms = think;
+    const std::string name = "paced, " + std::to_string(think) + " ms think time";
+    throughput_phase(name.c_str(), srv, paced, a.live, a.live);
+  }
   throughput_phase("memory", srv, plan, a.big, a.big);
   burst_phase(srv, plan, a.burst);
   const double base = baseline(a.corpus, env_id, dir, quick ? 10 : 40);

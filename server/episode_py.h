@@ -6,7 +6,8 @@
 // working directory, so writes -- through the tools' own connection, an ATTACH of a relative
 // path, or a scratch file -- land in the episode's directory and nowhere another episode looks.
 // A soft time limit (an interval timer raising in the call) ends runaway Python code without
-// killing the interpreter that holds the other episodes' worlds. Tools keep their connections
+// killing the interpreter that holds the other episodes' worlds. An episode whose copy was
+// never written is verified against the base world itself. Tools keep their connections
 // open between calls (one per world path), so every connection opened during an episode's
 // calls is recorded and closed when the episode is dropped: thousands of episodes pass
 // through one interpreter, and each left-open world would hold a descriptor and its tmpfs
@@ -65,7 +66,21 @@ def _world(token, create):
         os.makedirs(d, mode=0o700)
         if _BASE:
             shutil.copyfile(_BASE, world)
+            st = os.stat(_BASE)  # the copy keeps the base's times: _pristine tells an unwritten copy
+            os.utime(world, ns=(st.st_atime_ns, st.st_mtime_ns))
     return d, world
+
+
+def _pristine(d, world):
+    """Whether the episode's world copy was never written: same size and modification time
+    as the base, and no journal or WAL beside it."""
+    try:
+        a, b = os.stat(world), os.stat(_BASE)
+        if (a.st_size, a.st_mtime_ns) != (b.st_size, b.st_mtime_ns):
+            return False
+        return not any(n.startswith("world.db-") for n in os.listdir(d))
+    except OSError:
+        return False
 
 
 def _run(token, module, function, kwargs, timeout_s, world_arg, create=True):
@@ -73,6 +88,10 @@ def _run(token, module, function, kwargs, timeout_s, world_arg, create=True):
     if token and (create or os.path.isdir(_episode_dir(token))):
         d, world = _world(token, True)
         _current = token
+        if not create and _BASE and _pristine(d, world):
+            # Judged against the base, byte for byte the same: verifiers that load a world
+            # once per path then load it once per box instead of once per episode.
+            world = _BASE
     else:
         d, world = _HOME, _BASE
     saved_env = os.environ.get("ENVFORGE_WORLD_DB")

@@ -199,6 +199,11 @@ TEST_F(ServeEpisodes, EpisodesOfOneEnvironmentSeeOnlyTheirOwnWrites) {
   EXPECT_EQ(b.request({{"type", "step"}, {"data", {{"type", "submit"}, {"answer", "seed,from-a"}}}})["data"]["reward"], 0.0);
   // And the pristine world is untouched.
   EXPECT_EQ(http_post(port(), "/verify", {{"task_id", written_}, {"answer", "seed"}}).body["reward"], 1.0);
+  // An episode that only read its copy is judged like the pristine world.
+  WsClient c(port());
+  ASSERT_EQ(c.reset({{"task_id", written_}})["type"], "observation");
+  EXPECT_EQ(c.call("list_notes")["data"]["observation"]["result"], json({"seed"}));
+  EXPECT_EQ(c.request({{"type", "step"}, {"data", {{"type", "submit"}, {"answer", "seed"}}}})["data"]["reward"], 1.0);
 }
 
 TEST_F(ServeEpisodes, ToolTimeLimitEndsTheCallNotTheWorld) {
