@@ -152,21 +152,23 @@ model::ChatMessage parse_message(const json& m, const std::string& at) {
 
 // Every tool message answers a call of the assistant message before it (tool messages between).
 void check_tool_results(const std::vector<model::ChatMessage>& messages) {
-  std::optional<std::size_t> caller;
+  const model::ChatMessage* caller = nullptr;  // the assistant message with the calls answered
+  std::size_t caller_index = 0;
   for (std::size_t i = 0; i < messages.size(); ++i) {
     const model::ChatMessage& m = messages[i];
     const std::string at = "messages[" + std::to_string(i) + "]";
     if (m.role == "assistant") {
-      caller = m.tool_calls.empty() ? std::nullopt : std::optional<std::size_t>(i);
+      caller = m.tool_calls.empty() ? nullptr : &m;
+      caller_index = i;
     } else if (m.role == "tool") {
       if (!caller) bad(at, "a tool message must follow an assistant message with tool_calls");
       bool found = false;
-      for (const auto& c : messages[*caller].tool_calls) found = found || c.id == m.tool_call_id;
+      for (const auto& c : caller->tool_calls) found = found || c.id == m.tool_call_id;
       if (!found)
         bad(at + ".tool_call_id", "\"" + m.tool_call_id + "\" matches no tool call of messages[" +
-                                      std::to_string(*caller) + "]");
+                                      std::to_string(caller_index) + "]");
     } else {
-      caller.reset();
+      caller = nullptr;
     }
   }
 }
@@ -220,13 +222,11 @@ model::text::ThinkingMode parse_mode(const json& body, model::text::ThinkingMode
 }  // namespace
 
 EndpointRequest parse_endpoint_request(const std::string& text, const EndpointLimits& limits) {
-  json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) {
-    try {
-      (void)json::parse(text);
-    } catch (const json::parse_error& e) {
-      throw EndpointError(400, std::string("the request body is not valid JSON: ") + e.what(), "", "invalid_json");
-    }
+  json body;
+  try {
+    body = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw EndpointError(400, std::string("the request body is not valid JSON: ") + e.what(), "", "invalid_json");
   }
   if (!body.is_object()) wrong_type("body", "a JSON object", body);
   EndpointRequest out;
