@@ -1,5 +1,6 @@
 #include "agents/embedded_backend.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -104,8 +105,43 @@ EmbeddedCall EmbeddedBackend::prepare(const ChatRequest& request, text::Thinking
       static_cast<std::uint64_t>(request.sampling.seed.value_or(static_cast<std::int64_t>(n)));
   gen.stop_tokens = {eos_id_};
   gen.stop_strings = request.sampling.stop;
+  gen.forced = forced_tool_call(request, mode);
   call.prompt_tokens = static_cast<std::int64_t>(ids.size());
   return call;
+}
+
+// tool_choice "required" or {"type": "function", "function": {"name": N}}: the reply's tool-call
+// opening is written for the model (through N's invoke tag when named), right away in chat
+// mode and once the model closes its reasoning in thinking mode.
+model::ForcedTokens EmbeddedBackend::forced_tool_call(const ChatRequest& request, text::ThinkingMode mode) const {
+  const nlohmann::json& choice = request.tool_choice;
+  std::string name;
+  if (choice.is_object()) {
+    const nlohmann::json* fn = choice.contains("function") ? &choice["function"] : nullptr;
+    if (!fn || !fn->is_object() || !fn->contains("name") || !(*fn)["name"].is_string() ||
+        (*fn)["name"].get<std::string>().empty())
+      throw BackendError(BackendErrorKind::kConfig, describe() + ": tool_choice names no function: " + choice.dump());
+    name = (*fn)["name"].get<std::string>();
+    const bool offered = std::any_of(request.tools.begin(), request.tools.end(), [&](const model::ToolSchema& t) {
+      return t.is_object() && t.contains("function") && t["function"].value("name", "") == name;
+    });
+    if (!offered)
+      throw BackendError(BackendErrorKind::kConfig, describe() + ": tool_choice names \"" + name + "\", not a tool of the request");
+  } else if (choice != "required") {
+    return {};
+  }
+  if (request.tools.empty())
+    throw BackendError(BackendErrorKind::kConfig, describe() + ": tool_choice \"required\" without tools");
+  model::ForcedTokens forced;
+  const std::vector<text::TokenId> opening = tokenizer_->encode(text::tool_call_opening(name));
+  forced.tokens.assign(opening.begin(), opening.end());
+  if (mode == text::ThinkingMode::kThinking) {
+    const std::vector<text::TokenId> end = tokenizer_->encode(std::string(text::kThinkEnd));
+    if (end.size() != 1)
+      throw BackendError(BackendErrorKind::kConfig, describe() + ": the tokenizer has no single </think> token");
+    forced.after = end[0];
+  }
+  return forced;
 }
 
 ChatResponse EmbeddedBackend::respond(const EmbeddedCall& call, const model::GenerationResult& result) const {

@@ -73,6 +73,8 @@ class EmbeddedBackend : public Backend {
   ChatResponse respond(const EmbeddedCall& call, const model::GenerationResult& result) const;
 
  private:
+  model::ForcedTokens forced_tool_call(const ChatRequest& request, model::text::ThinkingMode mode) const;
+
   EmbeddedOptions options_;
   std::unique_ptr<model::Model> model_;  // the CPU model (before engine_, which uses it)
   std::unique_ptr<model::text::Tokenizer> tokenizer_;

@@ -17,11 +17,12 @@ double engine_seconds(EngineClock::time_point a, EngineClock::time_point b) {
 
 struct BatchEngine::Request {
   Request(GenerationRequest rq, TokenCallback cb)
-      : req(std::move(rq)), on_token(std::move(cb)), sampler(req.sampling) {}
+      : req(std::move(rq)), on_token(std::move(cb)), sampler(req.sampling), forced(req.forced) {}
   GenerationRequest req;
   TokenCallback on_token;
   DoneCallback on_done;
   engine::Sampler sampler;
+  ForcedCursor forced;
   std::promise<GenerationResult> promise;
   GenerationResult result;
   int seq = -1;
@@ -68,6 +69,8 @@ std::future<GenerationResult> BatchEngine::submit(GenerationRequest request, Tok
                                 " tokens, the context is " + std::to_string(runner_->max_context()));
   if (!request.stop_strings.empty() && !options_.detokenize)
     throw std::invalid_argument("BatchEngine: stop strings need a detokenizer");
+  for (int32_t t : request.forced.tokens)
+    if (t < 0 || t >= c.vocab_size) throw std::invalid_argument("BatchEngine: forced token id outside the vocabulary");
   if (request.top_logprobs < -1 || request.top_logprobs > kMaxTopLogprobs)
     throw std::invalid_argument("BatchEngine: top_logprobs must be -1.." + std::to_string(kMaxTopLogprobs));
   auto r = std::make_unique<Request>(std::move(request), std::move(on_token));  // checks sampling
@@ -269,7 +272,13 @@ bool BatchEngine::advance(Request& r, const float* logits) {
     res.finish_reason = "max_tokens";
     return false;
   }
-  const int32_t tok = r.sampler.sample(logits, c.vocab_size);
+  int32_t tok;
+  if (std::optional<int32_t> f = r.forced.next()) {
+    tok = *f;
+  } else {
+    tok = r.sampler.sample(logits, c.vocab_size);
+    r.forced.saw(tok);
+  }
   if (tok == c.eos_token_id ||
       std::find(rq.stop_tokens.begin(), rq.stop_tokens.end(), tok) != rq.stop_tokens.end()) {
     res.finish_reason = "stop_token";

@@ -20,16 +20,21 @@ std::vector<GenerationResult> generate(Model& model, const std::vector<Generatio
   if (R == 0) return results;
   std::vector<KvCache> caches;
   std::vector<engine::Sampler> samplers;
+  std::vector<ForcedCursor> forced;
   for (size_t i = 0; i < R; ++i) {
     const GenerationRequest& rq = requests[i];
     if (rq.prompt.empty())
       throw std::invalid_argument("generate: request " + std::to_string(i) + " has an empty prompt");
     if (!rq.stop_strings.empty() && !options.detokenize)
       throw std::invalid_argument("generate: stop strings need a detokenizer");
+    for (int32_t t : rq.forced.tokens)
+      if (t < 0 || t >= model.config().vocab_size)
+        throw std::invalid_argument("generate: request " + std::to_string(i) + " forces a token outside the vocabulary");
     if (rq.top_logprobs < -1 || rq.top_logprobs > kMaxTopLogprobs)
       throw std::invalid_argument("generate: top_logprobs must be -1.." + std::to_string(kMaxTopLogprobs));
     caches.push_back(model.new_cache());
     samplers.emplace_back(rq.sampling);
+    forced.emplace_back(rq.forced);
   }
   ForwardOptions fwd;
   fwd.force_dense = options.force_dense;
@@ -63,7 +68,13 @@ std::vector<GenerationResult> generate(Model& model, const std::vector<Generatio
         res.finish_reason = "max_tokens";
         continue;
       }
-      const int32_t tok = samplers[i].sample(logits.data() + a * V, V);
+      int32_t tok;
+      if (std::optional<int32_t> f = forced[i].next()) {
+        tok = *f;
+      } else {
+        tok = samplers[i].sample(logits.data() + a * V, V);
+        forced[i].saw(tok);
+      }
       if (is_stop_token(i, tok)) {
         res.finish_reason = "stop_token";
         continue;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/sampler.h"
+#include "model/forced_tokens.h"
 #include "model/token_logprob.h"
 #include "model/transformer.h"
 
@@ -19,6 +20,7 @@ struct GenerationRequest {
   engine::SamplingParams sampling;
   std::vector<int32_t> stop_tokens;     // the config's eos_token_id is always one
   std::vector<std::string> stop_strings;  // need GenerationOptions::detokenize
+  ForcedTokens forced;    // written in place of sampling (see forced_tokens.h)
   int top_logprobs = -1;  // -1: no logprobs; 0..kMaxTopLogprobs: each token's, with this many alternatives
 };
 

@@ -150,6 +150,26 @@ model::ChatMessage parse_message(const json& m, const std::string& at) {
   return out;
 }
 
+// "auto", "none", "required" (some tool must be called) or {"type": "function", "function":
+// {"name": N}} with N one of the request's tools.
+json parse_tool_choice(const json& choice, const std::vector<model::ToolSchema>& tools) {
+  if (choice.is_string()) {
+    if (choice != "auto" && choice != "none" && choice != "required")
+      bad("tool_choice", "expected \"auto\", \"none\", \"required\" or a function, got " + choice.dump());
+    if (choice == "required" && tools.empty()) bad("tool_choice", "\"required\" needs tools");
+    return choice;
+  }
+  if (!choice.is_object()) wrong_type("tool_choice", "a string or an object", choice);
+  if (choice.value("type", json()) != "function") bad("tool_choice.type", "expected \"function\"");
+  const json* fn = field(choice, "function");
+  if (!fn || !fn->is_object()) bad("tool_choice.function", "missing");
+  const std::string name = opt_string(*fn, "name", "tool_choice.function.").value_or("");
+  if (name.empty()) bad("tool_choice.function.name", "missing");
+  for (const model::ToolSchema& t : tools)
+    if (t.is_object() && t.contains("function") && t["function"].value("name", "") == name) return choice;
+  bad("tool_choice.function.name", "\"" + name + "\" is not one of the request's tools");
+}
+
 // Every tool message answers a call of the assistant message before it (tool messages between).
 void check_tool_results(const std::vector<model::ChatMessage>& messages) {
   const model::ChatMessage* caller = nullptr;  // the assistant message with the calls answered
@@ -244,10 +264,8 @@ EndpointRequest parse_endpoint_request(const std::string& text, const EndpointLi
 
   if (const json* tools = field(body, "tools")) out.chat.tools = parse_tools(*tools);
   if (const json* choice = field(body, "tool_choice")) {
-    if (!choice->is_string() || (*choice != "auto" && *choice != "none"))
-      bad("tool_choice", "only \"auto\" and \"none\" are supported, got " + choice->dump());
+    out.chat.tool_choice = parse_tool_choice(*choice, out.chat.tools);
     if (*choice == "none") out.chat.tools.clear();  // the model is not offered the tools
-    out.chat.tool_choice = *choice;
   }
 
   agents::SamplingParams& s = out.chat.sampling;

@@ -143,14 +143,17 @@ std::string encode_arguments(const ojson& call, const std::string& at) {
   return out;
 }
 
+constexpr const char* kCallsOpen = "\n\n<｜DSML｜function_calls>\n";
+constexpr const char* kInvokeOpen = "<｜DSML｜invoke name=\"";
+
 std::string render_tool_calls(const ojson& calls, const std::string& at) {
-  std::string out = "\n\n<｜DSML｜function_calls>\n";
+  std::string out = kCallsOpen;
   for (std::size_t i = 0; i < calls.size(); ++i) {
     const ojson* fn = field(calls[i], "function");
     const ojson* name = fn != nullptr ? field(*fn, "name") : nullptr;
     if (name == nullptr) throw ChatFormatError(at + ": tool_calls[" + std::to_string(i) + "] has no function.name");
     if (i > 0) out.push_back('\n');
-    out += "<｜DSML｜invoke name=\"" + py_str(name, at + " tool name") + "\">\n";
+    out += kInvokeOpen + py_str(name, at + " tool name") + "\">\n";
     out += encode_arguments(calls[i], at + " tool_calls[" + std::to_string(i) + "]");
     out += "\n</｜DSML｜invoke>";
   }
@@ -306,6 +309,11 @@ ojson to_reference_messages(const std::vector<ChatMessage>& messages, const std:
 std::string encode_chat(const std::vector<ChatMessage>& messages, const std::vector<ToolSchema>& tools,
                         const ChatEncodeOptions& options) {
   return encode_messages(to_reference_messages(messages, tools), options);
+}
+
+std::string tool_call_opening(const std::string& name) {
+  std::string out = std::string(kCallsOpen) + kInvokeOpen;
+  return name.empty() ? out : out + name + "\">\n";
 }
 
 }  // namespace envforge::model::text

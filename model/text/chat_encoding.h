@@ -40,4 +40,8 @@ nlohmann::ordered_json to_reference_messages(const std::vector<ChatMessage>& mes
 std::string encode_chat(const std::vector<ChatMessage>& messages, const std::vector<ToolSchema>& tools,
                         const ChatEncodeOptions& options);
 
+// The opening of an assistant reply that calls a tool, as encode_chat renders one: up to the
+// tool's name when `name` is empty (any tool), else through the whole invoke tag of `name`.
+std::string tool_call_opening(const std::string& name);
+
 }  // namespace envforge::model::text

@@ -157,5 +157,67 @@ TEST(EndpointParity, ReasoningThenAToolCallInThinkingMode) {
   check_parity(backend, client, req, "reasoning, content and a tool call");
 }
 
+TEST(EndpointParity, ToolChoiceRequiredOrNamedMakesTheReplyCallATool) {
+  agents::EmbeddedBackend backend(scripted_options(kCallText));
+  RunningEndpoint ep(backend);
+  agents::OpenAIBackend client(ep.client_options());
+  ChatRequest req = tool_conversation();
+  req.messages.resize(2);
+  req.sampling.max_tokens = 400;
+  for (const json& choice : {json("required"), json{{"type", "function"}, {"function", {{"name", "search_flights"}}}}}) {
+    req.tool_choice = choice;
+    const ChatResponse want = backend.chat(req);
+    ASSERT_EQ(want.message.tool_calls.size(), 1u) << choice.dump() << ": " << want.message.content;
+    EXPECT_EQ(want.message.tool_calls[0].name, "search_flights");
+    EXPECT_EQ(want.message.tool_calls[0].arguments, (json{{"from", "PEK"}, {"day", 3}}));
+    EXPECT_EQ(want.finish_reason, "tool_calls");
+    check_parity(backend, client, req, "tool_choice " + choice.dump());
+  }
+  // A function the request does not offer, or "required" without tools: refused.
+  req.tool_choice = {{"type", "function"}, {"function", {{"name", "book_hotel"}}}};
+  EXPECT_THROW(backend.chat(req), agents::BackendError);
+  req.tool_choice = "required";
+  req.tools.clear();
+  EXPECT_THROW(backend.chat(req), agents::BackendError);
+}
+
+TEST(EndpointParity, ANamedToolChoiceIsWrittenEvenForAModelAboutToAnswerInProse) {
+  agents::EmbeddedBackend backend(scripted_options("No need for tools."));
+  ChatRequest req = tool_conversation();
+  req.messages.resize(2);
+  req.sampling.max_tokens = 400;
+  const ChatResponse free = backend.chat(req);
+  EXPECT_EQ(free.message.content, "No need for tools.");
+  req.tool_choice = {{"type", "function"}, {"function", {{"name", "search_flights"}}}};
+  const ChatResponse forced = backend.chat(req);
+  // The opening is the model's from the first token; this model then writes its prose inside
+  // the call, which never closes: the reply comes back as text starting with the call.
+  EXPECT_NE(forced.message.content.find("<｜DSML｜invoke name=\"search_flights\">\nNo need for tools."),
+            std::string::npos)
+      << forced.message.content;
+}
+
+TEST(EndpointParity, ToolChoiceInThinkingModeForcesTheCallOnlyAfterTheReasoning) {
+  // A model that reasons, then would answer in prose; with "required", the call's opening
+  // follows </think>, and this model then writes its call.
+  agents::EmbeddedOptions o = scripted_options("The user wants flights.</think>" + kCallText);
+  o.mode = model::text::ThinkingMode::kThinking;
+  agents::EmbeddedBackend backend(o);
+  server::EndpointOptions eo;
+  eo.limits.default_mode = model::text::ThinkingMode::kThinking;
+  RunningEndpoint ep(backend, eo);
+  agents::OpenAIBackend client(ep.client_options());
+  ChatRequest req = tool_conversation();
+  req.messages.resize(2);
+  req.sampling.max_tokens = 400;
+  req.tool_choice = "required";
+  const ChatResponse want = backend.chat(req);
+  EXPECT_EQ(want.message.reasoning, "The user wants flights.");
+  EXPECT_EQ(want.message.content, "");
+  ASSERT_EQ(want.message.tool_calls.size(), 1u);
+  EXPECT_EQ(want.message.tool_calls[0].name, "search_flights");
+  check_parity(backend, client, req, "required after reasoning");
+}
+
 }  // namespace
 }  // namespace envforge::testing

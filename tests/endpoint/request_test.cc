@@ -80,9 +80,15 @@ TEST(EndpointRequest, MalformedBodiesNameTheField) {
        "tools[0].function.name", "missing"},
       {with({{"tools", {{{"type", "function"}, {"function", {{"name", "f"}, {"parameters", "x"}}}}}}}).dump(), 400,
        "tools[0].function.parameters", "expected an object"},
-      {with({{"tool_choice", "required"}}).dump(), 400, "tool_choice", "only \"auto\" and \"none\""},
-      {with({{"tool_choice", {{"type", "function"}, {"function", {{"name", "f"}}}}}}).dump(), 400, "tool_choice",
-       "only \"auto\" and \"none\""},
+      {with({{"tool_choice", "required"}}).dump(), 400, "tool_choice", "\"required\" needs tools"},
+      {with({{"tool_choice", "always"}}).dump(), 400, "tool_choice", "expected \"auto\", \"none\", \"required\""},
+      {with({{"tool_choice", 3}}).dump(), 400, "tool_choice", "a string or an object"},
+      {with({{"tool_choice", {{"type", "function"}, {"function", {{"name", "f"}}}}}}).dump(), 400,
+       "tool_choice.function.name", "not one of the request's tools"},
+      {with({{"tool_choice", {{"type", "retrieval"}}}}).dump(), 400, "tool_choice.type", "expected \"function\""},
+      {with({{"tool_choice", {{"type", "function"}}}}).dump(), 400, "tool_choice.function", "missing"},
+      {with({{"tool_choice", {{"type", "function"}, {"function", {{"name", ""}}}}}}).dump(), 400,
+       "tool_choice.function.name", "missing"},
       {with({{"logprobs", "yes"}}).dump(), 400, "logprobs", "expected a boolean"},
       {with({{"top_logprobs", 2}}).dump(), 400, "top_logprobs", "needs \"logprobs\": true"},
       {with({{"logprobs", true}, {"top_logprobs", 21}}).dump(), 400, "top_logprobs", "at most 20"},
@@ -158,6 +164,12 @@ TEST(EndpointRequest, AFullRequestIsRead) {
   EXPECT_EQ(parse_endpoint_request(with({{"logprobs", true}}).dump(), limits()).top_logprobs, 0);
   EXPECT_EQ(parse_endpoint_request(with({{"logprobs", false}}).dump(), limits()).top_logprobs, -1);
   EXPECT_EQ(parse_endpoint_request(with({}).dump(), limits()).top_logprobs, -1);
+  const json tools = {{{"type", "function"}, {"function", {{"name", "f"}, {"parameters", {{"type", "object"}}}}}}};
+  const json named = {{"type", "function"}, {"function", {{"name", "f"}}}};
+  EXPECT_EQ(parse_endpoint_request(with({{"tools", tools}, {"tool_choice", named}}).dump(), limits()).chat.tool_choice,
+            named);
+  EXPECT_EQ(parse_endpoint_request(with({{"tools", tools}, {"tool_choice", "required"}}).dump(), limits()).chat.tool_choice,
+            "required");
   EXPECT_TRUE(r.chat.stream);
   EXPECT_TRUE(r.include_usage);
   EXPECT_EQ(r.mode, model::text::ThinkingMode::kThinking);
