@@ -104,6 +104,9 @@ class ShardMerger {
     merge_runs();
     merge_environments();
     merge_tasks();
+    // A task that differs from the one of its id in the output was left out
+    // by the insert: only then can there be task conflicts to report.
+    if (stats_.tasks_present > 0) find_task_conflicts();
     merge_children();
     merge_work_items();
     merge_audits();
@@ -150,8 +153,9 @@ class ShardMerger {
     stats_.audits_added = copy("audits");
   }
 
-  // Conflicts are found before anything of the shard is written: a conflicting
-  // environment or work item keeps the shard's environment (and all under it) out.
+  // Conflicts are found before anything of the shard is written (those of
+  // tasks among the tasks the insert left out): a conflicting environment or
+  // work item keeps the shard's environment (and all under it) out.
   void find_conflicts() {
     {
       Statement s(c_.raw(), merge_conflict_sql("environments", "id", kMergeEnvironmentColumns), c_.path());
@@ -176,10 +180,6 @@ class ShardMerger {
       }
     }
     {
-      Statement s(c_.raw(), merge_conflict_sql("tasks", "id", kMergeTaskColumns), c_.path());
-      while (s.step()) conflict("task", s.text_at(0), "differs in: " + s.text_at(1));
-    }
-    {
       // A run's id covers how it started; how it ended may be learnt later.
       Statement s(c_.raw(),
                   merge_conflict_sql("runs", "id", kMergeRunColumns) +
@@ -197,6 +197,11 @@ class ShardMerger {
                   "WHERE s.bytes IS NOT m.bytes", c_.path());
       while (s.step()) conflict("blob", s.text_at(0), "different bytes under the same digest");
     }
+  }
+
+  void find_task_conflicts() {
+    Statement s(c_.raw(), merge_conflict_sql("tasks", "id", kMergeTaskColumns), c_.path());
+    while (s.step()) conflict("task", s.text_at(0), "differs in: " + s.text_at(1));
   }
 
   void skip_environment(const std::string& id) {
@@ -241,9 +246,9 @@ class ShardMerger {
     const char* cols =
         "id, environment_id, content_hash, difficulty, prompt, answer_schema, reference_solution, "
         "verifier_sha256, metadata, status, reject_reason, category";
-    int64_t last_row = count("SELECT coalesce(max(row), 0) FROM main.tasks");
+    last_row_ = count("SELECT coalesce(max(row), 0) FROM main.tasks");
     int64_t first_shard_row = count("SELECT coalesce(min(row), 1) FROM shard.tasks");
-    row_offset_ = std::to_string(last_row - first_shard_row + 1);
+    row_offset_ = std::to_string(last_row_ - first_shard_row + 1);
     int64_t total = count("SELECT count(*) FROM shard.tasks");
     stats_.tasks_added = run_counted(
         std::string("INSERT OR IGNORE INTO main.tasks(row, ") + cols + ") SELECT row + " + row_offset_ +
@@ -253,22 +258,36 @@ class ShardMerger {
   }
 
   // Validations and rollouts of the tasks this shard added (a task already in
-  // the output kept the children it came with).
+  // the output kept the children it came with). When most tasks were added,
+  // the shard's children are read front to back, each kept if its task came;
+  // when few were, they are looked up from the added tasks (a merge again).
   void merge_children() {
+    if (stats_.tasks_added == 0) return;
     const std::string task_row = "ch.task_row + " + row_offset_;
-    const std::string added = " WHERE EXISTS (SELECT 1 FROM main.tasks m WHERE m.row = " + task_row + ")";
+    std::string from, from_rollouts, order;
+    if (stats_.tasks_added >= stats_.tasks_present) {
+      std::string added = " WHERE EXISTS (SELECT 1 FROM main.tasks m WHERE m.row = " + task_row + ")";
+      from = " FROM shard.validations ch" + added;
+      from_rollouts = " FROM shard.rollouts ch" + added + " ORDER BY ch.row";
+    } else {
+      std::string added = " CROSS JOIN shard.@ ch ON ch.task_row = m.row - " + row_offset_ +
+                          " WHERE m.row > " + std::to_string(last_row_) + " ORDER BY m.row";
+      from = " FROM main.tasks m" + added;
+      from_rollouts = " FROM main.tasks m" + added + ", ch.row";
+      from.replace(from.find('@'), 1, "validations");
+      from_rollouts.replace(from_rollouts.find('@'), 1, "rollouts");
+    }
     stats_.validations_added = run_counted(
         "INSERT INTO main.validations(task_row, check_name, attempt, input_digest, expected_pass, "
         "verdict, score, reason, as_expected, started_at_ms, wall_ms, output_digest) "
-        "SELECT " + task_row + ", check_name, attempt, input_digest, expected_pass, verdict, "
-        "score, reason, as_expected, started_at_ms, wall_ms, output_digest "
-        "FROM shard.validations ch" + added);
+        "SELECT " + task_row + ", ch.check_name, ch.attempt, ch.input_digest, ch.expected_pass, "
+        "ch.verdict, ch.score, ch.reason, ch.as_expected, ch.started_at_ms, ch.wall_ms, "
+        "ch.output_digest" + from);
     stats_.rollouts_added = run_counted(
         "INSERT OR IGNORE INTO main.rollouts(id, task_row, model, attempt, trajectory, reward, "
         "passed, prompt_tokens, completion_tokens, started_at_ms, wall_ms) "
-        "SELECT ch.id, " + task_row + ", model, attempt, trajectory, reward, passed, "
-        "prompt_tokens, completion_tokens, started_at_ms, wall_ms FROM shard.rollouts ch" + added +
-        " ORDER BY ch.row");
+        "SELECT ch.id, " + task_row + ", ch.model, ch.attempt, ch.trajectory, ch.reward, ch.passed, "
+        "ch.prompt_tokens, ch.completion_tokens, ch.started_at_ms, ch.wall_ms" + from_rollouts);
   }
 
   void merge_work_items() {
@@ -294,6 +313,7 @@ class ShardMerger {
   const MergeOptions& options_;
   MergeReport& report_;
   ShardMergeStats stats_;
+  int64_t last_row_ = 0;    // the output's last task row before this shard
   std::string row_offset_;  // shard task row + offset = output task row
 };
 

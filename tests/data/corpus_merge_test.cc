@@ -513,6 +513,33 @@ TEST(CorpusMerge, ShardTaskRowsAnywhereKeepTheirChildren) {
   }
 }
 
+// A shard that mostly repeats the output: the few new tasks bring their own
+// children, the repeated ones none.
+TEST(CorpusMerge, ShardOfMostlyPresentTasksAddsTheFewNewOnesWhole) {
+  TempDir dir;
+  make_merge_shard(dir.file("whole.db"), 0, 10);
+  make_merge_shard(dir.file("most.db"), 0, 8);
+  make_merge_shard(dir.file("all.db"), 1, 9);
+  // Rows of the shard numbered unlike the output's.
+  merge_tamper(dir.file("whole.db"), "PRAGMA foreign_keys = OFF; UPDATE tasks SET row = row + 1000000; "
+                                     "UPDATE validations SET task_row = task_row + 1000000; "
+                                     "UPDATE rollouts SET task_row = task_row + 1000000");
+  MergeReport r = merge_corpora(dir.file("all.db"), {dir.file("most.db"), dir.file("whole.db")});
+  EXPECT_EQ(r.conflict_count, 0);
+  EXPECT_EQ(r.shards[0].tasks_added, 6);
+  EXPECT_EQ(r.shards[1].tasks_added, 6);
+  EXPECT_EQ(r.shards[1].tasks_present, 9 * 6);
+  EXPECT_EQ(r.shards[1].validations_added, 6 * 12);
+  EXPECT_EQ(r.shards[1].rollouts_added, 6 * 2);
+  // Each task with its own children (work items differ only in the run that recorded them).
+  for (const char* sql :
+       {"SELECT t.id, check_name, attempt, input_digest, verdict, output_digest FROM validations v "
+        "JOIN tasks t ON t.row = v.task_row ORDER BY t.id, check_name, attempt",
+        "SELECT r.id, t.id, model, attempt, trajectory FROM rollouts r JOIN tasks t ON t.row = r.task_row ORDER BY r.id",
+        "SELECT id, content_hash, prompt FROM tasks ORDER BY id"})
+    EXPECT_EQ(query(dir.file("all.db"), sql), query(dir.file("whole.db"), sql)) << sql;
+}
+
 // A merge killed outright (SIGKILL, no cleanup) at `point` ("shard" while a
 // later shard is being written, "indexes" while a new output's indexes are built).
 void merge_killed_at(const std::string& out, const std::vector<std::string>& shards, const std::string& point) {
