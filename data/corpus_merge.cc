@@ -1,9 +1,10 @@
 // Merging corpora in SQL: each shard is ATTACHed to the output and its tables
 // are copied with INSERT ... SELECT, so rows stream from file to file without
-// being decoded into records. Tasks get new integer rows in the output; a
-// temporary map from the shard's rows to the output's carries their children.
-// A new output starts as a page copy of the first shard and is written
-// without a journal beside its final name (see merge_into_new).
+// being decoded into records. Tasks get new integer rows in the output, the
+// shard's rows moved by one offset, which carries their children along.
+// A new output starts as a page copy of the first shard, is written without a
+// journal beside its final name and gets its random-keyed indexes built last
+// (see merge_into_new).
 #include "data/corpus_merge.h"
 
 #include <fcntl.h>
@@ -264,30 +265,26 @@ class ShardMerger {
   void merge_children() {
     if (stats_.tasks_added == 0) return;
     const std::string task_row = "ch.task_row + " + row_offset_;
-    std::string from, from_rollouts, order;
-    if (stats_.tasks_added >= stats_.tasks_present) {
-      std::string added = " WHERE EXISTS (SELECT 1 FROM main.tasks m WHERE m.row = " + task_row + ")";
-      from = " FROM shard.validations ch" + added;
-      from_rollouts = " FROM shard.rollouts ch" + added + " ORDER BY ch.row";
-    } else {
-      std::string added = " CROSS JOIN shard.@ ch ON ch.task_row = m.row - " + row_offset_ +
-                          " WHERE m.row > " + std::to_string(last_row_) + " ORDER BY m.row";
-      from = " FROM main.tasks m" + added;
-      from_rollouts = " FROM main.tasks m" + added + ", ch.row";
-      from.replace(from.find('@'), 1, "validations");
-      from_rollouts.replace(from_rollouts.find('@'), 1, "rollouts");
-    }
+    // Rollouts come in the shard's order of their rows, validations as they lie.
+    auto from = [&](const std::string& table) {
+      bool by_row = table == "rollouts";
+      if (stats_.tasks_added >= stats_.tasks_present)
+        return " FROM shard." + table + " ch WHERE EXISTS (SELECT 1 FROM main.tasks m WHERE m.row = " +
+               task_row + ")" + (by_row ? " ORDER BY ch.row" : "");
+      return " FROM main.tasks m CROSS JOIN shard." + table + " ch ON ch.task_row = m.row - " + row_offset_ +
+             " WHERE m.row > " + std::to_string(last_row_) + " ORDER BY m.row" + (by_row ? ", ch.row" : "");
+    };
     stats_.validations_added = run_counted(
         "INSERT INTO main.validations(task_row, check_name, attempt, input_digest, expected_pass, "
         "verdict, score, reason, as_expected, started_at_ms, wall_ms, output_digest) "
         "SELECT " + task_row + ", ch.check_name, ch.attempt, ch.input_digest, ch.expected_pass, "
         "ch.verdict, ch.score, ch.reason, ch.as_expected, ch.started_at_ms, ch.wall_ms, "
-        "ch.output_digest" + from);
+        "ch.output_digest" + from("validations"));
     stats_.rollouts_added = run_counted(
         "INSERT OR IGNORE INTO main.rollouts(id, task_row, model, attempt, trajectory, reward, "
         "passed, prompt_tokens, completion_tokens, started_at_ms, wall_ms) "
         "SELECT ch.id, " + task_row + ", ch.model, ch.attempt, ch.trajectory, ch.reward, ch.passed, "
-        "ch.prompt_tokens, ch.completion_tokens, ch.started_at_ms, ch.wall_ms" + from_rollouts);
+        "ch.prompt_tokens, ch.completion_tokens, ch.started_at_ms, ch.wall_ms" + from("rollouts"));
   }
 
   void merge_work_items() {
@@ -501,7 +498,7 @@ std::vector<std::string> drop_random_keyed_indexes(Connection& c) {
 
 // A new output is built beside it in OUT.merging, without a journal (a
 // rollback is never needed: the file is discarded on any error) and without
-// its secondary indexes, which are built once at the end; then it is synced
+// its random-keyed secondary indexes, which are built once at the end; then it is synced
 // and renamed into place. An interrupted merge leaves no OUT at all; the next
 // run starts over. Every page is written once instead of twice through a WAL.
 void merge_into_new(const std::string& out, const std::vector<std::string>& inputs,
