@@ -1,9 +1,10 @@
 // Merging corpora in SQL: each shard is ATTACHed to the output and its tables
 // are copied with INSERT ... SELECT, so rows stream from file to file without
-// being decoded into records. Tasks get new integer rows in the output; a
-// temporary map from the shard's rows to the output's carries their children.
-// A new output starts as a page copy of the first shard and is written
-// without a journal beside its final name (see merge_into_new).
+// being decoded into records. Tasks get new integer rows in the output, the
+// shard's rows moved by one offset, which carries their children along.
+// A new output starts as a page copy of the first shard, is written without a
+// journal beside its final name and gets its random-keyed indexes built last
+// (see merge_into_new).
 #include "data/corpus_merge.h"
 
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -92,10 +94,7 @@ class ShardMerger {
   ShardMergeStats run() {
     auto t = MergeClock::now();
     c_.exec("CREATE TEMP TABLE IF NOT EXISTS merge_skip_env(id TEXT PRIMARY KEY)");
-    c_.exec("CREATE TEMP TABLE IF NOT EXISTS merge_task_map(shard_row INTEGER PRIMARY KEY, "
-            "main_row INTEGER NOT NULL)");
     c_.exec("DELETE FROM temp.merge_skip_env");
-    c_.exec("DELETE FROM temp.merge_task_map");
     if (output_is_empty()) {
       copy_whole_shard();
       stats_.seconds = merge_seconds_since(t);
@@ -106,6 +105,9 @@ class ShardMerger {
     merge_runs();
     merge_environments();
     merge_tasks();
+    // A task that differs from the one of its id in the output was left out
+    // by the insert: only then can there be task conflicts to report.
+    if (stats_.tasks_present > 0) find_task_conflicts();
     merge_children();
     merge_work_items();
     merge_audits();
@@ -152,8 +154,9 @@ class ShardMerger {
     stats_.audits_added = copy("audits");
   }
 
-  // Conflicts are found before anything of the shard is written: a conflicting
-  // environment or work item keeps the shard's environment (and all under it) out.
+  // Conflicts are found before anything of the shard is written (those of
+  // tasks among the tasks the insert left out): a conflicting environment or
+  // work item keeps the shard's environment (and all under it) out.
   void find_conflicts() {
     {
       Statement s(c_.raw(), merge_conflict_sql("environments", "id", kMergeEnvironmentColumns), c_.path());
@@ -178,10 +181,6 @@ class ShardMerger {
       }
     }
     {
-      Statement s(c_.raw(), merge_conflict_sql("tasks", "id", kMergeTaskColumns), c_.path());
-      while (s.step()) conflict("task", s.text_at(0), "differs in: " + s.text_at(1));
-    }
-    {
       // A run's id covers how it started; how it ended may be learnt later.
       Statement s(c_.raw(),
                   merge_conflict_sql("runs", "id", kMergeRunColumns) +
@@ -199,6 +198,11 @@ class ShardMerger {
                   "WHERE s.bytes IS NOT m.bytes", c_.path());
       while (s.step()) conflict("blob", s.text_at(0), "different bytes under the same digest");
     }
+  }
+
+  void find_task_conflicts() {
+    Statement s(c_.raw(), merge_conflict_sql("tasks", "id", kMergeTaskColumns), c_.path());
+    while (s.step()) conflict("task", s.text_at(0), "differs in: " + s.text_at(1));
   }
 
   void skip_environment(const std::string& id) {
@@ -235,41 +239,52 @@ class ShardMerger {
     stats_.environments_present = total - stats_.environments_added;
   }
 
-  // New tasks get rows after the output's last one, in the shard's order, so
-  // the map and the children's inserts walk both files front to back.
+  // New tasks get rows after the output's last one: a shard's row r becomes
+  // r + offset, in the shard's order, so the rows stay in step and children
+  // find their task by arithmetic, not through a lookup table. A task that was
+  // present (or left out) leaves its row empty, and its children stay out.
   void merge_tasks() {
     const char* cols =
         "id, environment_id, content_hash, difficulty, prompt, answer_schema, reference_solution, "
         "verifier_sha256, metadata, status, reject_reason, category";
-    int64_t last_row = count("SELECT coalesce(max(row), 0) FROM main.tasks");
+    last_row_ = count("SELECT coalesce(max(row), 0) FROM main.tasks");
+    int64_t first_shard_row = count("SELECT coalesce(min(row), 1) FROM shard.tasks");
+    row_offset_ = std::to_string(last_row_ - first_shard_row + 1);
     int64_t total = count("SELECT count(*) FROM shard.tasks");
     stats_.tasks_added = run_counted(
-        std::string("INSERT OR IGNORE INTO main.tasks(") + cols + ") SELECT " + cols +
-        " FROM shard.tasks WHERE environment_id NOT IN (SELECT id FROM temp.merge_skip_env) "
+        std::string("INSERT OR IGNORE INTO main.tasks(row, ") + cols + ") SELECT row + " + row_offset_ +
+        ", " + cols + " FROM shard.tasks WHERE environment_id NOT IN (SELECT id FROM temp.merge_skip_env) "
         "ORDER BY row");
     stats_.tasks_present = total - stats_.tasks_added;
-    c_.exec("INSERT INTO temp.merge_task_map(shard_row, main_row) SELECT s.row, m.row "
-            "FROM main.tasks m JOIN shard.tasks s ON s.id = m.id WHERE m.row > " +
-            std::to_string(last_row) + " ORDER BY s.row");
   }
 
   // Validations and rollouts of the tasks this shard added (a task already in
-  // the output kept the children it came with).
+  // the output kept the children it came with). When most tasks were added,
+  // the shard's children are read front to back, each kept if its task came;
+  // when few were, they are looked up from the added tasks (a merge again).
   void merge_children() {
+    if (stats_.tasks_added == 0) return;
+    const std::string task_row = "ch.task_row + " + row_offset_;
+    // Rollouts come in the shard's order of their rows, validations as they lie.
+    auto from = [&](const std::string& table) {
+      bool by_row = table == "rollouts";
+      if (stats_.tasks_added >= stats_.tasks_present)
+        return " FROM shard." + table + " ch WHERE EXISTS (SELECT 1 FROM main.tasks m WHERE m.row = " +
+               task_row + ")" + (by_row ? " ORDER BY ch.row" : "");
+      return " FROM main.tasks m CROSS JOIN shard." + table + " ch ON ch.task_row = m.row - " + row_offset_ +
+             " WHERE m.row > " + std::to_string(last_row_) + " ORDER BY m.row" + (by_row ? ", ch.row" : "");
+    };
     stats_.validations_added = run_counted(
         "INSERT INTO main.validations(task_row, check_name, attempt, input_digest, expected_pass, "
         "verdict, score, reason, as_expected, started_at_ms, wall_ms, output_digest) "
-        "SELECT t.main_row, v.check_name, v.attempt, v.input_digest, v.expected_pass, v.verdict, "
-        "v.score, v.reason, v.as_expected, v.started_at_ms, v.wall_ms, v.output_digest "
-        "FROM temp.merge_task_map t JOIN shard.validations v ON v.task_row = t.shard_row "
-        "ORDER BY t.shard_row");
+        "SELECT " + task_row + ", ch.check_name, ch.attempt, ch.input_digest, ch.expected_pass, "
+        "ch.verdict, ch.score, ch.reason, ch.as_expected, ch.started_at_ms, ch.wall_ms, "
+        "ch.output_digest" + from("validations"));
     stats_.rollouts_added = run_counted(
         "INSERT OR IGNORE INTO main.rollouts(id, task_row, model, attempt, trajectory, reward, "
         "passed, prompt_tokens, completion_tokens, started_at_ms, wall_ms) "
-        "SELECT r.id, t.main_row, r.model, r.attempt, r.trajectory, r.reward, r.passed, "
-        "r.prompt_tokens, r.completion_tokens, r.started_at_ms, r.wall_ms "
-        "FROM temp.merge_task_map t JOIN shard.rollouts r ON r.task_row = t.shard_row "
-        "ORDER BY t.shard_row, r.row");
+        "SELECT ch.id, " + task_row + ", ch.model, ch.attempt, ch.trajectory, ch.reward, ch.passed, "
+        "ch.prompt_tokens, ch.completion_tokens, ch.started_at_ms, ch.wall_ms" + from("rollouts"));
   }
 
   void merge_work_items() {
@@ -295,6 +310,8 @@ class ShardMerger {
   const MergeOptions& options_;
   MergeReport& report_;
   ShardMergeStats stats_;
+  int64_t last_row_ = 0;    // the output's last task row before this shard
+  std::string row_offset_;  // shard task row + offset = output task row
 };
 
 // Every input and the output, checked before anything is written, as
@@ -345,9 +362,21 @@ void configure_merge_connection(Connection& c) {
   c.exec("PRAGMA cache_size = -393216");
 }
 
+// Page cache for filling a new output: enough for its random-keyed unique
+// indexes (task, environment, blob, work item and rollout ids; about 125
+// bytes per task) once `tasks` more tasks are in, half again for the pages
+// being filled; no more, since every page of cache beyond what is reused is
+// fresh memory faulted in (bench/merge_bench, 120k tasks: 36-39k tasks per
+// CPU-second with 16 MiB, 29-33k with 45 MiB, 23k with 384 MiB; 1M tasks:
+// 16 MiB thrashes the id indexes, 7-11 CPU-s a shard against 6-8 with 180 MiB).
+void size_merge_cache(Connection& c, int64_t tasks) {
+  int64_t kib = std::clamp<int64_t>(tasks * 125 * 3 / 2 / 1024, 16 * 1024, 384 * 1024);
+  c.exec("PRAGMA main.cache_size = -" + std::to_string(kib));
+}
+
 // Merges one shard in one transaction; an error names the shard.
 void merge_shard(Connection& c, const std::string& shard, const MergeOptions& options,
-                 MergeReport& report) {
+                 MergeReport& report, bool new_output) {
   {
     Statement attach(c.raw(), "ATTACH DATABASE ? AS shard", c.path());
     attach.bind(1, sqlite_read_only_uri(shard));
@@ -361,6 +390,11 @@ void merge_shard(Connection& c, const std::string& shard, const MergeOptions& op
     // Shard pages are read through a memory map rather than copied by read().
     c.exec("PRAGMA shard.cache_size = -65536");
     c.exec("PRAGMA shard.mmap_size = 2147418112");
+    if (new_output) {
+      // An empty output takes the shard's rows and unique indexes in order (no random inserts).
+      int64_t present = c.query_int("SELECT coalesce(max(row), 0) FROM main.tasks");
+      size_merge_cache(c, present ? present + c.query_int("SELECT count(*) FROM shard.tasks") : 0);
+    }
     WriteTransaction tx(c);
     ShardMerger merger(c, shard, options, report);
     report.shards.push_back(merger.run());
@@ -387,7 +421,7 @@ void merge_into_existing(const std::string& out, const std::vector<std::string>&
   c.exec("PRAGMA synchronous = NORMAL");
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (options.on_shard) options.on_shard(inputs[i], i, inputs.size());
-    merge_shard(c, inputs[i], options, report);
+    merge_shard(c, inputs[i], options, report, false);
   }
 }
 
@@ -415,7 +449,6 @@ void copy_first_shard(Connection& dest, const std::string& shard, MergeReport& r
     std::string msg = sqlite3_errstr(rc);
     throw CorpusError("corpus " + shard + ": copying it failed: " + msg);
   }
-  dest.exec("PRAGMA cache_size = -393216");
   // The copy carries the shard's WAL flag; building goes on without a journal.
   std::string mode = dest.query_text("PRAGMA journal_mode = OFF");
   if (mode != "off") throw CorpusError("corpus " + dest.path() + ": cannot turn the journal off (got '" + mode + "')");
@@ -440,8 +473,32 @@ void create_schema(Connection& c) {
   tx.commit();
 }
 
+// Secondary indexes whose keys are content ids, so that each row lands at a
+// random place in them: a new output is filled without them and they are
+// built once at the end, from sorted keys. The other secondary indexes grow
+// at their ends (or a few places) and cost little to keep up while filling.
+// (Indexes of PRIMARY KEY and UNIQUE constraints cannot be dropped.)
+constexpr const char* kMergeRebuiltIndexes[] = {"tasks_environment", "tasks_content_hash"};
+
+// Drops those indexes; returns their CREATE statements as the schema has them.
+std::vector<std::string> drop_random_keyed_indexes(Connection& c) {
+  std::vector<std::string> sql;
+  WriteTransaction tx(c);
+  for (const char* name : kMergeRebuiltIndexes) {
+    Statement s(c.raw(), "SELECT sql FROM main.sqlite_master WHERE type = 'index' AND name = ?", c.path());
+    s.bind(1, name);
+    if (!s.step()) continue;
+    sql.push_back(s.text_at(0));
+    s.reset();
+    c.exec(std::string("DROP INDEX main.") + name);
+  }
+  tx.commit();
+  return sql;
+}
+
 // A new output is built beside it in OUT.merging, without a journal (a
-// rollback is never needed: the file is discarded on any error), then synced
+// rollback is never needed: the file is discarded on any error) and without
+// its random-keyed secondary indexes, which are built once at the end; then it is synced
 // and renamed into place. An interrupted merge leaves no OUT at all; the next
 // run starts over. Every page is written once instead of twice through a WAL.
 void merge_into_new(const std::string& out, const std::vector<std::string>& inputs,
@@ -456,18 +513,31 @@ void merge_into_new(const std::string& out, const std::vector<std::string>& inpu
       c.exec("PRAGMA main.locking_mode = EXCLUSIVE");
       c.exec("PRAGMA journal_mode = OFF");
       c.exec("PRAGMA synchronous = OFF");
-      for (size_t i = 0; i < inputs.size(); ++i) {
+      size_t next = 0;
+      // A page copy would carry a damaged page along unseen: only a shard that
+      // passed its integrity check is copied so; otherwise its records are read
+      // one by one like any shard's.
+      if (options.check_integrity) {
+        if (options.on_shard) options.on_shard(inputs[0], 0, inputs.size());
+        copy_first_shard(c, inputs[0], report);
+        if (options.before_commit) options.before_commit(inputs[0]);
+        next = 1;
+      } else {
+        create_schema(c);
+      }
+      std::vector<std::string> indexes;  // left out while filling, built at the end
+      if (next < inputs.size()) indexes = drop_random_keyed_indexes(c);
+      for (size_t i = next; i < inputs.size(); ++i) {
         if (options.on_shard) options.on_shard(inputs[i], i, inputs.size());
-        // A page copy would carry a damaged page along unseen: only a shard
-        // that passed its integrity check is copied so; otherwise its records
-        // are read one by one like any shard's.
-        if (i == 0 && options.check_integrity) {
-          copy_first_shard(c, inputs[0], report);
-          if (options.before_commit) options.before_commit(inputs[0]);
-        } else {
-          if (i == 0) create_schema(c);
-          merge_shard(c, inputs[i], options, report);
-        }
+        merge_shard(c, inputs[i], options, report, true);
+      }
+      {
+        auto t = MergeClock::now();
+        WriteTransaction tx(c);
+        if (options.before_indexes) options.before_indexes();
+        for (const auto& sql : indexes) c.exec(sql);
+        tx.commit();
+        report.index_seconds = merge_seconds_since(t);
       }
       // The finished corpus is in WAL mode like any other.
       std::string mode = c.query_text("PRAGMA journal_mode = WAL");

@@ -20,6 +20,8 @@ struct MergeOptions {
   std::function<void(const std::string& shard, size_t index, size_t count)> on_shard;
   // Fault injection for crash tests: called inside a shard's transaction before COMMIT.
   std::function<void(const std::string& shard)> before_commit;
+  // Fault injection: called inside the transaction that builds a new output's indexes.
+  std::function<void()> before_indexes;
 };
 
 // Same id, different content: the record in the output was kept.
@@ -47,6 +49,7 @@ struct MergeReport {
   std::vector<MergeConflict> conflicts;   // at most max_conflicts_listed
   int64_t conflict_count = 0;             // all of them
   double check_seconds = 0;               // checking the inputs
+  double index_seconds = 0;               // building a new output's secondary indexes
   double seconds = 0;                     // the whole merge
 };
 

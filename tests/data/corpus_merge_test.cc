@@ -3,6 +3,9 @@
 // and a bad input (newer schema, garbage, corrupt pages, the output itself)
 // is refused before anything is written.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -454,6 +457,145 @@ TEST(CorpusMerge, MergedCorpusTakesNewWorkAndResumesLikeAnyOther) {
   EXPECT_FALSE(c.record_work_item(sample::make_work_item(1, merge_shape())));
   EXPECT_TRUE(c.record_work_item(sample::make_work_item(7, merge_shape())));
   EXPECT_EQ(c.count_tasks(), 4 * 6);
+}
+
+// The schema as Corpus::open makes it: a merged corpus must be indistinguishable.
+std::vector<std::string> merge_schema(const std::string& path) {
+  return query(path, "SELECT type || ' ' || name || ' ' || tbl_name || ' ' || coalesce(sql, '') "
+                     "FROM sqlite_master ORDER BY name");
+}
+
+TEST(CorpusMerge, NewCorpusHasTheSchemaAndIndexesOfAFreshOne) {
+  TempDir dir;
+  std::vector<std::string> shards = make_three_shards(dir);
+  merge_corpora(dir.file("all.db"), shards);
+  Corpus::open(dir.file("fresh.db"));
+  EXPECT_EQ(merge_schema(dir.file("all.db")), merge_schema(dir.file("fresh.db")));
+  // Indexes built after the rows agree with the rows.
+  EXPECT_EQ(query(dir.file("all.db"), "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+  EXPECT_EQ(query_int(dir.file("all.db"), "PRAGMA user_version"), kSchemaVersion);
+  // Queries that use them find what a scan finds.
+  std::string env = query(shards[1], "SELECT environment_id FROM tasks LIMIT 1")[0];
+  EXPECT_EQ(query_int(dir.file("all.db"), "SELECT count(*) FROM tasks INDEXED BY tasks_environment "
+                                          "WHERE environment_id = '" + env + "'"), 6);
+  std::string hash = query(shards[2], "SELECT content_hash FROM tasks LIMIT 1")[0];
+  EXPECT_EQ(query_int(dir.file("all.db"), "SELECT count(*) FROM tasks INDEXED BY tasks_content_hash "
+                                          "WHERE content_hash = '" + hash + "'"),
+            query_int(dir.file("all.db"), "SELECT count(*) FROM tasks NOT INDEXED WHERE content_hash = '" + hash + "'"));
+}
+
+// Task rows are a shard's own numbering: wherever they start and whatever
+// gaps they have, each task arrives with its own validations and rollouts.
+TEST(CorpusMerge, ShardTaskRowsAnywhereKeepTheirChildren) {
+  TempDir dir;
+  std::vector<std::string> shards = make_three_shards(dir);
+  merge_corpora(dir.file("ref.db"), shards);
+  auto renumber = [](const std::string& shard, const std::string& to) {
+    // Through numbers far away, since every step must keep rows unique.
+    merge_tamper(shard, "PRAGMA foreign_keys = OFF; "
+                        "CREATE TEMP TABLE m AS SELECT row + 1000000000 AS old, " + to + " AS new FROM tasks; "
+                        "UPDATE tasks SET row = row + 1000000000; "
+                        "UPDATE tasks SET row = (SELECT new FROM temp.m WHERE old = row); "
+                        "UPDATE validations SET task_row = task_row + 1000000000; "
+                        "UPDATE validations SET task_row = (SELECT new FROM temp.m WHERE old = task_row); "
+                        "UPDATE rollouts SET task_row = (SELECT new FROM temp.m WHERE old = task_row + 1000000000)");
+  };
+  renumber(shards[0], "row * 7 + 1000");         // far beyond the others, with gaps
+  renumber(shards[1], "-row");                    // negative, in reverse order
+  renumber(shards[2], "row * 3");                 // overlaps the first shard's numbers
+  for (const char* out : {"new.db", "existing.db"}) {
+    SCOPED_TRACE(out);
+    if (std::string(out) == "existing.db") Corpus::open(dir.file(out));
+    MergeReport r = merge_corpora(dir.file(out), shards);
+    EXPECT_EQ(r.conflict_count, 0);
+    EXPECT_EQ(merge_content(dir.file(out)), merge_content(dir.file("ref.db")));
+    EXPECT_EQ(query(dir.file(out), "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+  }
+}
+
+// A shard that mostly repeats the output: the few new tasks bring their own
+// children, the repeated ones none.
+TEST(CorpusMerge, ShardOfMostlyPresentTasksAddsTheFewNewOnesWhole) {
+  TempDir dir;
+  make_merge_shard(dir.file("whole.db"), 0, 10);
+  make_merge_shard(dir.file("most.db"), 0, 8);
+  make_merge_shard(dir.file("all.db"), 1, 9);
+  // Rows of the shard numbered unlike the output's.
+  merge_tamper(dir.file("whole.db"), "PRAGMA foreign_keys = OFF; UPDATE tasks SET row = row + 1000000; "
+                                     "UPDATE validations SET task_row = task_row + 1000000; "
+                                     "UPDATE rollouts SET task_row = task_row + 1000000");
+  MergeReport r = merge_corpora(dir.file("all.db"), {dir.file("most.db"), dir.file("whole.db")});
+  EXPECT_EQ(r.conflict_count, 0);
+  EXPECT_EQ(r.shards[0].tasks_added, 6);
+  EXPECT_EQ(r.shards[1].tasks_added, 6);
+  EXPECT_EQ(r.shards[1].tasks_present, 9 * 6);
+  EXPECT_EQ(r.shards[1].validations_added, 6 * 12);
+  EXPECT_EQ(r.shards[1].rollouts_added, 6 * 2);
+  // Each task with its own children (work items differ only in the run that recorded them).
+  for (const char* sql :
+       {"SELECT t.id, check_name, attempt, input_digest, verdict, output_digest FROM validations v "
+        "JOIN tasks t ON t.row = v.task_row ORDER BY t.id, check_name, attempt",
+        "SELECT r.id, t.id, model, attempt, trajectory FROM rollouts r JOIN tasks t ON t.row = r.task_row ORDER BY r.id",
+        "SELECT id, content_hash, prompt FROM tasks ORDER BY id"})
+    EXPECT_EQ(query(dir.file("all.db"), sql), query(dir.file("whole.db"), sql)) << sql;
+}
+
+// A merge killed outright (SIGKILL, no cleanup) at `point` ("shard" while a
+// later shard is being written, "indexes" while a new output's indexes are built).
+void merge_killed_at(const std::string& out, const std::vector<std::string>& shards, const std::string& point) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    MergeOptions options;
+    if (point == "shard")
+      options.before_commit = [&](const std::string& s) { if (s == shards.back()) raise(SIGKILL); };
+    else
+      options.before_indexes = [] { raise(SIGKILL); };
+    try {
+      merge_corpora(out, shards, options);
+    } catch (...) {
+    }
+    _exit(3);  // not killed: the hook was never reached
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << status;
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+}
+
+TEST(CorpusMerge, KilledMergeIntoANewCorpusLeavesNoneAndRerunMakesIt) {
+  TempDir dir;
+  std::vector<std::string> shards = make_three_shards(dir);
+  merge_corpora(dir.file("ref.db"), shards);
+  for (const char* point : {"shard", "indexes"}) {
+    SCOPED_TRACE(point);
+    merge_killed_at(dir.file("all.db"), shards, point);
+    EXPECT_FALSE(std::filesystem::exists(dir.file("all.db")));
+    MergeReport r = merge_corpora(dir.file("all.db"), shards);
+    EXPECT_EQ(r.shards[2].tasks_added, 30);
+    EXPECT_FALSE(std::filesystem::exists(dir.file("all.db.merging")));
+    EXPECT_EQ(merge_content(dir.file("all.db")), merge_content(dir.file("ref.db")));
+    EXPECT_EQ(merge_schema(dir.file("all.db")), merge_schema(dir.file("ref.db")));
+    EXPECT_EQ(query(dir.file("all.db"), "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+    std::filesystem::remove(dir.file("all.db"));
+    std::filesystem::remove(dir.file("all.db-wal"));
+    std::filesystem::remove(dir.file("all.db-shm"));
+  }
+}
+
+TEST(CorpusMerge, KilledMergeIntoAnExistingCorpusKeepsWholeShardsAndRerunCompletesIt) {
+  TempDir dir;
+  std::vector<std::string> shards = make_three_shards(dir);
+  merge_corpora(dir.file("ref.db"), shards);
+  merge_corpora(dir.file("all.db"), {shards[0]});
+  merge_killed_at(dir.file("all.db"), shards, "shard");
+  // Shards 0 and 1 are in whole, nothing of shard 2 is.
+  EXPECT_EQ(query_int(dir.file("all.db"), "SELECT count(*) FROM tasks"), 10 * 6);
+  EXPECT_EQ(query_int(dir.file("all.db"), "SELECT count(*) FROM validations"), 10 * 6 * 12);
+  EXPECT_EQ(query(dir.file("all.db"), "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+  MergeReport r = merge_corpora(dir.file("all.db"), shards);
+  EXPECT_EQ(r.shards[2].tasks_added, 30);
+  EXPECT_EQ(merge_content(dir.file("all.db")), merge_content(dir.file("ref.db")));
 }
 
 }  // namespace
