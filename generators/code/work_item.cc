@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <future>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,11 +31,20 @@ using Clock = std::chrono::steady_clock;
 double code_ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 // Baselines of the clean tree (two runs of each module's tests, with coverage) are the
-// same for every task of a profile: computed once per process.
+// same for every task of a module: computed once per process, by the first worker that
+// needs one while the others wait for it, and keyed by the files' content.
 std::mutex g_baseline_mu;
-std::map<std::string, json> g_baselines;
+std::map<std::string, std::shared_future<json>> g_baselines;
 
-std::string baseline_key(const RepoProfile& p, const ProfileModule& m) { return p.name + "|" + p.root + "|" + m.source; }
+std::string code_file_digest(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return data::sha256_hex(std::string(std::istreambuf_iterator<char>(in), {}));
+}
+
+std::string baseline_key(const RepoProfile& p, const ProfileModule& m) {
+  return p.name + "|" + p.root + "|" + m.source + "|" + code_file_digest(p.root + "/" + m.source) + "|" +
+         code_file_digest(p.root + "/" + m.test_file);
+}
 
 verifiers::PythonOptions generator_box() {
   verifiers::PythonOptions o;
@@ -134,22 +146,36 @@ GeneratedTask generate_task(uint64_t seed, int level, const CodeOptions& o) {
   for (size_t i = 0; i < want; ++i) {
     const ProfileModule& m = p.modules[order[i]];
     const std::string key = baseline_key(p, m);
+    std::promise<json> mine;
+    std::shared_future<json> known;
+    bool compute = false;
     {
       std::lock_guard lock(g_baseline_mu);
       auto it = g_baselines.find(key);
-      if (it != g_baselines.end()) {
-        baselines[m.source] = it->second;
-        continue;
+      if (it == g_baselines.end()) {
+        known = g_baselines[key] = mine.get_future().share();
+        compute = true;
+      } else {
+        known = it->second;
       }
     }
-    json one = spec;
-    one["modules"] = json::array({p.module_json(m)});
-    json b = call_or_throw("baseline", {{"spec", one}}, o.generate_timeout, o.reuse_generator_box);
-    if (!b.contains(m.source) || b[m.source]["passing"].empty())
-      throw std::runtime_error("code: no test of " + m.test_module + " passes on the clean tree");
-    std::lock_guard lock(g_baseline_mu);
-    g_baselines[key] = b[m.source];
-    baselines[m.source] = b[m.source];
+    if (compute) {
+      try {
+        json one = spec;
+        one["modules"] = json::array({p.module_json(m)});
+        json b = call_or_throw("baseline", {{"spec", one}}, o.generate_timeout, o.reuse_generator_box);
+        if (!b.contains(m.source) || b[m.source]["passing"].empty())
+          throw std::runtime_error("code: no test of " + m.test_module + " passes on the clean tree");
+        mine.set_value(b[m.source]);
+      } catch (...) {
+        {
+          std::lock_guard lock(g_baseline_mu);
+          g_baselines.erase(key);  // a later item tries again
+        }
+        mine.set_exception(std::current_exception());
+      }
+    }
+    baselines[m.source] = known.get();  // the computing worker's error, for those who waited too
   }
   spec["baselines"] = baselines;
   if (o.llm) {
