@@ -2,10 +2,12 @@
 // test runs behind each one cost. Every work item generates one task (bugs kept by two
 // runs of the selected tests), builds its world and validates its verifier (the
 // reference diff twice, every negative once) in the sandbox; items climb levels 1..5.
-// Baseline in the same run: one test module run as a fresh `python3 -m unittest` box,
-// against the same run as a fork of the warm interpreter (what the pipeline does).
+// Baselines in the same run: one test module run as a fresh `python3 -m unittest` box,
+// against the same run as a fork of the warm interpreter (what the pipeline does); and
+// B more items with a fresh generator box per call (as before the boxes were kept).
+// Other work on the machine shows in the load averages printed with the figures.
 //
-//   code_bench [--count N] [--jobs J]
+//   code_bench [--count N] [--jobs J] [--baseline-count B]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -106,6 +108,8 @@ RunFigures run_items(int first, int count, int jobs, bool reuse_generator_box,
           for (const auto& t : item.tasks) {
             ++f.tasks;
             f.usable += t.status == data::TaskStatus::kUsable;
+            if (t.status != data::TaskStatus::kUsable)
+              f.errors.push_back("item " + std::to_string(i) + " rejected: " + t.reject_reason);
             for (const auto& ms : t.metadata["generation"]["runs_ms"]) f.gen_runs += 1, f.gen_run_ms += ms.get<double>();
             for (const auto& v : t.validations) {
               auto& c = f.checks[v.check];
