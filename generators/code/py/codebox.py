@@ -355,6 +355,7 @@ def _reaching(candidates, roots, edges):
 
 
 _DROP_LISTS = {}
+_HOLDING = {}
 
 
 def _drop_for_run(drop, test_modules):
@@ -377,7 +378,13 @@ def _drop_list(drop, test_modules):
             out.append(name)
     if _WARMED:
         warmed = [m for m in _WARMED if m in sys.modules]
-        bad = {m for m in warmed if _holds(sys.modules[m], roots)}
+        key = tuple(sorted(roots))
+        bad = set()
+        for m in warmed:
+            if (m, key) not in _HOLDING:  # a warmed module's namespace is looked at once per set of roots
+                _HOLDING[(m, key)] = _holds(sys.modules[m], roots)
+            if _HOLDING[(m, key)]:
+                bad.add(m)
         bad |= _reaching(warmed, roots | bad, _EDGES)
         out += sorted(bad)
     return out
