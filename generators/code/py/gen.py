@@ -83,7 +83,7 @@ _TREES = {}
 def _parsed(src):
     """ast.parse(src), remembered: the same test file is read for every candidate and task."""
     if src not in _TREES:
-        if len(_TREES) > 32:
+        if len(_TREES) > 8:
             _TREES.clear()
         _TREES[src] = ast.parse(src)
     return _TREES[src]

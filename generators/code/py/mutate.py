@@ -253,7 +253,7 @@ def _sites_of(source):
 
 def _dump_of(source):
     if source not in _DUMPS:
-        if len(_DUMPS) > 64:
+        if len(_DUMPS) > 16:
             _DUMPS.clear()
         _DUMPS[source] = ast.dump(ast.parse(source))
     return _DUMPS[source]
