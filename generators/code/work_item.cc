@@ -160,6 +160,7 @@ GeneratedTask generate_task(uint64_t seed, int level, const CodeOptions& o) {
       }
     }
     if (compute) {
+      const auto t0 = Clock::now();
       try {
         json one = spec;
         one["modules"] = json::array({p.module_json(m)});
@@ -167,6 +168,7 @@ GeneratedTask generate_task(uint64_t seed, int level, const CodeOptions& o) {
         if (!b.contains(m.source) || b[m.source]["passing"].empty())
           throw std::runtime_error("code: no test of " + m.test_module + " passes on the clean tree");
         mine.set_value(b[m.source]);
+        g.baseline_ms += code_ms_since(t0);
       } catch (...) {
         {
           std::lock_guard lock(g_baseline_mu);
@@ -312,14 +314,17 @@ data::WorkItem build_work_item(uint64_t job_seed, uint64_t index, PythonExecutor
   auto t0 = Clock::now();
   GeneratedTask g;
   std::string why;
-  double llm_ms = 0;
+  double llm_ms = 0, baseline_ms = 0;
   for (int attempt = 0; attempt < 3; ++attempt) {
     g = generate_task(seed + static_cast<uint64_t>(attempt) * 7919u, level, o);
     llm_ms += g.llm_ms;
+    baseline_ms += g.baseline_ms;
     if (g.task.value("ok", false)) break;
     why = g.task.value("why", std::string("unknown"));
   }
-  if (o.llm) times.add("llm", llm_ms);  // also inside "world": the stages say where the time went
+  // parts of "world", named apart: where the time went
+  if (o.llm) times.add("llm", llm_ms);
+  if (baseline_ms > 0) times.add("baseline", baseline_ms);
   if (!g.task.value("ok", false))
     throw std::runtime_error("code: no usable task at level " + std::to_string(level) + ": " + why);
   const std::string db = code_world_db(g, p);

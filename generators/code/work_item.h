@@ -52,6 +52,7 @@ struct GeneratedTask {
   nlohmann::json spec;   // what went into the generator
   nlohmann::json task;   // gen.make_task's result
   double llm_ms = 0;     // time spent waiting for the generator model
+  double baseline_ms = 0;  // time spent running clean-tree baselines (once per module and process)
 };
 GeneratedTask generate_task(uint64_t seed, int level, const CodeOptions& options);
 
