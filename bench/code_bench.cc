@@ -3,11 +3,10 @@
 // runs of the selected tests), builds its world and validates its verifier (the
 // reference diff twice, every negative once) in the sandbox; items climb levels 1..5.
 // Baselines in the same run: one test module run as a fresh `python3 -m unittest` box,
-// against the same run as a fork of the warm interpreter (what the pipeline does); and
-// the first B items again with a fresh generator box per call (as before the boxes were kept).
+// against the same run as a fork of the warm interpreter (what the pipeline does).
 // Other work on the machine shows in the load averages printed with the figures.
 //
-//   code_bench [--count N] [--jobs J] [--baseline-count B]
+//   code_bench [--count N] [--jobs J]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -80,15 +79,13 @@ struct RunFigures {
   int items = 0, tasks = 0, usable = 0, failed = 0;
   double wall_s = 0, gen_runs = 0, gen_run_ms = 0;
   std::map<std::string, std::pair<int, double>> checks;  // check -> (calls, wall ms)
-  std::map<int, double> item_ms;                          // item -> its stages' ms, baselines left out
   generators::StageTimes stages;
   std::vector<std::string> errors;
   double per_minute() const { return wall_s > 0 ? usable * 60.0 / wall_s : 0; }
 };
 
 // Work items [first, first + count) of one job on `jobs` threads.
-RunFigures run_items(int first, int count, int jobs, bool reuse_generator_box,
-                     generators::PythonExecutorFactory& python) {
+RunFigures run_items(int first, int count, int jobs, generators::PythonExecutorFactory& python) {
   RunFigures f;
   f.items = count;
   std::atomic<int> next{first};
@@ -101,12 +98,10 @@ RunFigures run_items(int first, int count, int jobs, bool reuse_generator_box,
         generators::StageTimes times;
         generators::code::CodeOptions o;
         o.scratch_dir = std::filesystem::temp_directory_path().string();
-        o.reuse_generator_box = reuse_generator_box;
         try {
           auto item = generators::code::build_work_item(2026, static_cast<uint64_t>(i), python, o, times);
           std::lock_guard lock(mu);
           f.stages += times;
-          f.item_ms[i] = times.ms("world") - times.ms("baseline") + times.ms("validate");
           for (const auto& t : item.tasks) {
             ++f.tasks;
             f.usable += t.status == data::TaskStatus::kUsable;
@@ -134,13 +129,12 @@ RunFigures run_items(int first, int count, int jobs, bool reuse_generator_box,
 }  // namespace
 
 int main(int argc, char** argv) {
-  int count = 20, jobs = 2, baseline_count = 4;
+  int count = 20, jobs = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--count")) count = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--jobs")) jobs = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--baseline-count")) baseline_count = std::atoi(argv[i + 1]);
     else {
-      std::fprintf(stderr, "usage: code_bench [--count N] [--jobs J] [--baseline-count B]\n");
+      std::fprintf(stderr, "usage: code_bench [--count N] [--jobs J]\n");
       return 2;
     }
   }
@@ -155,7 +149,7 @@ int main(int argc, char** argv) {
               warm[0], warm[0] > 0 ? median(cold) / warm[0] : 0.0);
 
   auto python = generators::sandbox_python_factory({.call_timeout = std::chrono::seconds(120)});
-  const RunFigures f = run_items(0, count, jobs, true, *python);
+  const RunFigures f = run_items(0, count, jobs, *python);
   std::printf("work items %d: tasks %d, validated (usable) %d, failed items %d, wall %.1f s, load average %.1f\n",
               f.items, f.tasks, f.usable, f.failed, f.wall_s, loadavg());
   std::printf("validated code tasks per minute: %.1f (on %d threads)\n", f.per_minute(), jobs);
@@ -177,18 +171,5 @@ int main(int argc, char** argv) {
   }
   for (size_t i = 0; i < f.errors.size() && i < 5; ++i) std::printf("error: %s\n", f.errors[i].substr(0, 300).c_str());
 
-  if (baseline_count > 0) {
-    // The first items again with a fresh generator box per call, as every item had before
-    // the boxes were kept; both sides without the modules' clean-tree baselines (the first
-    // run computed them, this one finds them cached).
-    const RunFigures b = run_items(0, std::min(baseline_count, count), jobs, false, *python);
-    double kept = 0, fresh = 0;
-    for (const auto& [i, ms] : b.item_ms)
-      if (f.item_ms.count(i)) kept += f.item_ms.at(i), fresh += ms;
-    std::printf("baseline, items 0..%d again with a fresh generator box per call: %d validated, "
-                "%.0f ms per item against %.0f ms with kept boxes (%.2fx), load average %.1f\n",
-                static_cast<int>(b.item_ms.size()) - 1, b.usable, b.item_ms.empty() ? 0.0 : fresh / b.item_ms.size(),
-                b.item_ms.empty() ? 0.0 : kept / b.item_ms.size(), kept > 0 ? fresh / kept : 0.0, loadavg());
-  }
   return 0;
 }

@@ -93,9 +93,8 @@ GeneratorBox& thread_generator_box() {
   return box;
 }
 
-json call_or_throw(const char* fn, const json& args, std::chrono::milliseconds t, bool reuse = true) {
-  GeneratorBox own;
-  auto r = (reuse ? thread_generator_box() : own).call(fn, args, t);
+json call_or_throw(const char* fn, const json& args, std::chrono::milliseconds t) {
+  auto r = thread_generator_box().call(fn, args, t);
   if (!r.ok)
     throw std::runtime_error(std::string("code generator: gen.") + fn + " failed: " + r.error_type + ": " +
                              r.message + (r.traceback.empty() ? "" : "\n" + r.traceback.substr(0, 2000)));
@@ -164,7 +163,7 @@ GeneratedTask generate_task(uint64_t seed, int level, const CodeOptions& o) {
       try {
         json one = spec;
         one["modules"] = json::array({p.module_json(m)});
-        json b = call_or_throw("baseline", {{"spec", one}}, o.generate_timeout, o.reuse_generator_box);
+        json b = call_or_throw("baseline", {{"spec", one}}, o.generate_timeout);
         if (!b.contains(m.source) || b[m.source]["passing"].empty())
           throw std::runtime_error("code: no test of " + m.test_module + " passes on the clean tree");
         mine.set_value(b[m.source]);
@@ -181,12 +180,12 @@ GeneratedTask generate_task(uint64_t seed, int level, const CodeOptions& o) {
   }
   spec["baselines"] = baselines;
   if (o.llm) {
-    const json targets = call_or_throw("llm_targets", {{"spec", spec}}, o.generate_timeout, o.reuse_generator_box);
+    const json targets = call_or_throw("llm_targets", {{"spec", spec}}, o.generate_timeout);
     const auto t0 = Clock::now();
     spec["llm_rewrites"] = ask_rewrites(*o.llm, targets);
     g.llm_ms += code_ms_since(t0);
   }
-  g.task = call_or_throw("make_task", {{"spec", spec}}, o.generate_timeout, o.reuse_generator_box);
+  g.task = call_or_throw("make_task", {{"spec", spec}}, o.generate_timeout);
   if (o.llm && g.task.value("ok", false)) {
     // the model's issue text replaces the template only when it keeps to the level
     const auto t0 = Clock::now();

@@ -31,9 +31,6 @@ struct CodeOptions {
   int max_mutants = 24;                 // mutants tried per task before giving up
   int level = 0;                        // 0: 1 + index % kLevels
   std::chrono::milliseconds generate_timeout{300000};
-  // Keep one warm generator interpreter per thread across items (false: a fresh box per
-  // call, the bench's baseline).
-  bool reuse_generator_box = true;
   // The generator model (--llm): rewrites of functions with a subtle bug tried before the
   // AST mutants, and the issue text. Not owned; none: neither.
   agents::Backend* llm = nullptr;
