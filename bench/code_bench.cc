@@ -2,8 +2,9 @@
 // test runs behind each one cost. Every work item generates one task (bugs kept by two
 // runs of the selected tests), builds its world and validates its verifier (the
 // reference diff twice, every negative once) in the sandbox; items climb levels 1..5.
-// Baseline in the same run: one test module run as a fresh `python3 -m unittest` box,
+// Baselines in the same run: one test module run as a fresh `python3 -m unittest` box,
 // against the same run as a fork of the warm interpreter (what the pipeline does).
+// Other work on the machine shows in the load averages printed with the figures.
 //
 //   code_bench [--count N] [--jobs J]
 #include <sys/resource.h>
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -72,6 +74,58 @@ double warm_run_ms(const std::string& module, const std::string& test_module) {
   return median(v);
 }
 
+
+struct RunFigures {
+  int items = 0, tasks = 0, usable = 0, failed = 0;
+  double wall_s = 0, gen_runs = 0, gen_run_ms = 0;
+  std::map<std::string, std::pair<int, double>> checks;  // check -> (calls, wall ms)
+  generators::StageTimes stages;
+  std::vector<std::string> errors;
+  double per_minute() const { return wall_s > 0 ? usable * 60.0 / wall_s : 0; }
+};
+
+// Work items [first, first + count) of one job on `jobs` threads.
+RunFigures run_items(int first, int count, int jobs, generators::PythonExecutorFactory& python) {
+  RunFigures f;
+  f.items = count;
+  std::atomic<int> next{first};
+  std::mutex mu;
+  const auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int j = 0; j < jobs; ++j)
+    threads.emplace_back([&] {
+      for (int i; (i = next++) < first + count;) {
+        generators::StageTimes times;
+        generators::code::CodeOptions o;
+        o.scratch_dir = std::filesystem::temp_directory_path().string();
+        try {
+          auto item = generators::code::build_work_item(2026, static_cast<uint64_t>(i), python, o, times);
+          std::lock_guard lock(mu);
+          f.stages += times;
+          for (const auto& t : item.tasks) {
+            ++f.tasks;
+            f.usable += t.status == data::TaskStatus::kUsable;
+            if (t.status != data::TaskStatus::kUsable)
+              f.errors.push_back("item " + std::to_string(i) + " rejected: " + t.reject_reason);
+            for (const auto& ms : t.metadata["generation"]["runs_ms"]) f.gen_runs += 1, f.gen_run_ms += ms.get<double>();
+            for (const auto& v : t.validations) {
+              auto& c = f.checks[v.check];
+              c.first += 1;
+              c.second += static_cast<double>(v.wall_ms);
+            }
+          }
+        } catch (const std::exception& e) {
+          std::lock_guard lock(mu);
+          ++f.failed;
+          f.errors.push_back(e.what());
+        }
+      }
+    });
+  for (auto& t : threads) t.join();  // the threads' generator boxes end with them
+  f.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  return f;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,64 +139,37 @@ int main(int argc, char** argv) {
     }
   }
   sandbox::Sandbox::shared();
-  const double load0 = loadavg();
-  std::printf("code_bench: %d work items on %d threads, host load average %.1f, %u cores\n", count, jobs, load0,
-              std::thread::hardware_concurrency());
+  std::printf("code_bench: %d work items on %d threads, host load average %.1f at start, %u cores\n", count, jobs,
+              loadavg(), std::thread::hardware_concurrency());
 
   std::vector<double> cold, warm;
   for (int i = 0; i < 3; ++i) cold.push_back(cold_run_ms("test.test_bisect"));
   warm.push_back(warm_run_ms("bisect", "test.test_bisect"));
-  std::printf("baseline test_bisect, whole module: cold box %.0f ms, warm fork %.0f ms (%.1fx)\n", median(cold),
+  std::printf("one test module (test_bisect): cold box %.0f ms, warm fork %.0f ms (%.1fx)\n", median(cold),
               warm[0], warm[0] > 0 ? median(cold) / warm[0] : 0.0);
 
   auto python = generators::sandbox_python_factory({.call_timeout = std::chrono::seconds(120)});
-  std::atomic<int> next{0};
-  std::mutex mu;
-  int usable = 0, failed = 0, tasks = 0;
-  double gen_runs = 0, gen_run_ms = 0, ver_runs = 0, ver_ms = 0;
-  generators::StageTimes sum;
-  std::vector<std::string> errors;
-  struct rusage ru0;
-  getrusage(RUSAGE_SELF, &ru0);
-  const auto t0 = Clock::now();
-  std::vector<std::thread> threads;
-  for (int j = 0; j < jobs; ++j)
-    threads.emplace_back([&] {
-      for (int i; (i = next++) < count;) {
-        generators::StageTimes times;
-        generators::code::CodeOptions o;
-        o.scratch_dir = std::filesystem::temp_directory_path().string();
-        try {
-          auto item = generators::code::build_work_item(2026, static_cast<uint64_t>(i), *python, o, times);
-          std::lock_guard lock(mu);
-          sum += times;
-          for (const auto& t : item.tasks) {
-            ++tasks;
-            usable += t.status == data::TaskStatus::kUsable;
-            for (const auto& ms : t.metadata["generation"]["runs_ms"]) gen_runs += 1, gen_run_ms += ms.get<double>();
-            for (const auto& v : t.validations) ver_runs += 1, ver_ms += static_cast<double>(v.wall_ms);
-          }
-        } catch (const std::exception& e) {
-          std::lock_guard lock(mu);
-          ++failed;
-          errors.push_back(e.what());
-        }
-      }
-    });
-  for (auto& t : threads) t.join();
-  const double wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const RunFigures f = run_items(0, count, jobs, *python);
   std::printf("work items %d: tasks %d, validated (usable) %d, failed items %d, wall %.1f s, load average %.1f\n",
-              count, tasks, usable, failed, wall_s, loadavg());
-  std::printf("validated code tasks per minute: %.1f (on %d threads)\n", usable * 60.0 / wall_s, jobs);
-  std::printf("stage ms (summed over threads): world+generate %.0f, task %.0f, validate %.0f\n", sum.ms("world"),
-              sum.ms("solve"), sum.ms("validate"));
-  if (tasks > 0) {
+              f.items, f.tasks, f.usable, f.failed, f.wall_s, loadavg());
+  std::printf("validated code tasks per minute: %.1f (on %d threads)\n", f.per_minute(), jobs);
+  std::printf("stage ms (summed over threads): world+generate %.0f (of it clean-tree baselines %.0f), task %.0f, "
+              "validate %.0f\n",
+              f.stages.ms("world"), f.stages.ms("baseline"), f.stages.ms("solve"), f.stages.ms("validate"));
+  if (f.tasks > 0) {
+    int ver_calls = 0;
+    double ver_ms = 0;
+    for (const auto& [check, c] : f.checks) ver_calls += c.first, ver_ms += c.second;
     std::printf("test runs per task: %.1f for bug selection (mean %.0f ms each), %.1f verifier calls "
                 "(mean %.0f ms each)\n",
-                gen_runs / tasks, gen_runs > 0 ? gen_run_ms / gen_runs : 0.0, ver_runs / tasks,
-                ver_runs > 0 ? ver_ms / ver_runs : 0.0);
-    std::printf("test-run wall per validated task: %.2f s\n", usable > 0 ? (gen_run_ms + ver_ms) / 1000.0 / usable : 0.0);
+                f.gen_runs / f.tasks, f.gen_runs > 0 ? f.gen_run_ms / f.gen_runs : 0.0,
+                static_cast<double>(ver_calls) / f.tasks, ver_calls > 0 ? ver_ms / ver_calls : 0.0);
+    std::printf("verifier calls by check (mean ms):");
+    for (const auto& [check, c] : f.checks) std::printf(" %s %.0f", check.c_str(), c.second / c.first);
+    std::printf("\ntest-run wall per validated task: %.2f s\n",
+                f.usable > 0 ? (f.gen_run_ms + ver_ms) / 1000.0 / f.usable : 0.0);
   }
-  for (size_t i = 0; i < errors.size() && i < 5; ++i) std::printf("error: %s\n", errors[i].substr(0, 300).c_str());
+  for (size_t i = 0; i < f.errors.size() && i < 5; ++i) std::printf("error: %s\n", f.errors[i].substr(0, 300).c_str());
+
   return 0;
 }

@@ -1,5 +1,7 @@
 // Category "code": bugs injected into real Python code (the standard library, or a project
 // given by a profile file), kept only when their tests fail before the fix and pass after.
+// With --llm the generator model also rewrites functions with subtle bugs and writes the
+// issue texts (generators/code/model_text.h).
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -14,7 +16,7 @@ namespace {
 
 class CodeJob : public CategoryJob {
  public:
-  explicit CodeJob(const JobSetup& setup) {
+  explicit CodeJob(const JobSetup& setup) : llm_(setup.llm) {
     options_.scratch_dir = setup.scratch_dir;
     const std::string profile = setup.options.value("code-profile", "");
     if (!profile.empty()) {
@@ -26,11 +28,15 @@ class CodeJob : public CategoryJob {
     if (options_.level < 0 || options_.level > kLevels)
       throw std::invalid_argument("--code-level must be 0 (by index) or 1.." + std::to_string(kLevels));
     if (options_.level != 0) version_ += "+level:" + std::to_string(options_.level);
+    if (llm_.present()) version_ += "+llm";  // model rewrites and issue texts: other items
   }
   std::string version() const override { return version_; }
   data::WorkItem build(uint64_t job_seed, uint64_t index, PythonExecutorFactory& python,
                        StageTimes& times) override {
-    return build_work_item(job_seed, index, python, options_, times);
+    CodeOptions o = options_;
+    std::unique_ptr<agents::Backend> own;
+    if (llm_.present()) o.llm = &llm_.for_item(own);
+    return build_work_item(job_seed, index, python, o, times);
   }
 
  private:
@@ -40,6 +46,7 @@ class CodeJob : public CategoryJob {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
+  GeneratorModel llm_;
   CodeOptions options_;
   std::string version_ = kGeneratorVersion;
 };
@@ -55,7 +62,7 @@ Category category() {
                       {.name = "code-level", .type = Type::kInt,
                        .help = "make every task at this level (1-5; 0: the level follows the item index)",
                        .default_value = "0"}},
-          .llm = GeneratorModelUse::kNone,
+          .llm = GeneratorModelUse::kOptional,
           .start = [](const JobSetup& setup) { return std::make_unique<CodeJob>(setup); }};
 }
 

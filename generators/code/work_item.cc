@@ -4,13 +4,18 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <future>
+#include <iterator>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 
 #include "data/content_id.h"
 #include "generators/answer_judge.h"
 #include "generators/code/embedded.h"
+#include "generators/code/model_text.h"
 #include "generators/code/world_db.h"
 #include "generators/trip/rng.h"
 #include "generators/trip/world_db.h"
@@ -26,11 +31,20 @@ using Clock = std::chrono::steady_clock;
 double code_ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 // Baselines of the clean tree (two runs of each module's tests, with coverage) are the
-// same for every task of a profile: computed once per process.
+// same for every task of a module: computed once per process, by the first worker that
+// needs one while the others wait for it, and keyed by the files' content.
 std::mutex g_baseline_mu;
-std::map<std::string, json> g_baselines;
+std::map<std::string, std::shared_future<json>> g_baselines;
 
-std::string baseline_key(const RepoProfile& p, const ProfileModule& m) { return p.name + "|" + p.root + "|" + m.source; }
+std::string code_file_digest(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return data::sha256_hex(std::string(std::istreambuf_iterator<char>(in), {}));
+}
+
+std::string baseline_key(const RepoProfile& p, const ProfileModule& m) {
+  return p.name + "|" + p.root + "|" + m.source + "|" + code_file_digest(p.root + "/" + m.source) + "|" +
+         code_file_digest(p.root + "/" + m.test_file);
+}
 
 verifiers::PythonOptions generator_box() {
   verifiers::PythonOptions o;
@@ -46,8 +60,41 @@ verifiers::PythonOptions generator_box() {
   return o;
 }
 
-json call_or_throw(verifiers::PythonSession& s, const char* fn, const json& args, std::chrono::milliseconds t) {
-  auto r = s.call("gen", fn, args, t);
+// One warm generator interpreter per thread, kept across work items: starting a box and
+// importing the test helpers costs more than a small task's test runs, and what the
+// interpreter remembers (parsed modules, mutation sites) is keyed by content. Replaced
+// before the box's own wall and CPU limits could end it mid-call.
+class GeneratorBox {
+ public:
+  verifiers::PythonResult call(const char* fn, const json& args, std::chrono::milliseconds t) {
+    if (!session_ || Clock::now() - started_ > kMaxAge) fresh();
+    auto r = session_->call("gen", fn, args, t);
+    if (!r.ok && (r.error_type == verifiers::error_type::kCrash ||
+                  r.error_type == verifiers::error_type::kSandboxError)) {
+      fresh();  // a box that died between items is no verdict on this one
+      r = session_->call("gen", fn, args, t);
+    }
+    return r;
+  }
+
+ private:
+  static constexpr std::chrono::minutes kMaxAge{10};
+  void fresh() {
+    session_.reset();
+    session_ = std::make_unique<verifiers::PythonSession>(generator_box());
+    started_ = Clock::now();
+  }
+  std::unique_ptr<verifiers::PythonSession> session_;
+  Clock::time_point started_;
+};
+
+GeneratorBox& thread_generator_box() {
+  thread_local GeneratorBox box;
+  return box;
+}
+
+json call_or_throw(const char* fn, const json& args, std::chrono::milliseconds t) {
+  auto r = thread_generator_box().call(fn, args, t);
   if (!r.ok)
     throw std::runtime_error(std::string("code generator: gen.") + fn + " failed: " + r.error_type + ": " +
                              r.message + (r.traceback.empty() ? "" : "\n" + r.traceback.substr(0, 2000)));
@@ -94,30 +141,65 @@ GeneratedTask generate_task(uint64_t seed, int level, const CodeOptions& o) {
   }
   for (size_t i = 0; i < want; ++i) spec["modules"].push_back(p.module_json(p.modules[order[i]]));
 
-  verifiers::PythonSession session(generator_box());
   json baselines = json::object();
   for (size_t i = 0; i < want; ++i) {
     const ProfileModule& m = p.modules[order[i]];
     const std::string key = baseline_key(p, m);
+    std::promise<json> mine;
+    std::shared_future<json> known;
+    bool compute = false;
     {
       std::lock_guard lock(g_baseline_mu);
       auto it = g_baselines.find(key);
-      if (it != g_baselines.end()) {
-        baselines[m.source] = it->second;
-        continue;
+      if (it == g_baselines.end()) {
+        known = g_baselines[key] = mine.get_future().share();
+        compute = true;
+      } else {
+        known = it->second;
       }
     }
-    json one = spec;
-    one["modules"] = json::array({p.module_json(m)});
-    json b = call_or_throw(session, "baseline", {{"spec", one}}, o.generate_timeout);
-    if (!b.contains(m.source) || b[m.source]["passing"].empty())
-      throw std::runtime_error("code: no test of " + m.test_module + " passes on the clean tree");
-    std::lock_guard lock(g_baseline_mu);
-    g_baselines[key] = b[m.source];
-    baselines[m.source] = b[m.source];
+    if (compute) {
+      const auto t0 = Clock::now();
+      try {
+        json one = spec;
+        one["modules"] = json::array({p.module_json(m)});
+        json b = call_or_throw("baseline", {{"spec", one}}, o.generate_timeout);
+        if (!b.contains(m.source) || b[m.source]["passing"].empty())
+          throw std::runtime_error("code: no test of " + m.test_module + " passes on the clean tree");
+        mine.set_value(b[m.source]);
+        g.baseline_ms += code_ms_since(t0);
+      } catch (...) {
+        {
+          std::lock_guard lock(g_baseline_mu);
+          g_baselines.erase(key);  // a later item tries again
+        }
+        mine.set_exception(std::current_exception());
+      }
+    }
+    baselines[m.source] = known.get();  // the computing worker's error, for those who waited too
   }
   spec["baselines"] = baselines;
-  g.task = call_or_throw(session, "make_task", {{"spec", spec}}, o.generate_timeout);
+  if (o.llm) {
+    const json targets = call_or_throw("llm_targets", {{"spec", spec}}, o.generate_timeout);
+    const auto t0 = Clock::now();
+    spec["llm_rewrites"] = ask_rewrites(*o.llm, targets);
+    g.llm_ms += code_ms_since(t0);
+  }
+  g.task = call_or_throw("make_task", {{"spec", spec}}, o.generate_timeout);
+  if (o.llm && g.task.value("ok", false)) {
+    // the model's issue text replaces the template only when it keeps to the level
+    const auto t0 = Clock::now();
+    const json& facts = g.task["issue_facts"];
+    json issue = write_issue(*o.llm, facts);
+    g.llm_ms += code_ms_since(t0);
+    if (issue["accepted"].get<bool>())
+      g.task["issue"] = facts["head"].get<std::string>() + "\n\n" + issue["text"].get<std::string>() + "\n\n" +
+                        facts["tail"].get<std::string>();
+    issue.erase("text");
+    g.task["stats"]["llm"]["issue"] = issue;
+  }
+  g.task.erase("issue_facts");
+  g.spec.erase("llm_rewrites");
   g.spec.erase("baselines");
   g.spec.erase("base_files");
   for (const auto& [k, v] : baselines.items())
@@ -125,8 +207,9 @@ GeneratedTask generate_task(uint64_t seed, int level, const CodeOptions& o) {
   return g;
 }
 
-json judge_mutant(const RepoProfile& p, const ProfileModule& m, const std::string& mutant,
-                  const std::vector<std::string>& functions) {
+namespace {
+
+json single_module_spec(const RepoProfile& p, const ProfileModule& m) {
   json spec = {{"base", p.root}, {"modules", json::array({p.module_json(m)})}};
   if (!p.root_in_box) {
     json bundled = json::object();
@@ -134,10 +217,23 @@ json judge_mutant(const RepoProfile& p, const ProfileModule& m, const std::strin
     spec["base_files"] = bundled;
     spec["meta"] = {{"base_in_box", ""}, {"base_digest", data::content_id(bundled)}};
   }
+  return spec;
+}
+
+}  // namespace
+
+json judge_mutant(const RepoProfile& p, const ProfileModule& m, const std::string& mutant,
+                  const std::vector<std::string>& functions) {
   json hit = json::array();
   for (const auto& f : functions) hit.push_back(m.source + ":" + f);
-  verifiers::PythonSession session(generator_box());
-  return call_or_throw(session, "judge_mutant", {{"spec", spec}, {"mutant", mutant}, {"functions", hit}},
+  return call_or_throw("judge_mutant", {{"spec", single_module_spec(p, m)}, {"mutant", mutant}, {"functions", hit}},
+                       std::chrono::milliseconds(300000));
+}
+
+json judge_rewrite(const RepoProfile& p, const ProfileModule& m, const std::string& function,
+                   const std::string& reply) {
+  return call_or_throw("judge_rewrite",
+                       {{"spec", single_module_spec(p, m)}, {"function", function}, {"reply", reply}},
                        std::chrono::milliseconds(300000));
 }
 
@@ -217,11 +313,17 @@ data::WorkItem build_work_item(uint64_t job_seed, uint64_t index, PythonExecutor
   auto t0 = Clock::now();
   GeneratedTask g;
   std::string why;
+  double llm_ms = 0, baseline_ms = 0;
   for (int attempt = 0; attempt < 3; ++attempt) {
     g = generate_task(seed + static_cast<uint64_t>(attempt) * 7919u, level, o);
+    llm_ms += g.llm_ms;
+    baseline_ms += g.baseline_ms;
     if (g.task.value("ok", false)) break;
     why = g.task.value("why", std::string("unknown"));
   }
+  // parts of "world", named apart: where the time went
+  if (o.llm) times.add("llm", llm_ms);
+  if (baseline_ms > 0) times.add("baseline", baseline_ms);
   if (!g.task.value("ok", false))
     throw std::runtime_error("code: no usable task at level " + std::to_string(level) + ": " + why);
   const std::string db = code_world_db(g, p);

@@ -15,6 +15,10 @@
 #include "generators/python_exec.h"
 #include "generators/stage_times.h"
 
+namespace envforge::agents {
+class Backend;
+}
+
 namespace envforge::generators::code {
 
 inline constexpr const char* kGeneratorName = "code";
@@ -27,6 +31,9 @@ struct CodeOptions {
   int max_mutants = 24;                 // mutants tried per task before giving up
   int level = 0;                        // 0: 1 + index % kLevels
   std::chrono::milliseconds generate_timeout{300000};
+  // The generator model (--llm): rewrites of functions with a subtle bug tried before the
+  // AST mutants, and the issue text. Not owned; none: neither.
+  agents::Backend* llm = nullptr;
 };
 
 // The level of work item `index`.
@@ -41,6 +48,8 @@ data::WorkItem build_work_item(uint64_t job_seed, uint64_t index, PythonExecutor
 struct GeneratedTask {
   nlohmann::json spec;   // what went into the generator
   nlohmann::json task;   // gen.make_task's result
+  double llm_ms = 0;     // time spent waiting for the generator model
+  double baseline_ms = 0;  // time spent running clean-tree baselines (once per module and process)
 };
 GeneratedTask generate_task(uint64_t seed, int level, const CodeOptions& options);
 
@@ -53,6 +62,12 @@ nlohmann::json verify_task_json(const GeneratedTask& g);
 // `functions` are the mutated functions' qualified names. For tests and hostile mutants.
 nlohmann::json judge_mutant(const RepoProfile& profile, const ProfileModule& module, const std::string& mutant_source,
                             const std::vector<std::string>& functions);
+
+// The same for a model's rewrite of one function (the reply as the model gave it): refused
+// with {"keep": false, "parsed": false, "why"} when the text is no usable rewrite, else
+// judged like any mutant ("parsed": true).
+nlohmann::json judge_rewrite(const RepoProfile& profile, const ProfileModule& module, const std::string& function,
+                             const std::string& reply);
 
 std::string verify_py();   // the code verifier (self-contained)
 std::string tools_py();    // the code tools (self-contained)

@@ -217,8 +217,9 @@ def _find(src, want, hint, lo):
 # ---------------------------------------------------------------- test runs
 
 class _Collect(unittest.TestResult):
-    def __init__(self):
+    def __init__(self, stop_at_failure=False):
         super().__init__()
+        self.stop_at_failure = stop_at_failure
         self.outcomes = {}
         self.defs = {}
         self.times = {}
@@ -243,6 +244,8 @@ class _Collect(unittest.TestResult):
         if state != "pass" and err is not None:
             text = self._exc_info_to_string(err, test)
             self.outcomes[tid] = [state, text[-MAX_TRACE:]]
+            if self.stop_at_failure:
+                self.shouldStop = True
         else:
             self.outcomes[tid] = [state, ""]
 
@@ -280,17 +283,162 @@ def _iter_tests(suite):
             yield t
 
 
-def _child_run(overlay, base, drop, test_modules, only, trace, coverage):
+# ---------------------------------------------------------------- warm imports
+# Each test run is a fork that imports its test modules again, and with them everything
+# they import (unittest.mock alone pulls in asyncio). A run's child reports which modules
+# it imported and which modules each of them imported; when a second run of the same
+# tests comes, this interpreter imports beforehand the ones that cannot see the code
+# under test: those that import, directly or not, none of the dropped modules or test
+# modules and hold no reference to them. A child drops again every module imported here
+# that reaches its own dropped modules, so a run sees the same code as without this.
+
+_SEEN = {}          # run key -> the first run's report of its imports
+_EDGES = {}         # module -> modules it imported (as seen in children)
+_WARMED = set()     # modules this interpreter imported for later runs
+_WARM_KEYS = set()
+
+
+def _import_recorder(edges):
+    real = __builtins__["__import__"] if isinstance(__builtins__, dict) else __builtins__.__import__
+
+    def recorder(name, globals=None, locals=None, fromlist=(), level=0):
+        mod = real(name, globals, locals, fromlist, level)
+        try:
+            importer = (globals or {}).get("__name__")
+            if importer:
+                target = name
+                if level:
+                    import importlib.util
+                    target = importlib.util.resolve_name("." * level + name, globals.get("__package__") or importer)
+                got = edges.setdefault(importer, set())
+                got.add(target)
+                for item in fromlist or ():
+                    if isinstance(item, str) and target + "." + item in sys.modules:
+                        got.add(target + "." + item)
+        except Exception:
+            pass
+        return mod
+    return real, recorder
+
+
+def _holds(module, names):
+    """Whether a module's namespace refers to one of the named modules or their objects."""
+    try:
+        values = list(vars(module).values())
+    except TypeError:
+        return False
+    for v in values:
+        try:
+            n = v.__name__ if isinstance(v, type(sys)) else getattr(v, "__module__", None)
+        except Exception:
+            return True  # cannot tell: not a module to keep warm
+        if isinstance(n, str) and (n in names or n.split(".")[0] in names):
+            return True
+    return False
+
+
+def _reaching(candidates, roots, edges):
+    """The candidates that import one of roots, directly or through other candidates."""
+    bad = set()
+    grew = True
+    while grew:
+        grew = False
+        for m in candidates:
+            if m in bad:
+                continue
+            for t in edges.get(m, ()):
+                if t in roots or t.split(".")[0] in roots or t in bad:
+                    bad.add(m)
+                    grew = True
+                    break
+    return bad
+
+
+_DROP_LISTS = {}
+_HOLDING = {}
+
+
+def _drop_for_run(drop, test_modules):
+    """Modules to import afresh in a child: the dropped ones, the test modules, and the
+    warmed modules that reach either (worked out here, once per warm state)."""
+    key = (tuple(sorted(drop)), tuple(test_modules), len(_WARMED), len(sys.modules))
+    if key not in _DROP_LISTS:
+        if len(_DROP_LISTS) > 256:
+            _DROP_LISTS.clear()
+        _DROP_LISTS[key] = _drop_list(drop, test_modules)
+    return _DROP_LISTS[key]
+
+
+def _drop_list(drop, test_modules):
+    roots = set(drop) | set(test_modules)
+    out = []
+    for name in list(sys.modules):
+        top = name.split(".")[0]
+        if name in drop or top in drop or any(name == m or name.startswith(m + ".") for m in test_modules):
+            out.append(name)
+    if _WARMED:
+        warmed = [m for m in _WARMED if m in sys.modules]
+        key = tuple(sorted(roots))
+        bad = set()
+        for m in warmed:
+            if (m, key) not in _HOLDING:  # a warmed module's namespace is looked at once per set of roots
+                _HOLDING[(m, key)] = _holds(sys.modules[m], roots)
+            if _HOLDING[(m, key)]:
+                bad.add(m)
+        bad |= _reaching(warmed, roots | bad, _EDGES)
+        out += sorted(bad)
+    return out
+
+
+def _warm(key, base, overlay_prefix):
+    """Imports here the modules the first run of `key` imported that cannot see its code."""
+    seen = _SEEN.get(key)
+    if key in _WARM_KEYS or seen is None:
+        return
+    _WARM_KEYS.add(key)
+    drop, test_modules = set(key[1]), set(key[2])
+    roots = drop | test_modules | set(seen["holding"])
+    names = [n for n in seen["new"] if n not in roots and n.split(".")[0] not in drop]
+    bad = _reaching(names, roots, _EDGES)
+    # only modules this interpreter finds at the same place (a report comes from a child
+    # that ran the code under test: it names modules, it never says where to import from)
+    homes = tuple(p.rstrip("/") + "/" for p in sys.path if p and os.path.isabs(p) and not p.startswith(overlay_prefix))
+    import importlib
+    for n in names:
+        f = seen["files"].get(n) or ""
+        if (n in bad or n in sys.modules or not all(part.isidentifier() for part in n.split("."))
+                or not f.startswith(homes) or f.startswith(overlay_prefix)):
+            continue
+        try:
+            before = set(sys.modules)
+            importlib.import_module(n)
+        except BaseException:
+            continue
+        new = set(sys.modules) - before
+        if (getattr(sys.modules.get(n), "__file__", None) or "") != f:
+            # not the module the child saw: forget it (and what it brought along)
+            for m in new:
+                sys.modules.pop(m, None)
+            continue
+        _WARMED.update(new)
+
+
+def _child_run(overlay, base, drop, test_modules, only, trace, coverage, stop_at_failure, record, fresh):
     sys.dont_write_bytecode = True
     for p in [base, overlay]:
         if p and p not in sys.path[:2]:
             sys.path.insert(0, p)
-    for name in list(sys.modules):
-        top = name.split(".")[0]
-        if name in drop or top in drop or any(name == m or name.startswith(m + ".") for m in test_modules):
-            del sys.modules[name]
-    import importlib
-    importlib.invalidate_caches()
+    for name in fresh:
+        sys.modules.pop(name, None)
+    edges, start = {}, set(sys.modules)
+    if record:
+        import builtins
+        _, builtins.__import__ = _import_recorder(edges)
+    # The overlay is a new directory; the finders of the base tree check its mtime
+    # themselves (clearing every finder's cache would make each import list whole
+    # directories again).
+    for key in [k for k in sys.path_importer_cache if isinstance(k, str) and k.startswith(overlay)]:
+        del sys.path_importer_cache[key]
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
     load_errors = {}
@@ -303,13 +451,20 @@ def _child_run(overlay, base, drop, test_modules, only, trace, coverage):
         keep = set(only)
         flat = [t for t in _iter_tests(suite) if t.id() in keep or t.id().startswith("unittest.loader")]
         suite = unittest.TestSuite(flat)
-    result = _Collect()
+    result = _Collect(stop_at_failure)
     calls, cov = [], {}
     if trace or coverage:
         _start_profile(overlay, trace or [], calls, result, cov if coverage else None)
     suite.run(result)
     sys.setprofile(None)
-    return {"outcomes": result.outcomes, "load_errors": load_errors, "calls": calls, "times": result.times, "defs": result.defs,
+    imports = None
+    if record:
+        new = [n for n in sys.modules if n not in start]
+        roots = set(drop) | set(test_modules)
+        imports = {"new": new, "edges": {k: sorted(v) for k, v in edges.items()},
+                   "files": {n: getattr(sys.modules[n], "__file__", None) or "" for n in new},
+                   "holding": [n for n in new if _holds(sys.modules[n], roots)]}
+    return {"imports": imports, "outcomes": result.outcomes, "load_errors": load_errors, "calls": calls, "times": result.times, "defs": result.defs,
             "coverage": {t: sorted(v) for t, v in cov.items()}}
 
 
@@ -362,15 +517,23 @@ def _literal_repr(v):
         return None
 
 
-def run_tests(files, base, drop, test_modules, only=None, timeout=20.0, trace=None, coverage=False):
-    return run_tests_impl(files, base, drop, test_modules, only, timeout, trace, coverage)
+def run_tests(files, base, drop, test_modules, only=None, timeout=20.0, trace=None, coverage=False,
+              stop_at_failure=False):
+    return run_tests_impl(files, base, drop, test_modules, only, timeout, trace, coverage, stop_at_failure)
 
 
-def run_tests_impl(files, base, drop, test_modules, only=None, timeout=20.0, trace=None, coverage=False):
-    """Runs unittest tests in a fresh fork with `files` ({rel: text}) first on sys.path.
+def run_tests_impl(files, base, drop, test_modules, only=None, timeout=20.0, trace=None, coverage=False,
+                   stop_at_failure=False):
+    """Runs unittest tests in a fresh fork with `files` ({rel: text}) first on sys.path;
+    stop_at_failure: no test runs after the first failure or error (a verdict that needs
+    every test to pass is settled by then).
 
     Returns {"outcomes": {test_id: [state, text]}, "load_errors": {...}, "timed_out": bool,
     "crashed": str, "wall_ms": int}. States: pass, fail, error, skip, xfail."""
+    key = (base, tuple(sorted(drop)), tuple(test_modules))
+    _warm(key, base, tempfile.gettempdir() + "/efrun-")
+    record = key not in _SEEN
+    fresh = _drop_for_run(set(drop), list(test_modules))
     overlay = tempfile.mkdtemp(prefix="efrun-")
     _mirror_parents(overlay, base, files)
     for rel, text in files.items():
@@ -386,7 +549,8 @@ def run_tests_impl(files, base, drop, test_modules, only=None, timeout=20.0, tra
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
-            res = _child_run(overlay, base, set(drop), list(test_modules), only, trace, coverage)
+            res = _child_run(overlay, base, set(drop), list(test_modules), only, trace, coverage, stop_at_failure,
+                             record, fresh)
             data = json.dumps(res).encode()
             view = memoryview(data)
             while view:
@@ -424,6 +588,11 @@ def run_tests_impl(files, base, drop, test_modules, only=None, timeout=20.0, tra
             out.update(json.loads(b"".join(chunks).decode()))
         except Exception:
             out["crashed"] = "the test process died (status %d)" % status
+    imports = out.pop("imports", None)
+    if imports and not out["crashed"] and not out["load_errors"]:
+        _SEEN[key] = imports
+        for k, v in imports["edges"].items():
+            _EDGES.setdefault(k, set()).update(v)
     return out
 
 
@@ -487,6 +656,10 @@ def verify_diff(answer, world, task):
         patched = apply_diff(sources, src_part) if src_part else dict(sources)
     except PatchError as e:
         return _fail("apply", "the diff does not apply: %s" % e)
+    if patched == sources:
+        # the task's own tree: its fail-to-pass tests failed on it twice when it was made
+        return _fail("fail_to_pass", "the diff changes no source file (test files are restored before "
+                     "the tests run), so the tests the bug fails still fail")
     for p, t in patched.items():
         try:
             compile(t, p, "exec")
@@ -495,19 +668,21 @@ def verify_diff(answer, world, task):
     root = base_root(meta, base)
     f2p, p2p = task["fail_to_pass"], task["pass_to_pass"]
     run = run_tests(patched, root, task["drop_modules"], task["test_modules"], only=f2p + p2p,
-                    timeout=float(task.get("test_timeout_s", 30)))
+                    timeout=float(task.get("test_timeout_s", 30)), stop_at_failure=True)
     if run["timed_out"]:
         return _fail("timeout", "the tests ran past %ss" % task.get("test_timeout_s", 30))
     if run["crashed"]:
         return _fail("crash", run["crashed"])
-    bad_f2p = [t for t in f2p if not passed(run, t)]
-    bad_p2p = [t for t in p2p if not passed(run, t)]
-    if bad_f2p:
-        return _fail("fail_to_pass", "%d of %d failing tests still fail, e.g. %s" %
-                     (len(bad_f2p), len(f2p), bad_f2p[0]))
-    if bad_p2p:
-        return _fail("pass_to_pass", "%d of %d tests that passed now fail, e.g. %s" %
-                     (len(bad_p2p), len(p2p), bad_p2p[0]))
+    # the run stops at its first failure: name that one; a test that never ran fails too
+    failed = [t for t in f2p + p2p if run["outcomes"].get(t, ["missing"])[0] not in ("pass", "missing")]
+    missing = [t for t in f2p + p2p if t not in run["outcomes"]]
+    for group, constraint, what in ((f2p, "fail_to_pass", "a test the bug fails still fails"),
+                                    (p2p, "pass_to_pass", "a test that passed before the bug now fails")):
+        bad = [t for t in failed if t in set(group)]
+        if bad:
+            return _fail(constraint, "%s: %s (%s)" % (what, bad[0], run["outcomes"][bad[0]][0]))
+    if missing:
+        return _fail("fail_to_pass", "%d of %d tests did not run, e.g. %s" % (len(missing), len(f2p + p2p), missing[0]))
     return {"pass": True, "score": 1.0, "constraint": "",
             "reason": "all %d fail-to-pass and %d pass-to-pass tests pass" % (len(f2p), len(p2p))}
 

@@ -2,6 +2,7 @@
 # by their tests, the workspace the agent gets (hidden tests taken out of its test
 # files), the issue text, the reference diff and the wrong diffs that must earn 0.
 import ast
+import itertools
 import os
 import random
 import re
@@ -58,6 +59,17 @@ def judge_mutant(spec, mutant, functions):
     return out
 
 
+def judge_rewrite(spec, function, reply):
+    """A model's rewrite of one function of the spec's single module, judged like a mutant."""
+    m = spec["modules"][0]
+    c, why = mutate.rewrite_candidate(read_sources(spec)[m["source"]], function, reply)
+    if c is None:
+        return {"keep": False, "parsed": False, "why": why}
+    out = judge_mutant(spec, c["source"], [m["source"] + ":" + function])
+    out["parsed"] = True
+    return out
+
+
 def _mentions(test_src, test_def, qualname):
     """Whether the test method's own source names the mutated function."""
     name = qualname.split(".")[-1]
@@ -65,8 +77,20 @@ def _mentions(test_src, test_def, qualname):
     return body is not None and re.search(r"\b%s\b" % re.escape(name), body) is not None
 
 
+_TREES = {}
+
+
+def _parsed(src):
+    """ast.parse(src), remembered: the same test file is read for every candidate and task."""
+    if src not in _TREES:
+        if len(_TREES) > 8:
+            _TREES.clear()
+        _TREES[src] = ast.parse(src)
+    return _TREES[src]
+
+
 def _method_source(src, qual):
-    tree = ast.parse(src)
+    tree = _parsed(src)
     node = _find_def(tree, qual)
     if node is None:
         return None
@@ -90,7 +114,7 @@ def _find_def(tree, qual):
 
 def strip_methods(src, quals):
     """The test file without the methods named in quals (Class.method)."""
-    tree = ast.parse(src)
+    tree = _parsed(src)
     spans = []
     for q in set(quals):
         node = _find_def(tree, q)
@@ -134,15 +158,17 @@ def make_task(spec):
     current = dict(clean)
     bugs, stats = [], {"tried": 0, "rejected": {}, "runs_ms": []}
     budget = int(spec.get("max_mutants", 24))
-    f2p_all, p2p_all = [], []
+    rewrites = _model_rewrites(spec, current, stats) if "llm_rewrites" in spec else []
     for i in range(plan["bugs"]):
         path = bug_files[i % len(bug_files)]
         m = mods[path]
         info = infos[path]
         used = {b["function"] for b in bugs if b["file"] == path}
-        cands = [c for c in mutate.candidates(current[path], rng.random(), limit=60) if c["function"] not in used]
+        cands = (c for c in mutate.candidates(current[path], rng.random(), limit=60) if c["function"] not in used)
+        if i == 0 and rewrites:  # the model's rewrites go first, through the same checks
+            cands = itertools.chain([c for c in rewrites if c["file"] == path], cands)
         if plan.get("prefer_far"):
-            cands.sort(key=lambda c: 0 if c["kind"] != "change_constant" else 1)
+            cands = _constants_last(cands)
         chosen = None
         for c in cands:
             if stats["tried"] >= budget:
@@ -151,12 +177,13 @@ def make_task(spec):
             hit = [path + ":" + b["function"] for b in bugs if b["file"] == path] + [path + ":" + c["function"]]
             trial = dict(current)
             trial[path] = c["source"]
-            r = mutate.select(current, {path: c["source"]}, base, m["drop"], [m["test_module"]], info, hit)
+            prev = {t for b in bugs if b["file"] == path for t in b["fail_to_pass"]}
+            r = mutate.select(current, {path: c["source"]}, base, m["drop"], [m["test_module"]], info, hit,
+                              min_failures=2, known=prev)
             stats["runs_ms"] += r["runs_ms"]
             if not r["keep"]:
                 stats["rejected"][r["why"]] = stats["rejected"].get(r["why"], 0) + 1
                 continue
-            prev = {t for b in bugs if b["file"] == path for t in b["fail_to_pass"]}
             if set(r["fail_to_pass"]) <= prev:
                 stats["rejected"]["adds_no_failure"] = stats["rejected"].get("adds_no_failure", 0) + 1
                 continue
@@ -168,6 +195,8 @@ def make_task(spec):
             if plan.get("prefer_far") and not far and stats["tried"] < budget // 2:
                 stats["rejected"]["near"] = stats["rejected"].get("near", 0) + 1
                 continue
+            if c["kind"] == "llm_rewrite":
+                stats["llm"]["chosen"] = True
             chosen = {"file": path, "function": c["function"], "kind": c["kind"], "line": c["line"],
                       "fail_to_pass": r["fail_to_pass"], "pass_to_pass": r["pass_to_pass"],
                       "failures": r["failures"], "far": far}
@@ -183,6 +212,65 @@ def make_task(spec):
     f2p = sorted({t for b in by_file.values() for t in b["fail_to_pass"]})
     p2p = sorted({t for b in by_file.values() for t in b["pass_to_pass"]} - set(f2p))
     return _assemble(spec, level, plan, rng, clean, current, bugs, f2p, p2p, base, stats)
+
+
+def llm_targets(spec, count=3):
+    """Functions of the first bug file a model may rewrite with a subtle bug: covered by at
+    least two tests that pass on the clean tree, at most 60 lines; a seeded choice."""
+    level = int(spec["level"])
+    rng = random.Random("%s/%d" % (spec["seed"], level))
+    files_order = [m["source"] for m in spec["modules"]]
+    rng.shuffle(files_order)  # as make_task does: its first bug file
+    path = files_order[0]
+    src = read_sources(spec)[path]
+    cover = {}
+    for hits in spec["baselines"][path]["coverage"].values():
+        for h in hits:
+            cover[h] = cover.get(h, 0) + 1
+    out = []
+    for qual, node in mutate.functions(ast.parse(src)):
+        if node.name.startswith("__") or cover.get(path + ":" + qual, 0) < 2:
+            continue
+        text = mutate.function_source(src, qual)
+        if text and text.count("\n") <= 60:
+            out.append({"file": path, "function": qual, "source": text})
+    random.Random("%s/%d/llm" % (spec["seed"], level)).shuffle(out)
+    return out[:count]
+
+
+def _model_rewrites(spec, clean, stats):
+    """The model's replies ({file, function, reply | error}) as candidates; the refused
+    ones are counted by reason in stats["llm"]."""
+    llm = stats.setdefault("llm", {"asked": 0, "candidates": 0, "rejected": {}, "chosen": False})
+    out = []
+    for r in spec["llm_rewrites"]:
+        llm["asked"] += 1
+        why = ""
+        if r.get("error"):
+            why = "the generator model failed"
+        elif r.get("file") not in clean:
+            why = "no such file"
+        else:
+            c, why = mutate.rewrite_candidate(clean[r["file"]], r.get("function", ""), r.get("reply"))
+        if why:
+            llm["rejected"][why] = llm["rejected"].get(why, 0) + 1
+            continue
+        c["file"] = r["file"]
+        llm["candidates"] += 1
+        out.append(c)
+    return out
+
+
+def _constants_last(cands):
+    """The candidates in their order, changed constants after every other kind (a constant
+    is often named by the test that checks it, so the bug would sit near its test)."""
+    later = []
+    for c in cands:
+        if c["kind"] == "change_constant":
+            later.append(c)
+        else:
+            yield c
+    yield from later
 
 
 def _assemble(spec, level, plan, rng, clean, buggy, bugs, f2p, p2p, base, stats):
@@ -218,14 +306,15 @@ def _assemble(spec, level, plan, rng, clean, buggy, bugs, f2p, p2p, base, stats)
     first = shown[0]
     m_first = next(m for m in spec["modules"] if first.startswith(m["test_module"] + "."))
     failure = next((b["failures"][first] for b in bugs if first in b["failures"]), ["fail", ""])
-    issue = _issue(plan, level, spec, bugs, shown, failure, m_first)
+    issue, facts = _issue(plan, level, spec, bugs, shown, failure, m_first)
     reference = codebox.make_diff({p: buggy[p] for p in clean}, clean)
+    facts["forbidden"] = _withheld(plan, reference, f2p + p2p, shown, defs, m_first, spec)
     negatives = _negatives(spec, level, clean, buggy, bugs, workspace, shown, first, defs, m_first, base)
     return {"ok": True, "level": level, "bugs": bugs, "fail_to_pass": f2p, "pass_to_pass": p2p,
             "hidden": sorted(hidden), "shown_failing": [_visible_id(m_first, t) for t in shown
                                                         if t.startswith(m_first["test_module"] + ".")],
             "workspace": {p: {"content": t, "role": r} for p, (t, r) in workspace.items()},
-            "visible_test_modules": visible_tests, "issue": issue, "reference": reference,
+            "visible_test_modules": visible_tests, "issue": issue, "issue_facts": facts, "reference": reference,
             "negatives": negatives, "stats": stats}
 
 
@@ -264,7 +353,36 @@ def _issue(plan, level, spec, bugs, shown, failure, m_first):
         many = " There is more than one bug, possibly in different functions or files." if plan["bugs"] > 1 else ""
         body = ("Since a recent change, some results of %s are wrong: a check that used to pass now "
                 "reports `%s`.%s" % (names, _last_line(failure[1]), many))
-    return head + "\n\n" + body + "\n\n" + tail
+    facts = {"mode": plan["issue"], "level": level, "modules": names, "symptom": _last_line(failure[1]),
+             "several_bugs": plan["bugs"] > 1, "head": head, "tail": tail,
+             "trace": _clean_trace(failure[1], m_first).strip()[-1500:] if plan["issue"] == "traceback" else "",
+             "failing_tests": [vis] if plan["issue"] == "traceback" else
+             shown_ids if plan["issue"] == "test_names" else []}
+    return head + "\n\n" + body + "\n\n" + tail, facts
+
+
+def _withheld(plan, reference, tests, shown, defs, m_first, spec):
+    """What a written issue must not contain at this level: the fix (the lines the reference
+    diff adds) always; where the issue only describes the symptom, also the buggy lines and
+    every test's name, id and method."""
+    out = {"code": [], "tests": []}
+    signs = "+" if plan["issue"] != "symptom" else "+-"
+    for l in reference.splitlines():
+        if l[:1] in signs and not l.startswith(("+++", "---")) and len(l[1:].strip()) >= 8:
+            out["code"].append(l[1:].strip())
+    if plan["issue"] == "symptom":
+        names = set()
+        for t in tests:
+            names.add(t)
+            names.add(t.split(".")[-1])
+            if defs.get(t):
+                names.add(defs[t])
+            for m in spec["modules"]:
+                if t.startswith(m["test_module"] + "."):
+                    names.add(_visible_id(m, t))
+        out["tests"] = sorted(names)
+    out["code"] = sorted(set(out["code"]))
+    return out
 
 
 # ---------------------------------------------------------------- wrong answers
@@ -308,7 +426,7 @@ def _negatives(spec, level, clean, buggy, bugs, workspace, shown, first, defs, m
 
 def _neuter_tests(src, quals):
     """Every named test method returns before its checks."""
-    tree = ast.parse(src)
+    tree = _parsed(src)
     lines = src.splitlines(True)
     inserts = []
     for q in quals:

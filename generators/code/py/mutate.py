@@ -2,7 +2,10 @@
 # text edits (only the mutated expression or statement changes, so the rest of the file
 # keeps its formatting and comments), and the selection of mutants by running tests.
 import ast
+import difflib
 import random
+import re
+import textwrap
 
 import codebox
 
@@ -204,32 +207,138 @@ def apply_site(source, site):
 
 def candidates(source, seed, kinds=None, limit=40):
     """Compilable mutants of `source` that differ in meaning, in a seeded order, one per
-    (function, kind) pair first so that kinds and functions are spread."""
+    (function, kind) pair first so that kinds and functions are spread. A generator: each
+    mutant is built and checked only when the caller asks for it (callers try a few)."""
     rng = random.Random(seed)
-    all_sites = [s for s in sites(source) if kinds is None or s["kind"] in kinds]
+    all_sites = [s for s in _sites_of(source) if kinds is None or s["kind"] in kinds]
     rng.shuffle(all_sites)
     seen_pairs, first, rest = set(), [], []
     for s in all_sites:
         key = (s["function"], s["kind"])
         (rest if key in seen_pairs else first).append(s)
         seen_pairs.add(key)
-    base_dump = ast.dump(ast.parse(source))
-    out = []
+    base_dump = None
+    made = 0
     for s in first + rest:
         try:
             text = apply_site(source, s)
             tree = ast.parse(text)
-            compile(text, "<mutant>", "exec")
+            compile(tree, "<mutant>", "exec")
         except Exception:
             continue
+        if base_dump is None:
+            base_dump = _dump_of(source)
         if ast.dump(tree) == base_dump:
             continue
         s = dict(s)
         s["source"] = text
-        out.append(s)
-        if len(out) >= limit:
-            break
-    return out
+        yield s
+        made += 1
+        if made >= limit:
+            return
+
+
+# The sites and the tree dump of a source: the same module is mutated by many tasks of
+# one job (content-keyed, so a cached answer is the answer).
+_SITES, _DUMPS = {}, {}
+
+
+def _sites_of(source):
+    if source not in _SITES:
+        if len(_SITES) > 64:
+            _SITES.clear()
+        _SITES[source] = sites(source)
+    return [dict(s) for s in _SITES[source]]
+
+
+def _dump_of(source):
+    if source not in _DUMPS:
+        if len(_DUMPS) > 16:
+            _DUMPS.clear()
+        _DUMPS[source] = ast.dump(ast.parse(source))
+    return _DUMPS[source]
+
+
+# ---------------------------------------------------------------- model rewrites (--llm)
+# A model rewrites one function with a subtle bug. The reply is only text: it becomes a
+# candidate when it is valid Python holding one function of the same name, signature and
+# decorators that really changes (a few lines, not the whole body); then its tests decide,
+# exactly as for the AST mutants.
+
+MAX_REPLY_CHARS = 20000
+_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.S | re.I)
+
+
+def function_source(source, qual):
+    """The text of one function (decorators included, dedented), or None."""
+    node = dict(functions(ast.parse(source))).get(qual)
+    if node is None:
+        return None
+    lines = source.splitlines(True)
+    start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+    return textwrap.dedent("".join(lines[start - 1:node.end_lineno]))
+
+
+def _signature(fn):
+    return ast.dump(fn.args) + "|" + (ast.dump(fn.returns) if fn.returns is not None else "")
+
+
+def _statements(fn):
+    body = fn.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    return [ast.dump(x) for x in body]
+
+
+def rewrite_candidate(source, qual, reply):
+    """(candidate, "") for a model's rewrite of function `qual` of `source`, or (None, why)."""
+    if not isinstance(reply, str) or not reply.strip():
+        return None, "empty reply"
+    if len(reply) > MAX_REPLY_CHARS:
+        return None, "reply longer than %d characters" % MAX_REPLY_CHARS
+    m = _FENCE.search(reply)
+    text = textwrap.dedent(m.group(1) if m else reply)
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):  # ValueError: null bytes
+        return None, "not valid Python"
+    name = qual.split(".")[-1]
+    defs = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if len(tree.body) != 1 or len(defs) != 1 or defs[0].name != name:
+        return None, "not exactly one function named %s" % name
+    orig = dict(functions(ast.parse(source))).get(qual)
+    if orig is None:
+        return None, "no function %s in the source" % qual
+    new = defs[0]
+    if type(new) is not type(orig) or _signature(new) != _signature(orig):
+        return None, "changes the signature"
+    if [ast.dump(d) for d in new.decorator_list] != [ast.dump(d) for d in orig.decorator_list]:
+        return None, "changes the decorators"
+    if _statements(new) == _statements(orig):
+        return None, "no real change"
+    lines = source.splitlines(True)
+    start = min([orig.lineno] + [d.lineno for d in orig.decorator_list])
+    new_lines = text.splitlines(True)
+    new_start = min([new.lineno] + [d.lineno for d in new.decorator_list])
+    body = new_lines[new_start - 1:new.end_lineno]
+    old_body = [l.strip() for l in lines[start - 1:orig.end_lineno] if l.strip()]
+    changed = sum(1 for op in difflib.ndiff(old_body, [l.strip() for l in body if l.strip()]) if op[:1] in "+-")
+    if changed > max(6, len(old_body) // 2):
+        return None, "changes too much for a subtle bug (%d lines)" % changed
+    indent = " " * orig.col_offset
+    body = [indent + l if l.strip() else l for l in body]
+    if body and not body[-1].endswith("\n"):
+        body[-1] += "\n"
+    mutant = "".join(lines[:start - 1] + body + lines[orig.end_lineno:])
+    try:
+        mtree = ast.parse(mutant)
+        compile(mtree, "<rewrite>", "exec")
+    except Exception:
+        return None, "does not fit into the module"
+    if ast.dump(mtree) == _dump_of(source):
+        return None, "no real change"
+    return {"kind": "llm_rewrite", "function": qual, "line": orig.lineno, "source": mutant}, ""
 
 
 # ---------------------------------------------------------------- generator entry points
@@ -261,11 +370,12 @@ def run_timeout(base_info, tests):
     return max(2.0, 10.0 * sum(base_info["times"].get(t, 0) for t in tests) / 1000.0 + 1.5)
 
 
-def select(files, mutated, base, drop, test_modules, base_info, functions_hit):
+def select(files, mutated, base, drop, test_modules, base_info, functions_hit, min_failures=1, known=()):
     """Decides one mutant. The selected tests are the clean tree's candidates that call a
     mutated function; they run twice on the mutant. Kept only when at least one fails
     (fail-to-pass), every outcome repeats and every other selected test passes both
-    times (pass-to-pass)."""
+    times (pass-to-pass). A mutant whose first run already rules it out (fewer than
+    min_failures failing tests, or none beyond the `known` ones) is not run again."""
     selected = covering(base_info, functions_hit)
     if not selected:
         return {"keep": False, "why": "no_covering_test", "runs_ms": []}
@@ -279,6 +389,11 @@ def select(files, mutated, base, drop, test_modules, base_info, functions_hit):
         why = ("timeout" if r["timed_out"] else "crash" if r["crashed"] else
                "import_error" if r["load_errors"] else
                "incomplete" if any(t not in r["outcomes"] for t in selected) else "")
+        if not why and len(runs) == 1:
+            failing = {t for t in selected if not codebox.passed(r, t)}
+            why = ("fails_nothing" if not failing else
+                   "adds_no_failure" if failing <= set(known) else
+                   "one_failing_test" if len(failing) < min_failures else "")
         if why:
             return {"keep": False, "why": why, "runs_ms": [x["wall_ms"] for x in runs]}
     f2p, p2p, unstable = [], [], []
