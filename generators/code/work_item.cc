@@ -366,9 +366,17 @@ data::WorkItem build_work_item(uint64_t job_seed, uint64_t index, PythonExecutor
   t.verifier_code = verifier;
   json negative_kinds = json::array();
   for (const auto& n : g.task["negatives"]) negative_kinds.push_back(n["kind"]);
+  // The test runs' wall times vary from run to run and a task's content must not: they go to
+  // the stage times, their count stays.
+  json generation = g.task["stats"];
+  double selection_ms = 0;
+  for (const auto& ms : generation.value("runs_ms", json::array())) selection_ms += ms.get<double>();
+  generation["test_runs"] = generation.value("runs_ms", json::array()).size();
+  generation.erase("runs_ms");
+  times.add("selection runs", selection_ms);
   t.metadata = {{"task", vtask}, {"bugs", g.task["bugs"]}, {"hidden_tests", g.task["hidden"]},
                 {"shown_failing", g.task["shown_failing"]}, {"negatives", negative_kinds},
-                {"generation", g.task["stats"]}, {"modules", modules}, {"profile", p.name},
+                {"generation", std::move(generation)}, {"modules", modules}, {"profile", p.name},
                 {"python", python.name()}};
   times.add("solve", code_ms_since(t0));
 

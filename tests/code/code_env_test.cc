@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/content_id.h"
 #include "generators/code/work_item.h"
 #include "generators/sandbox_python.h"
 #include "tests/code/code_fixture.h"
@@ -58,6 +59,29 @@ TEST(CodeEnv, BuildsValidatedTasksFromThreeStdlibModules) {
     EXPECT_FALSE(t.metadata["hidden_tests"].empty());
   }
   EXPECT_GE(with_special_case, 2) << "a diff special-casing the tests could rarely be built";
+}
+
+// The same work item built twice, in other scratch directories: the same environment and the
+// same task content, so that reruns, shards and merges agree on every id.
+TEST(CodeEnv, AWorkItemBuiltTwiceHasTheSameIds) {
+  auto python = sandbox_python_factory({.call_timeout = 120s});
+  std::vector<std::string> ids;
+  for (int run = 0; run < 2; ++run) {
+    ScratchDir dir;
+    CodeOptions o;
+    o.scratch_dir = dir.path;
+    o.profile = testing::stdlib_only({"bisect"});
+    o.level = 2;
+    StageTimes times;
+    data::WorkItem item = build_work_item(13, 0, *python, o, times);
+    ASSERT_EQ(item.tasks.size(), 1u);
+    EXPECT_GT(times.ms("selection runs"), 0.0);
+    EXPECT_GT(item.tasks[0].metadata["generation"]["test_runs"].get<int>(), 0);
+    std::string all = data::environment_id(item.environment);
+    for (const auto& t : item.tasks) all += " " + data::task_content_hash(t);
+    ids.push_back(all);
+  }
+  EXPECT_EQ(ids[0], ids[1]);
 }
 
 // A scripted solver works through the tools on a level-1 task: the visible tests fail,
