@@ -19,18 +19,6 @@ namespace envforge::cli {
 
 namespace {
 
-template <typename Map>
-nlohmann::json counts_json(const Map& m) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [k, v] : m) {
-    if constexpr (std::is_same_v<std::decay_t<decltype(k)>, std::string>)
-      j[k] = v;
-    else
-      j[std::to_string(k)] = v;
-  }
-  return j;
-}
-
 nlohmann::json rollout_json(const data::AuditSummary::RolloutStats& r) {
   nlohmann::json levels = nlohmann::json::object();
   for (const auto& [level, v] : r.by_difficulty)
@@ -41,7 +29,7 @@ nlohmann::json rollout_json(const data::AuditSummary::RolloutStats& r) {
           {"kept_by_policy", r.kept},
           {"filtered_by_policy", r.filtered},
           {"by_difficulty", levels},
-          {"rollouts_by_model", counts_json(r.rollouts_by_model)}};
+          {"rollouts_by_model", data::counts_json(r.rollouts_by_model)}};
 }
 
 nlohmann::json summary_json(const std::string& path, int version, const data::AuditSummary& a) {
@@ -59,12 +47,12 @@ nlohmann::json summary_json(const std::string& path, int version, const data::Au
           {"runs", a.runs},
           {"audits", a.audits},
           {"by_category",
-           {{"environments", counts_json(a.environments_by_category)},
-            {"tasks", counts_json(a.tasks_by_category)}}},
-          {"by_difficulty", counts_json(a.tasks_by_difficulty)},
-          {"by_status", counts_json(a.tasks_by_status)},
-          {"reject_reasons", counts_json(a.reject_reasons)},
-          {"validation_failures", counts_json(a.validation_failures)},
+           {{"environments", data::counts_json(a.environments_by_category)},
+            {"tasks", data::counts_json(a.tasks_by_category)}}},
+          {"by_difficulty", data::counts_json(a.tasks_by_difficulty)},
+          {"by_status", data::counts_json(a.tasks_by_status)},
+          {"reject_reasons", data::counts_json(a.reject_reasons)},
+          {"validation_failures", data::counts_json(a.validation_failures)},
           {"duplicates", {{"groups", a.duplicate_groups}, {"top", dups}}},
           {"rollout_stats", rollout_json(a.rollout_stats)}};
 }

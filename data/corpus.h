@@ -13,6 +13,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "data/records.h"
@@ -75,6 +76,19 @@ struct AuditSummary {
     std::map<std::string, int64_t> rollouts_by_model;
   } rollout_stats;
 };
+
+// A count map of AuditSummary (or any key -> count map) as a JSON object; numeric keys as text.
+template <typename Map>
+nlohmann::json counts_json(const Map& m) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : m) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(k)>, std::string>)
+      j[k] = v;
+    else
+      j[std::to_string(k)] = v;
+  }
+  return j;
+}
 
 // Reject reasons the synth keep policy writes start with this.
 inline constexpr const char* kKeepPolicyReasonPrefix = "keep policy:";

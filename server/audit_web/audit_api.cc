@@ -174,18 +174,6 @@ json audit_json(const data::AuditRecord& a) {
           {"notes", a.notes}, {"created_at_ms", a.created_at_ms}};
 }
 
-template <typename Map>
-json counts(const Map& m) {
-  json j = json::object();
-  for (const auto& [k, v] : m) {
-    if constexpr (std::is_same_v<std::decay_t<decltype(k)>, std::string>)
-      j[k] = v;
-    else
-      j[std::to_string(k)] = v;
-  }
-  return j;
-}
-
 double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
@@ -210,10 +198,10 @@ json overview_json(data::AuditStore& store) {
           {"validations_failed", a.validations_failed},
           {"rollouts", a.rollouts},
           {"audits", a.audits},
-          {"by_category", counts(a.tasks_by_category)},
-          {"by_level", counts(a.tasks_by_difficulty)},
-          {"by_status", counts(a.tasks_by_status)},
-          {"reject_reasons", counts(a.reject_reasons)},
+          {"by_category", data::counts_json(a.tasks_by_category)},
+          {"by_level", data::counts_json(a.tasks_by_difficulty)},
+          {"by_status", data::counts_json(a.tasks_by_status)},
+          {"reject_reasons", data::counts_json(a.reject_reasons)},
           {"validation_failures", failures},
           {"duplicates", {{"groups", a.duplicate_groups}, {"top", dups}}},
           {"pass_rates",
@@ -221,8 +209,8 @@ json overview_json(data::AuditStore& store) {
             {"scored_tasks", r.scored_tasks},
             {"mean", r.scored_tasks ? json(r.mean_pass_rate) : json(nullptr)},
             {"histograms", hist},
-            {"rollouts_by_model", counts(r.rollouts_by_model)}}},
-          {"audits_by_verdict", counts(o.audits_by_verdict)},
+            {"rollouts_by_model", data::counts_json(r.rollouts_by_model)}}},
+          {"audits_by_verdict", data::counts_json(o.audits_by_verdict)},
           {"server_ms", ms_since(t0)}};
 }
 

@@ -16,24 +16,14 @@ inline constexpr const char* kHostilePrompt =
     "Find the cheapest hotel. <script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\"> & report";
 
 inline std::string audit_world_bytes(const std::string& dir) {
-  const std::string path = dir + "/audit-world.db";
-  sqlite3* db = nullptr;
-  sqlite3_open(path.c_str(), &db);
-  sqlite3_exec(db,
+  return world_bytes(dir,
                "CREATE TABLE hotels(id INTEGER PRIMARY KEY, name TEXT, city TEXT, price REAL, photo BLOB);"
                "CREATE TABLE \"odd \"\"name\"(note TEXT);"
                "INSERT INTO \"odd \"\"name\" VALUES ('<b>bold?</b>');"
                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 120) "
                "INSERT INTO hotels(name, city, price, photo) SELECT 'Hotel ' || i, CASE i % 3 WHEN 0 THEN 'Lyon' "
                "WHEN 1 THEN 'Paris' ELSE 'Nice' END, 50 + i, randomblob(16) FROM n;"
-               "UPDATE hotels SET name = 'Long ' || printf('%.5000c', 'x') WHERE id = 1;",
-               nullptr, nullptr, nullptr);
-  sqlite3_close(db);
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::filesystem::remove(path);
-  return ss.str();
+               "UPDATE hotels SET name = 'Long ' || printf('%.5000c', 'x') WHERE id = 1;");
 }
 
 inline data::RolloutRecord audit_rollout(const std::string& prompt, int attempt, bool passed) {

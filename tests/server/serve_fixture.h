@@ -130,17 +130,22 @@ inline json tool_schema(const std::string& name, json properties, std::vector<st
             {"parameters", {{"type", "object"}, {"properties", std::move(properties)}, {"required", required}}}}}};
 }
 
-inline std::string notes_world_bytes(const std::string& dir) {
-  const std::string path = dir + "/notes-world.db";
+// The bytes of a world database made by `sql` (in a scratch file under `dir`, removed again).
+inline std::string world_bytes(const std::string& dir, const std::string& sql) {
+  const std::string path = dir + "/world-under-construction.db";
   sqlite3* db = nullptr;
   sqlite3_open(path.c_str(), &db);
-  sqlite3_exec(db, "CREATE TABLE notes(text TEXT); INSERT INTO notes VALUES ('seed');", nullptr, nullptr, nullptr);
+  sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
   sqlite3_close(db);
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   std::filesystem::remove(path);
   return ss.str();
+}
+
+inline std::string notes_world_bytes(const std::string& dir) {
+  return world_bytes(dir, "CREATE TABLE notes(text TEXT); INSERT INTO notes VALUES ('seed');");
 }
 
 // Two tasks: "notes-fixed" expects the answer "42"; "notes-written" expects the episode's
