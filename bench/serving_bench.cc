@@ -236,7 +236,7 @@ json gpu_figures(const Args& a) {
       items[s] = {seqs[s], mg::TokenView(&next[s], 1)};
     }
     const auto t0 = BenchClock::now();
-    m.forward(items);
+    m.forward_view(items.data(), items.size());
     return ms_since(t0);
   };
   for (int k = 0; k < 3; ++k) batched_step(k);  // eager, capture, replay
@@ -247,7 +247,7 @@ json gpu_figures(const Args& a) {
     next[s] = int32_t((k * 131 + s * 17) % V);
     mg::GpuBatchItem it{seqs[s], mg::TokenView(&next[s], 1)};
     const auto t0 = BenchClock::now();
-    m.forward(&it, 1);
+    m.forward_view(&it, 1);
     return ms_since(t0);
   };
   for (int s = 0; s < S; ++s)
@@ -276,6 +276,30 @@ json gpu_figures(const Args& a) {
                        {"batched_over_one_at_a_time", batched_tps / single_tps},
                        {"floor_ms", floor_ms}, {"floor_weight_GB", fl.weight_bytes / 1e9},
                        {"floor_cache_GB", fl.cache_bytes / 1e9}, {"x_floor", step_ms / floor_ms}};
+  // Where a step's time goes: steps run eagerly with device events between their phases.
+  auto phases_of = [&](auto&& step) {
+    m.set_phase_timing(true);
+    for (int k = 0; k < 4; ++k) step(300 + k);
+    const auto t = m.phase_times();
+    m.set_phase_timing(false);
+    return t;
+  };
+  const auto batched_phases = phases_of(batched_step);
+  const auto single_phases = phases_of([&](int k) { return single_step(S - 1, k); });
+  std::printf("%-44s %12s %12s\n", "phase (ms per step, eager)", "batched", "batch 1");
+  json phase_rows = json::array();
+  double sum_b = 0, sum_1 = 0;
+  for (const auto& [name, t] : batched_phases) {
+    double one = 0;
+    for (const auto& [n1, t1] : single_phases)
+      if (n1 == name) one = t1.ms / 4;
+    std::printf("%-44s %12.3f %12.3f\n", name.c_str(), t.ms / 4, one);
+    sum_b += t.ms / 4;
+    sum_1 += one;
+    phase_rows.push_back({{"phase", name}, {"batched_ms", t.ms / 4}, {"batch1_ms", one}});
+  }
+  std::printf("%-44s %12.3f %12.3f\n", "sum", sum_b, sum_1);
+  out["phases"] = phase_rows;
   for (int s : seqs) m.release_sequence(s);
 
   // Batch-1 decode latency at long contexts.
@@ -286,12 +310,12 @@ json gpu_figures(const Args& a) {
     m.append_synthetic_context(seq, context, 77);
     int32_t t = 5;
     mg::GpuBatchItem it{seq, mg::TokenView(&t, 1)};
-    for (int k = 0; k < 3; ++k) m.forward(&it, 1);
+    for (int k = 0; k < 3; ++k) m.forward_view(&it, 1);
     std::vector<double> ms;
     for (int k = 0; k < std::max(steps, 20); ++k) {
       t = int32_t((k * 7919) % V);
       const auto t0 = BenchClock::now();
-      m.forward(&it, 1);
+      m.forward_view(&it, 1);
       ms.push_back(ms_since(t0));
     }
     m.release_sequence(seq);

@@ -218,7 +218,7 @@ void BatchEngine::step(std::vector<std::unique_ptr<Request>>& active) {
     return;
   }
 
-  std::vector<float> logits;
+  std::span<const float> logits;
   try {
     logits = runner_->forward(items);
   } catch (...) {

@@ -62,12 +62,13 @@ std::vector<PageRef> CpuRunner::pages(int seq, int n) {
   return out;
 }
 
-std::vector<float> CpuRunner::forward(std::span<const RunnerItem> items) {
+std::span<const float> CpuRunner::forward(std::span<const RunnerItem> items) {
   std::vector<BatchItem> batch;
   for (const RunnerItem& it : items) batch.push_back({&live(it.seq, "forward"), it.tokens});
   ForwardOptions opt;
   opt.force_dense = options_.force_dense;
-  return model_.forward(batch, opt);
+  logits_ = model_.forward(batch, opt);
+  return logits_;
 }
 
 }  // namespace envforge::model

@@ -34,7 +34,7 @@ class CpuRunner : public SequenceRunner {
   void release_sequence(int seq) override;
   int length(int seq) const override;
   std::vector<PageRef> pages(int seq, int n) override;
-  std::vector<float> forward(std::span<const RunnerItem> items) override;
+  std::span<const float> forward(std::span<const RunnerItem> items) override;
 
  private:
   KvCache& live(int seq, const char* what);
@@ -43,6 +43,7 @@ class CpuRunner : public SequenceRunner {
   Model& model_;
   CpuRunnerOptions options_;
   std::vector<std::optional<KvCache>> seqs_;
+  std::vector<float> logits_;  // of the last forward
 };
 
 }  // namespace envforge::model

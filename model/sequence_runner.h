@@ -48,8 +48,9 @@ class SequenceRunner {
   // References to the first n full pages of a live sequence.
   virtual std::vector<PageRef> pages(int seq, int n) = 0;
   // Appends every item's tokens and returns the logits of each item's last token
-  // [items][vocab]. Throws std::invalid_argument (changing nothing) for bad items.
-  virtual std::vector<float> forward(std::span<const RunnerItem> items) = 0;
+  // [items][vocab], held by the runner until its next forward call. Throws
+  // std::invalid_argument (changing nothing) for bad items.
+  virtual std::span<const float> forward(std::span<const RunnerItem> items) = 0;
 };
 
 }  // namespace envforge::model

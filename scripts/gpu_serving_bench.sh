@@ -3,14 +3,15 @@
 # against alone, eviction when the block pool is full; the GPU model against the CPU model),
 # then a full-shape random checkpoint (model/tools/make_full_shape_checkpoint.py, as many
 # layers as fit the card) and bench/serving_bench on it: decode throughput of 64 sessions
-# against one at a time and against the step's floor, batch-1 latency at 32K and 128K, and the
-# prefix cache's time to first token. Writes bench/results/serving_gpu_DATE_DEVICE.json (or
+# against one at a time and against the step's floor, where a step's time goes phase by phase,
+# batch-1 latency at 32K and 128K, and the prefix cache's time to first token. First,
+# bench/moe_gemm_bench: the expert GEMMs' two kernels against their floor at decode batches. Writes bench/results/serving_gpu_DATE_DEVICE.json (or
 # under $ENVFORGE_RESULTS_DIR).
 #
 #   scripts/gpu_serving_bench.sh [--bin-dir DIR] [--layers N] [--ckpt-dir DIR]
 #
 # Without --bin-dir it configures and builds build-gpu/ (ENVFORGE_CUDA=ON) for the two targets;
-# with it, DIR holds ready-built engine_cuda_tests and serving_bench. --layers overrides the
+# with it, DIR holds ready-built engine_cuda_tests, serving_bench and moe_gemm_bench. --layers overrides the
 # layer count (default: one dense layer and as many MoE layers as fit the card's memory).
 # ENVFORGE_COMMIT names the source commit when the tree is not a git checkout.
 set -euo pipefail
@@ -32,12 +33,14 @@ if ! nvidia-smi -L >/dev/null 2>&1; then
 fi
 if [[ -z "$bin_dir" ]]; then
   cmake -S . -B build-gpu -G Ninja -DENVFORGE_CUDA=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build build-gpu --target engine_cuda_tests serving_bench
+  cmake --build build-gpu --target engine_cuda_tests serving_bench moe_gemm_bench
   tests_bin=build-gpu/tests/engine_cuda_tests
   bench_bin=build-gpu/bench/serving_bench
+  moe_bin=build-gpu/bench/moe_gemm_bench
 else
   tests_bin="$bin_dir/engine_cuda_tests"
   bench_bin="$bin_dir/serving_bench"
+  moe_bin="$bin_dir/moe_gemm_bench"
 fi
 if [[ -d /usr/local/cuda/lib64 ]]; then
   export LD_LIBRARY_PATH="/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -50,9 +53,11 @@ step_timeout="${ENVFORGE_STEP_TIMEOUT:-900}"
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$work/smi.csv"
 set +e
-timeout "$step_timeout" "$tests_bin" --gtest_filter='GpuEngine*:GpuModel*' \
+timeout "$step_timeout" "$tests_bin" --gtest_filter='GpuEngine*:GpuModel*:MoeKernels*' \
     --gtest_output="json:$work/tests.json" 2>&1 | tee "$work/tests.log"
 tests_rc=${PIPESTATUS[0]}
+timeout "$step_timeout" "$moe_bin" --json "$work/moe.json" 2>&1 | tee "$work/moe.log"
+moe_rc=${PIPESTATUS[0]}
 set -e
 
 # Layers: a full-shape MoE layer holds its 256 experts in bf16 on the device (about 22.5 GB);
@@ -76,9 +81,10 @@ bench_rc=${PIPESTATUS[0]}
 set -e
 rm -rf "$ckpt_dir"
 
-python3 - "$work" "$results_dir" "$tests_rc" "$bench_rc" "$*" <<'PY'
+python3 - "$work" "$results_dir" "$tests_rc" "$bench_rc" "$*" "$moe_rc" <<'PY'
 import datetime, json, os, re, subprocess, sys
 work, results_dir, tests_rc, bench_rc, args = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+moe_rc = int(sys.argv[6])
 smi = open(f"{work}/smi.csv").read().splitlines()
 device = smi[1].split(",")[0].strip() if len(smi) > 1 else "unknown"
 commit = os.environ.get("ENVFORGE_COMMIT", "")
@@ -96,6 +102,10 @@ if os.path.exists(f"{work}/tests.json"):
                               for s in tests["testsuites"] for t in s["testsuite"]],
                     "figures": [l for l in open(f"{work}/tests.log").read().splitlines()
                                 if re.search(r"err|identical|replays", l) and not l.startswith("[")]}
+doc["moe_gemm_exit_code"] = moe_rc
+doc["moe_gemm_log"] = open(f"{work}/moe.log").read().splitlines()
+if os.path.exists(f"{work}/moe.json"):
+    doc["moe_gemm"] = json.load(open(f"{work}/moe.json"))
 doc["checkpoint"] = open(f"{work}/ckpt.log").read().splitlines()[-1:]
 doc["bench_exit_code"] = bench_rc
 doc["bench_log"] = open(f"{work}/bench.log").read().splitlines()
@@ -105,7 +115,7 @@ slug = re.sub(r"[^A-Za-z0-9]+", "-", device).strip("-").lower()
 path = f"{results_dir}/serving_gpu_{now.strftime('%Y-%m-%d')}_{slug}.json"
 json.dump(doc, open(path, "w"), indent=2)
 print(f"\nwrote {path}")
-for l in doc["bench_log"]:
+for l in doc["moe_gemm_log"] + doc["bench_log"]:
     print(l)
 PY
-exit $(( tests_rc != 0 || bench_rc != 0 ))
+exit $(( tests_rc != 0 || bench_rc != 0 || moe_rc != 0 ))

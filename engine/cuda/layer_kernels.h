@@ -148,8 +148,13 @@ void moe_gather(const __nv_bfloat16* x, const MoeDispatch& d, int n_assign, int 
 
 // Grouped GEMM: for every row j of expert e's group, y[j][c] = sum_k xs[j][k] * W_e[c][k],
 // W_e = w + e * w_stride ([N][K] bf16), y f32 [rows][N]; bf16 tensor cores, fp32 accumulation.
+// Two kernels: shared-memory tiles for any shape, and one that streams the weights through
+// registers (K % 32 == 0, N % 16 == 0), which the few rows per expert of a decode step need to
+// run at memory bandwidth. kAuto takes the second wherever the shape allows.
+enum class MoeGemmPath { kAuto, kTiles, kStreamWeights };
 void moe_grouped_gemm(const __nv_bfloat16* xs, int K, const __nv_bfloat16* w, long w_stride,
-                      int N, const MoeDispatch& d, int n_assign, float* y, cudaStream_t stream);
+                      int N, const MoeDispatch& d, int n_assign, float* y, cudaStream_t stream,
+                      MoeGemmPath path = MoeGemmPath::kAuto);
 
 // h[t][c] += sum_k weights[t][k] * ye[slot_of[t * K + k]][c], k in order.
 void moe_combine(const float* ye, const float* weights, const MoeDispatch& d, int n, int K,

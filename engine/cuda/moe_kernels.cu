@@ -9,6 +9,7 @@
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/layer_kernels.h"
+#include "engine/cuda/mma_ptx.cuh"
 
 namespace envforge::engine::gpu {
 
@@ -203,6 +204,72 @@ __global__ void __launch_bounds__(128)
   }
 }
 
+// Decode-shaped groups (a few rows per expert) make the grouped GEMM a stream over the chosen
+// experts' weights, so this kernel is laid out for bandwidth: weight rows are the MMA's M side
+// (16 per warp) and a tile's tokens its N side (up to 8 chunks of 8), each lane loads 16
+// contiguous bytes of a weight row straight into registers, and nothing waits on shared memory.
+// The dot product does not care about the order of k, so lane t's 16 bytes (k = 8t..8t+7 of a
+// 32-wide step) feed two m16n8k16 products as their k pairs {2t, 2t+1, 2t+8, 2t+9}; the tokens'
+// bytes are taken in the same order, which keeps every product exact.
+constexpr int kSkinnyWarps = 4, kSkinnyCols = 16 * kSkinnyWarps, kSkinnyChunks = kBM / 8;
+constexpr int kSkinnyUnroll = 4;  // 32-wide k steps whose weight loads are in flight together
+
+__device__ inline uint4 load_stream(const __nv_bfloat16* p) {
+  return __ldcs(reinterpret_cast<const uint4*>(p));  // read once: keep it out of the caches
+}
+
+__global__ void __launch_bounds__(32 * kSkinnyWarps)
+    skinny_grouped_gemm_kernel(const __nv_bfloat16* xs, int K, const __nv_bfloat16* w,
+                               long w_stride, int N, MoeDispatch d, float* y) {
+  if (int(blockIdx.y) >= *d.num_tiles) return;
+  const int e = d.tiles[2 * blockIdx.y], r0 = d.tiles[2 * blockIdx.y + 1];
+  const int r_end = min(r0 + kBM, d.offsets[e + 1]);
+  const int chunks = (r_end - r0 + 7) / 8;
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int c0 = blockIdx.x * kSkinnyCols + (threadIdx.x >> 5) * 16;
+  if (c0 >= N) return;
+  const __nv_bfloat16* w0 = w + e * w_stride + size_t(c0 + g) * K + 8 * t;
+  const __nv_bfloat16* w1 = w0 + size_t(8) * K;
+  // token g of every chunk; rows past the tile read its last row and are never stored
+  const __nv_bfloat16* x[kSkinnyChunks];
+#pragma unroll
+  for (int c = 0; c < kSkinnyChunks; ++c)
+    x[c] = xs + size_t(min(r0 + 8 * c + g, r_end - 1)) * K + 8 * t;
+  float acc[kSkinnyChunks][4] = {};
+  int k0 = 0;
+  auto step = [&](const uint4& a0, const uint4& a1, int k) {
+    const uint32_t lo[4] = {a0.x, a1.x, a0.y, a1.y}, hi[4] = {a0.z, a1.z, a0.w, a1.w};
+#pragma unroll
+    for (int c = 0; c < kSkinnyChunks; ++c) {
+      if (c < chunks) {
+        const uint4 b = __ldg(reinterpret_cast<const uint4*>(x[c] + k));
+        ptx::mma_bf16_16816(acc[c], lo, b.x, b.y);
+        ptx::mma_bf16_16816(acc[c], hi, b.z, b.w);
+      }
+    }
+  };
+  for (; k0 + 32 * kSkinnyUnroll <= K; k0 += 32 * kSkinnyUnroll) {
+    uint4 a0[kSkinnyUnroll], a1[kSkinnyUnroll];
+#pragma unroll
+    for (int u = 0; u < kSkinnyUnroll; ++u) {
+      a0[u] = load_stream(w0 + k0 + 32 * u);
+      a1[u] = load_stream(w1 + k0 + 32 * u);
+    }
+#pragma unroll
+    for (int u = 0; u < kSkinnyUnroll; ++u) step(a0[u], a1[u], k0 + 32 * u);
+  }
+  for (; k0 < K; k0 += 32) step(load_stream(w0 + k0), load_stream(w1 + k0), k0);
+  // accumulator (i, j): weight row c0 + g (+8 for i >= 2), token 8c + 2t + (i & 1)
+#pragma unroll
+  for (int c = 0; c < kSkinnyChunks; ++c) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int row = r0 + 8 * c + 2 * t + (i & 1), col = c0 + g + (i >> 1) * 8;
+      if (c < chunks && row < r_end) y[size_t(row) * N + col] = acc[c][i];
+    }
+  }
+}
+
 __global__ void combine_kernel(const float* ye, const float* weights, const int32_t* slot_of,
                                int K, int dim, float* h) {
   const int t = blockIdx.x;
@@ -273,13 +340,23 @@ void moe_gather(const __nv_bfloat16* x, const MoeDispatch& d, int n_assign, int 
 }
 
 void moe_grouped_gemm(const __nv_bfloat16* xs, int K, const __nv_bfloat16* w, long w_stride,
-                      int N, const MoeDispatch& d, int n_assign, float* y, cudaStream_t stream) {
+                      int N, const MoeDispatch& d, int n_assign, float* y, cudaStream_t stream,
+                      MoeGemmPath path) {
   require(K > 0 && N > 0 && n_assign >= 0 && n_assign <= d.max_assign, "moe_grouped_gemm",
           "bad shape");
   if (n_assign == 0) return;
-  const dim3 grid((N + kBN - 1) / kBN, moe_max_tiles(n_assign, d.E));
-  require(grid.y <= 65535, "moe_grouped_gemm", "too many row tiles in one call");
-  grouped_gemm_kernel<<<grid, 128, 0, stream>>>(xs, K, w, w_stride, N, d, y);
+  const int tiles = moe_max_tiles(n_assign, d.E);
+  require(tiles <= 65535, "moe_grouped_gemm", "too many row tiles in one call");
+  const bool skinny_fits = K % 32 == 0 && N % 16 == 0;
+  require(path != MoeGemmPath::kStreamWeights || skinny_fits, "moe_grouped_gemm",
+          "the weight-streaming path needs K % 32 == 0 and N % 16 == 0");
+  if (path == MoeGemmPath::kStreamWeights || (path == MoeGemmPath::kAuto && skinny_fits)) {
+    const dim3 grid((N + kSkinnyCols - 1) / kSkinnyCols, tiles);
+    skinny_grouped_gemm_kernel<<<grid, 32 * kSkinnyWarps, 0, stream>>>(xs, K, w, w_stride, N, d, y);
+  } else {
+    const dim3 grid((N + kBN - 1) / kBN, tiles);
+    grouped_gemm_kernel<<<grid, 128, 0, stream>>>(xs, K, w, w_stride, N, d, y);
+  }
   ENVFORGE_CUDA_CHECK_LAUNCH();
 }
 

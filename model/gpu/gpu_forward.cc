@@ -25,6 +25,11 @@ int bucket(int v, int cap) {
 }  // namespace
 
 std::vector<float> GpuModel::forward(const GpuBatchItem* items, size_t count, bool all_logits) {
+  const HostLogits v = forward_view(items, count, all_logits);
+  return std::vector<float>(v.data, v.data + v.size());
+}
+
+HostLogits GpuModel::forward_view(const GpuBatchItem* items, size_t count, bool all_logits) {
   const std::span<const GpuBatchItem> batch(items, count);
   Impl& m = *impl_;
   const ModelConfig& c = m.cfg;
@@ -55,8 +60,17 @@ std::vector<float> GpuModel::forward(const GpuBatchItem* items, size_t count, bo
         std::to_string(m.free_pages.size()) + " are free");
 
   const int T = m.opt.max_step_tokens, V = c.vocab_size;
-  std::vector<float> out;
-  out.reserve((all_logits ? total : batch.size()) * size_t(V));
+  const size_t out_rows = all_logits ? total : batch.size();
+  if (out_rows * V > m.logits_host_floats) {
+    // pinned, so that the device's copy runs at full speed and nothing is paged in per step
+    ENVFORGE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+    if (m.logits_host) ENVFORGE_CUDA_CHECK(cudaFreeHost(m.logits_host));
+    m.logits_host = nullptr;
+    m.logits_host_floats = 0;
+    ENVFORGE_CUDA_CHECK(cudaMallocHost(&m.logits_host, out_rows * V * sizeof(float)));
+    m.logits_host_floats = out_rows * V;
+  }
+  size_t out_at = 0;  // rows written
   std::vector<size_t> done(batch.size(), 0);
   size_t b = 0;  // first item with tokens left
   const bool one_each = std::all_of(batch.begin(), batch.end(),
@@ -101,21 +115,23 @@ std::vector<float> GpuModel::forward(const GpuBatchItem* items, size_t count, bo
     shape.sparse = !m.opt.force_dense && max_q > c.index_topk;
     shape.span = bucket(max_q, m.max_pages * m.opt.page_size);
     m.run_step(shape, one_each && n == int(batch.size()));
-    const size_t at = out.size();
-    out.resize(at + size_t(rows) * V);
+    m.phase("logits to host");
     if (rows > 0)
-      ENVFORGE_CUDA_CHECK(cudaMemcpyAsync(out.data() + at, m.logits.get(),
+      ENVFORGE_CUDA_CHECK(cudaMemcpyAsync(m.logits_host + out_at * V, m.logits.get(),
                                           size_t(rows) * V * sizeof(float),
                                           cudaMemcpyDeviceToHost, m.stream));
+    out_at += rows;
+    m.phase(nullptr);
     // also guards in_host, which the next step rewrites
     ENVFORGE_CUDA_CHECK(cudaStreamSynchronize(m.stream));
+    if (m.phases) m.phases->collect();
     for (auto [i, take] : took) {
       m.seqs[batch[i].seq].length += take;
       done[i] += take;
     }
     while (b < batch.size() && done[b] == batch[b].tokens.size()) ++b;
   }
-  return out;
+  return {m.logits_host, out_at, size_t(V)};
 }
 
 }  // namespace envforge::model::gpu

@@ -34,6 +34,7 @@ int next_pow2(int v) {
 GpuModel::Impl::~Impl() {
   for (auto& [key, exec] : graphs) cudaGraphExecDestroy(exec);
   if (in_host) cudaFreeHost(in_host);
+  if (logits_host) cudaFreeHost(logits_host);
   blas.reset();
   fp8.reset();
   if (stream) cudaStreamDestroy(stream);
@@ -232,11 +233,12 @@ void GpuModel::Impl::linear(const __nv_bfloat16* x, int ld_x, const Linear& lin,
 }
 
 void GpuModel::Impl::run_step(const StepShape& s, bool decode) {
+  phase("inputs to device");
   ENVFORGE_CUDA_CHECK(cudaMemcpyAsync(in_dev.get(), in_host, in_count * sizeof(int32_t),
                                       cudaMemcpyHostToDevice, stream));
   ++stats.steps;
   if (s.sparse) ++stats.sparse_steps;
-  if (!(decode && opt.cuda_graphs)) {
+  if (!(decode && opt.cuda_graphs) || phases) {
     enqueue_step(s);
     return;
   }
@@ -287,6 +289,12 @@ const ModelConfig& GpuModel::config() const { return impl_->cfg; }
 const GpuModelOptions& GpuModel::options() const { return impl_->opt; }
 const GpuModelStats& GpuModel::stats() const { return impl_->stats; }
 size_t GpuModel::weight_bytes() const { return impl_->w.device_bytes; }
+std::vector<std::pair<std::string, PhaseTime>> GpuModel::phase_times() const {
+  return impl_->phases ? impl_->phases->totals() : std::vector<std::pair<std::string, PhaseTime>>{};
+}
+void GpuModel::set_phase_timing(bool on) {
+  impl_->phases = on ? std::make_unique<PhaseTimer>() : nullptr;
+}
 size_t GpuModel::cache_bytes() const {
   size_t b = 0;
   for (size_t i = 0; i < impl_->kv_pages.size(); ++i)

@@ -9,6 +9,7 @@
 #include <memory>
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/config.h"
@@ -45,6 +46,19 @@ class TokenView {
  private:
   const int32_t* data_ = nullptr;
   size_t size_ = 0;
+};
+
+// Device time of one phase of a step, summed over the steps timed (set_phase_timing).
+struct PhaseTime {
+  double ms = 0;
+  long count = 0;
+};
+
+// Logits rows in host memory owned by the model.
+struct HostLogits {
+  const float* data = nullptr;
+  size_t rows = 0, vocab = 0;
+  size_t size() const { return rows * vocab; }
 };
 
 struct GpuBatchItem {
@@ -101,6 +115,15 @@ class GpuModel {
   std::vector<float> forward(const std::vector<GpuBatchItem>& batch, bool all_logits = false) {
     return forward(batch.data(), batch.size(), all_logits);
   }
+  // forward() without the copy: the logits stay in pinned host memory the model owns (the
+  // device writes them there at full transfer speed), valid until the next forward call.
+  HostLogits forward_view(const GpuBatchItem* items, size_t n, bool all_logits = false);
+
+  // Profiling: while on, every step times its phases with device events (and runs eagerly,
+  // without graphs); phase_times() are the sums since it was turned on, in the order the
+  // phases first ran.
+  void set_phase_timing(bool on);
+  std::vector<std::pair<std::string, PhaseTime>> phase_times() const;
 
   const GpuModelStats& stats() const;
   size_t weight_bytes() const;

@@ -12,6 +12,7 @@
 #include "engine/cuda/gemm.h"
 #include "engine/cuda/layer_kernels.h"
 #include "model/gpu/gpu_model.h"
+#include "model/gpu/gpu_phase_timer.h"
 #include "model/gpu/gpu_weights.h"
 
 namespace envforge::model::gpu {
@@ -80,6 +81,14 @@ struct GpuModel::Impl {
   DeviceArray<char> dispatch_buf;
   engine::gpu::MoeDispatch dispatch;
   size_t mla_ws_bytes = 0;
+
+  // logits of the last forward in pinned host memory (grown on demand)
+  float* logits_host = nullptr;
+  size_t logits_host_floats = 0;
+  std::unique_ptr<PhaseTimer> phases;  // with opt.time_phases
+  void phase(const char* name) {
+    if (phases) phases->mark(name, stream);
+  }
 
   // decode graphs: times each shape was seen, and the captured ones
   std::map<std::tuple<int, int, bool, int>, int> seen;

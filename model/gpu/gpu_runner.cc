@@ -53,11 +53,12 @@ std::vector<PageRef> GpuRunner::pages(int seq, int n) {
   return out;
 }
 
-std::vector<float> GpuRunner::forward(std::span<const RunnerItem> items) {
+std::span<const float> GpuRunner::forward(std::span<const RunnerItem> items) {
   std::vector<GpuBatchItem> batch;
   batch.reserve(items.size());
   for (const RunnerItem& it : items) batch.push_back({it.seq, TokenView(it.tokens.data(), it.tokens.size())});
-  return model_->forward(batch);
+  const HostLogits v = model_->forward_view(batch.data(), batch.size());
+  return {v.data, v.size()};
 }
 
 }  // namespace envforge::model::gpu

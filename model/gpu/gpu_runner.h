@@ -30,7 +30,7 @@ class GpuRunner : public SequenceRunner {
   void release_sequence(int seq) override { model_->release_sequence(seq); }
   int length(int seq) const override { return model_->length(seq); }
   std::vector<PageRef> pages(int seq, int n) override;
-  std::vector<float> forward(std::span<const RunnerItem> items) override;
+  std::span<const float> forward(std::span<const RunnerItem> items) override;
 
   GpuModel& model() { return *model_; }
 

@@ -14,6 +14,7 @@ using eg::OutType;
 void GpuModel::Impl::enqueue_step(const StepShape& s) {
   const int n = s.n;
   const GpuWeights& W = w;
+  phase("embedding");
   eg::embed_rows(W.embed_f32 ? static_cast<const void*>(W.embed_f32_rows.get())
                              : static_cast<const void*>(W.embed_bf16_rows.get()),
                  W.embed_f32, tokens, n, d, h.get(), stream);
@@ -21,6 +22,7 @@ void GpuModel::Impl::enqueue_step(const StepShape& s) {
     enqueue_attention(li, s);
     enqueue_feed_forward(li, s);
   }
+  phase("final norm + lm head");
   eg::gather_rows(h.get(), out_rows, s.rows, d, sel.get(), stream);
   eg::rms_norm(sel.get(), d, W.final_norm.get(), s.rows, d, cfg.rms_norm_eps, nullptr,
                sel_bf.get(), d, stream);
@@ -50,6 +52,7 @@ eg::IndexVectorArgs GpuModel::Impl::index_vector_args(const float* x, int row_st
 void GpuModel::Impl::enqueue_attention(int li, const StepShape& s) {
   const GpuLayerWeights& L = w.layers[li];
   const int n = s.n, ql = cfg.q_lora_rank;
+  phase("attn: norm + q_a/kv_a/q_b projections");
   eg::rms_norm(h.get(), d, L.input_norm.get(), n, d, cfg.rms_norm_eps, nullptr, xn_bf.get(), d,
                stream);
   // [q_a | kv_a | indexer k | indexer weights] of xn, then q_norm and [q_b | indexer q].
@@ -59,6 +62,7 @@ void GpuModel::Impl::enqueue_attention(int li, const StepShape& s) {
   linear(qr_bf.get(), ql, L.w_b, n, b_out.get(), OutType::kF32, wb);
 
   // New rows of this step into the caches (latent + rope key; FP8 index key).
+  phase("attn: cache writes");
   eg::KvWriteArgs kw;
   kw.kv = a_out.get() + ql;
   kw.ld = wa;
@@ -85,6 +89,7 @@ void GpuModel::Impl::enqueue_attention(int li, const StepShape& s) {
   eg::index_vectors(ik, stream);
 
   // Absorbed query: rope part rotated into q_abs[.., 512..], q_nope through kv_b's key part.
+  phase("attn: query absorption");
   eg::split_query(b_out.get(), wb, n, H, nope, kvl, pos, rope_tab, q_nope.get(), q_abs.get(), Hp,
                   stream);
   // per head h: q_abs[:, h, 0:kvl] (col-major kvl x n) = Wk_h^T-view (kvl x nope) * q_nope_h
@@ -105,6 +110,7 @@ void GpuModel::Impl::enqueue_attention(int li, const StepShape& s) {
   ma.workspace = mla_ws.get();
   ma.workspace_bytes = mla_ws_bytes;
   if (s.sparse) {
+    phase("attn: indexer + top-k");
     eg::index_vectors(index_vector_args(b_out.get() + H * qkd, wb, n, IH, q8.get(),
                                         q8_scale.get(), eg::kIndexHeads),
                       stream);
@@ -131,7 +137,9 @@ void GpuModel::Impl::enqueue_attention(int li, const StepShape& s) {
   } else {
     ma.max_len = s.span;
   }
+  phase(s.sparse ? "attn: sparse MLA" : "attn: dense MLA");
   eg::mla_attention(ma, stream);
+  phase("attn: value up-projection + o_proj");
   // per head h: ocat[:, h, :] (col-major vd x n) = Wv_h (vd x kvl) * olat_h (kvl x n)
   blas->batched(true, false, vd, n, kvl, L.kv_b.get() + size_t(nope) * kvl, kvl,
                 long(nope + vd) * kvl, olat.get(), Hp * eg::kVDim, eg::kVDim, ocat.get(),
@@ -143,6 +151,7 @@ void GpuModel::Impl::enqueue_attention(int li, const StepShape& s) {
 void GpuModel::Impl::enqueue_feed_forward(int li, const StepShape& s) {
   const GpuLayerWeights& L = w.layers[li];
   const int n = s.n;
+  phase(L.moe ? "moe: norm + router + dispatch" : "dense mlp");
   eg::rms_norm(h.get(), d, L.post_attn_norm.get(), n, d, cfg.rms_norm_eps, xn.get(), xn_bf.get(),
                d, stream);
   auto mlp = [&](const Linear& gate_up, const Linear& down, int inter) {
@@ -172,11 +181,14 @@ void GpuModel::Impl::enqueue_feed_forward(int li, const StepShape& s) {
   const int assign = n * K;
   eg::moe_dispatch(moe_ids.get(), n, K, dispatch, stream);
   eg::moe_gather(xn_bf.get(), dispatch, assign, d, xs.get(), stream);
+  phase("moe: experts gate/up");
   eg::moe_grouped_gemm(xs.get(), d, L.experts_gate_up.get(), long(2 * mi) * d, 2 * mi, dispatch,
                        assign, gu_e.get(), stream);
+  phase("moe: experts down");
   eg::silu_mul(gu_e.get(), 2 * mi, assign, mi, act_e.get(), stream);
   eg::moe_grouped_gemm(act_e.get(), mi, L.experts_down.get(), long(d) * mi, d, dispatch, assign,
                        ye.get(), stream);
+  phase("moe: shared expert + combine");
   if (L.has_shared) mlp(L.shared_gate_up, L.shared_down, L.shared_inter);
   eg::moe_combine(ye.get(), moe_w.get(), dispatch, n, K, d, h.get(), stream);
 }

@@ -40,17 +40,15 @@ class ScriptedRunner : public model::SequenceRunner {
   int length(int seq) const override { return static_cast<int>(history_.at(seq).size()); }
   std::vector<model::PageRef> pages(int, int) override { return {}; }
 
-  std::vector<float> forward(std::span<const model::RunnerItem> items) override {
+  std::span<const float> forward(std::span<const model::RunnerItem> items) override {
     const int vocab = config().vocab_size;
-    std::vector<float> logits(items.size() * static_cast<std::size_t>(vocab));
+    logits_.assign(items.size() * static_cast<std::size_t>(vocab), 0.f);
     for (std::size_t i = 0; i < items.size(); ++i) {
       std::vector<int32_t>& h = history_[items[i].seq];
       h.insert(h.end(), items[i].tokens.begin(), items[i].tokens.end());
-      float* row = logits.data() + i * static_cast<std::size_t>(vocab);
-      std::fill(row, row + vocab, 0.f);
-      row[next_token(h)] = 100.f;
+      logits_[i * static_cast<std::size_t>(vocab) + next_token(h)] = 100.f;
     }
-    return logits;
+    return logits_;
   }
 
  private:
@@ -66,6 +64,7 @@ class ScriptedRunner : public model::SequenceRunner {
   std::vector<int32_t> script_;
   int32_t eos_;
   std::map<int, std::vector<int32_t>> history_;
+  std::vector<float> logits_;  // of the last forward
   int next_seq_ = 0;
 };
 

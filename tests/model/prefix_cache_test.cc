@@ -28,6 +28,12 @@ std::vector<PageRef> test_pages(int n, int first_id) {
 
 int page_id(const PageRef& p) { return static_cast<const TestPage&>(*p).id; }
 
+// A copy: the runner's own logits last only until its next forward.
+std::vector<float> logits_of(SequenceRunner& runner, const RunnerItem& item) {
+  const std::span<const float> l = runner.forward({&item, 1});
+  return {l.begin(), l.end()};
+}
+
 std::vector<int32_t> counting(int n, int from = 0) {
   std::vector<int32_t> t(n);
   for (int i = 0; i < n; ++i) t[i] = from + i;
@@ -110,11 +116,11 @@ TEST(PrefixCache, HitLogitsEqualRecomputation) {
     std::vector<float> lh, lf;
     RunnerItem ih{hit, std::span<const int32_t>(pb.data() + 32, pb.size() - 32)};
     RunnerItem ifr{fresh, pb};
-    lh = runner.forward({&ih, 1});
-    lf = runner.forward({&ifr, 1});
+    lh = logits_of(runner, ih);
+    lf = logits_of(runner, ifr);
     for (int32_t next : {11, 12, 13}) {
       RunnerItem dh{hit, std::span<const int32_t>(&next, 1)}, df{fresh, std::span<const int32_t>(&next, 1)};
-      auto h = runner.forward({&dh, 1}), f = runner.forward({&df, 1});
+      const auto h = logits_of(runner, dh), f = logits_of(runner, df);
       lh.insert(lh.end(), h.begin(), h.end());
       lf.insert(lf.end(), f.begin(), f.end());
     }
@@ -131,7 +137,7 @@ TEST(PrefixCache, HitLogitsEqualRecomputation) {
   RunnerItem ifr{fresh, std::span<const int32_t>(pa.data(), 32)};
   runner.forward({&ifr, 1});
   RunnerItem ifr2{fresh, std::span<const int32_t>(&t, 1)};
-  const auto x = runner.forward({&ia, 1}), y = runner.forward({&ifr2, 1});
+  const auto x = logits_of(runner, ia), y = logits_of(runner, ifr2);
   EXPECT_EQ(0, std::memcmp(x.data(), y.data(), x.size() * sizeof(float)));
 }
 
