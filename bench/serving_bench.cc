@@ -264,18 +264,27 @@ json gpu_figures(const Args& a) {
   const double batched_tps = S / (step_ms / 1e3), single_tps = S / (single_total / 1e3);
   const StepFloor fl = step_floor(c, m.weight_bytes(), ctx);
   const double floor_ms = (fl.weight_bytes + fl.cache_bytes) / bw * 1e3;
+  // The most batching can give: one session at a time at its floor against the batch at its
+  // floor (the batch's tokens pick most of the experts, one token only K of them).
+  double singles_floor_ms = 0;
+  for (int x : ctx) {
+    const StepFloor f1 = step_floor(c, m.weight_bytes(), {x});
+    singles_floor_ms += (f1.weight_bytes + f1.cache_bytes) / bw * 1e3;
+  }
   std::printf("decode, %d sessions (shared %d-token prefix, contexts %d-%d): step %.3f ms = %.3f ms/layer, "
               "%.0f tok/s (%.0f tok/s x layer); one at a time %.0f tok/s: %.1fx; floor %.3f ms "
               "(weights %.2f GB + caches %.2f GB): %.2fx floor\n",
               S, prefix, lo, hi, step_ms, step_ms / L, batched_tps, batched_tps * L, single_tps,
               batched_tps / single_tps, floor_ms, fl.weight_bytes / 1e9, fl.cache_bytes / 1e9, step_ms / floor_ms);
+  std::printf("batching gain the floors allow (every step at its floor): %.1fx\n", singles_floor_ms / floor_ms);
   out["throughput"] = {{"sessions", S}, {"shared_prefix", prefix}, {"contexts", {lo, hi}},
                        {"step_ms", step_ms}, {"step_ms_per_layer", step_ms / L}, {"step_ms_all", bms},
                        {"tokens_per_s", batched_tps}, {"tokens_per_s_x_layers", batched_tps * L},
                        {"one_at_a_time_tokens_per_s", single_tps}, {"one_at_a_time_step_ms_median", median(sms)},
                        {"batched_over_one_at_a_time", batched_tps / single_tps},
                        {"floor_ms", floor_ms}, {"floor_weight_GB", fl.weight_bytes / 1e9},
-                       {"floor_cache_GB", fl.cache_bytes / 1e9}, {"x_floor", step_ms / floor_ms}};
+                       {"floor_cache_GB", fl.cache_bytes / 1e9}, {"x_floor", step_ms / floor_ms},
+                       {"batching_gain_at_floors", singles_floor_ms / floor_ms}};
   // Where a step's time goes: steps run eagerly with device events between their phases.
   auto phases_of = [&](auto&& step) {
     m.set_phase_timing(true);
