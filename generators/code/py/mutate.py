@@ -223,7 +223,7 @@ def candidates(source, seed, kinds=None, limit=40):
         try:
             text = apply_site(source, s)
             tree = ast.parse(text)
-            compile(tree, "<mutant>", "exec")
+            codebox.compiled(text)  # kept for the mutant's test runs
         except Exception:
             continue
         if base_dump is None:
@@ -367,33 +367,49 @@ def covering(base_info, functions_hit):
 
 
 def run_timeout(base_info, tests):
+    """Wall seconds a selection run may take: only a backstop for a mutant that hangs
+    without using CPU (one that loops is ended by run_cpu_limit first)."""
     return max(2.0, 10.0 * sum(base_info["times"].get(t, 0) for t in tests) / 1000.0 + 1.5)
 
 
-def select(files, mutated, base, drop, test_modules, base_info, functions_hit, min_failures=1, known=()):
+def run_cpu_limit(base_info, tests):
+    """CPU seconds a selection run may use: the imports, and several times what the tests
+    took on the clean tree (their wall time then, at least their CPU time). CPU time, not
+    wall time, so that a mutant is judged alike on an idle machine and on a busy one."""
+    return 0.6 + 4.0 * sum(base_info["times"].get(t, 0) for t in tests) / 1000.0
+
+
+def select(files, mutated, base, drop, test_modules, base_info, functions_hit, min_failures=1, known=(),
+           reject_first=None):
     """Decides one mutant. The selected tests are the clean tree's candidates that call a
     mutated function; they run twice on the mutant. Kept only when at least one fails
     (fail-to-pass), every outcome repeats and every other selected test passes both
     times (pass-to-pass). A mutant whose first run already rules it out (fewer than
-    min_failures failing tests, or none beyond the `known` ones) is not run again."""
+    min_failures failing tests, none beyond the `known` ones, or a reason the caller's
+    reject_first(failing tests, in selection order) gives) is not run again: a second
+    run either repeats the first (the same verdict) or differs (unstable)."""
     selected = covering(base_info, functions_hit)
     if not selected:
         return {"keep": False, "why": "no_covering_test", "runs_ms": []}
+    if len(selected) < min_failures:  # it cannot fail enough tests
+        return {"keep": False, "why": "one_failing_test", "runs_ms": []}
     tree = dict(files)
     tree.update(mutated)
     timeout = run_timeout(base_info, selected)
+    cpu = run_cpu_limit(base_info, selected)
     runs = []
     for _ in range(2):
-        r = codebox.run_tests(tree, base, drop, test_modules, only=selected, timeout=timeout)
+        r = codebox.run_tests(tree, base, drop, test_modules, only=selected, timeout=timeout, cpu_limit=cpu)
         runs.append(r)
         why = ("timeout" if r["timed_out"] else "crash" if r["crashed"] else
                "import_error" if r["load_errors"] else
                "incomplete" if any(t not in r["outcomes"] for t in selected) else "")
         if not why and len(runs) == 1:
-            failing = {t for t in selected if not codebox.passed(r, t)}
+            failing = [t for t in selected if not codebox.passed(r, t)]
             why = ("fails_nothing" if not failing else
-                   "adds_no_failure" if failing <= set(known) else
-                   "one_failing_test" if len(failing) < min_failures else "")
+                   "adds_no_failure" if set(failing) <= set(known) else
+                   "one_failing_test" if len(failing) < min_failures else
+                   reject_first(failing) if reject_first else "")
         if why:
             return {"keep": False, "why": why, "runs_ms": [x["wall_ms"] for x in runs]}
     f2p, p2p, unstable = [], [], []
