@@ -147,7 +147,7 @@ def strip_methods(src, quals):
         lines[start - 1:end] = [keep] if keep else []
     out = "".join(lines)
     try:
-        ast.parse(out)
+        _parsed(out)  # the workspace's test file is read again for the negatives
     except SyntaxError:
         return None
     return out
@@ -195,8 +195,6 @@ def make_task(spec):
                 break
             stats["tried"] += 1
             hit = [path + ":" + b["function"] for b in bugs if b["file"] == path] + [path + ":" + c["function"]]
-            trial = dict(current)
-            trial[path] = c["source"]
             prev = {t for b in bugs if b["file"] == path for t in b["fail_to_pass"]}
             test_src = read_test_file(spec, m)
             is_far = lambda failing: not any(_mentions(test_src, info["defs"].get(t, ""), c["function"])
@@ -204,7 +202,10 @@ def make_task(spec):
             # what the covering tests alone already rule out needs no run
             want_far = plan.get("prefer_far") and stats["tried"] < budget // 2
             covering = mutate.covering(info, hit)
-            if covering and len(_method_names(info, covering)) < 2:
+            if not covering:
+                stats["rejected"]["no_covering_test"] = stats["rejected"].get("no_covering_test", 0) + 1
+                continue
+            if len(_method_names(info, covering)) < 2:
                 stats["rejected"]["one_failing_name"] = stats["rejected"].get("one_failing_name", 0) + 1
                 continue
             if want_far and _surely_near(test_src, info, covering, c["function"]):
@@ -215,6 +216,9 @@ def make_task(spec):
                 if len(_method_names(info, failing)) < 2:
                     return "one_failing_name"
                 return "near" if want_far and not is_far(failing) else ""
+            if c["source"] is None:  # the mutant does not compile or changes nothing
+                stats["rejected"]["no_change"] = stats["rejected"].get("no_change", 0) + 1
+                continue
             r = mutate.select(current, {path: c["source"]}, base, m["drop"], [m["test_module"]], info, hit,
                               min_failures=2, known=prev, reject_first=reject_first)
             stats["runs_ms"] += r["runs_ms"]
@@ -239,7 +243,8 @@ def make_task(spec):
             chosen = {"file": path, "function": c["function"], "kind": c["kind"], "line": c["line"],
                       "fail_to_pass": r["fail_to_pass"], "pass_to_pass": r["pass_to_pass"],
                       "failures": r["failures"], "far": far}
-            current = trial
+            current = dict(current)
+            current[path] = c["source"]
             break
         if chosen is None:
             return {"ok": False, "why": "no usable mutant after %d tries" % stats["tried"], "stats": stats}

@@ -206,9 +206,11 @@ def apply_site(source, site):
 
 
 def candidates(source, seed, kinds=None, limit=40):
-    """Compilable mutants of `source` that differ in meaning, in a seeded order, one per
-    (function, kind) pair first so that kinds and functions are spread. A generator: each
-    mutant is built and checked only when the caller asks for it (callers try a few)."""
+    """Mutants of `source`, in a seeded order, one per (function, kind) pair first so that
+    kinds and functions are spread. A generator of dicts (kind, function, line, ...) whose
+    "source" (the mutant's text) is built only when asked for: most candidates are ruled
+    out by what they mutate before anything runs. A mutant that does not compile or does
+    not differ in meaning has None as its source."""
     rng = random.Random(seed)
     all_sites = [s for s in _sites_of(source) if kinds is None or s["kind"] in kinds]
     rng.shuffle(all_sites)
@@ -217,25 +219,30 @@ def candidates(source, seed, kinds=None, limit=40):
         key = (s["function"], s["kind"])
         (rest if key in seen_pairs else first).append(s)
         seen_pairs.add(key)
-    base_dump = None
-    made = 0
-    for s in first + rest:
-        try:
-            text = apply_site(source, s)
-            tree = ast.parse(text)
-            codebox.compiled(text)  # kept for the mutant's test runs
-        except Exception:
-            continue
-        if base_dump is None:
-            base_dump = _dump_of(source)
-        if ast.dump(tree) == base_dump:
-            continue
-        s = dict(s)
-        s["source"] = text
-        yield s
-        made += 1
-        if made >= limit:
-            return
+    for s in (first + rest)[:limit]:
+        yield _Mutant(s, source)
+
+
+class _Mutant(dict):
+    def __init__(self, site, original):
+        super().__init__(site)
+        self._original = original
+
+    def __missing__(self, key):
+        if key != "source":
+            raise KeyError(key)
+        self["source"] = _build(self._original, self)
+        return self["source"]
+
+
+def _build(source, site):
+    try:
+        text = apply_site(source, site)
+        tree = ast.parse(text)
+        codebox.compiled(text)  # kept for the mutant's test runs
+    except Exception:
+        return None
+    return None if ast.dump(tree) == _dump_of(source) else text
 
 
 # The sites and the tree dump of a source: the same module is mutated by many tasks of
