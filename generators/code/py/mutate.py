@@ -351,20 +351,23 @@ def rewrite_candidate(source, qual, reply):
 # ---------------------------------------------------------------- generator entry points
 
 def baseline(files, base, drop, test_modules, timeout=60.0, max_test_ms=200.0):
-    """Runs the clean tree twice (the first time recording which functions each test
-    calls). Candidates are the tests that pass both times, each within max_test_ms."""
-    runs = [codebox.run_tests(files, base, drop, test_modules, timeout=timeout, coverage=(i == 0))
-            for i in range(2)]
-    both = [t for t in runs[0]["outcomes"] if all(codebox.passed(r, t) for r in runs)]
-    ok = sorted(t for t in both if runs[1]["times"].get(t, 1e9) <= max_test_ms)
-    flaky = sorted(t for t in runs[0]["outcomes"]
-                   if codebox.passed(runs[0], t) != codebox.passed(runs[1], t))
+    """Runs the clean tree twice: first every test, recording which functions of the files
+    each one calls; then again the tests that passed and called one (no other test is ever
+    selected for a mutant: a test of a C accelerator, say). Candidates are the tests that
+    call a function and pass both times, each within max_test_ms."""
+    first = codebox.run_tests(files, base, drop, test_modules, timeout=timeout, coverage=True)
+    calling = sorted(t for t in first["outcomes"] if codebox.passed(first, t) and first["coverage"].get(t))
+    second = codebox.run_tests(files, base, drop, test_modules, only=calling, timeout=timeout)
+    runs = [first, second]
+    both = [t for t in calling if codebox.passed(second, t)]
+    ok = sorted(t for t in both if second["times"].get(t, 1e9) <= max_test_ms)
+    flaky = sorted(t for t in calling if not codebox.passed(second, t))
     return {"passing": ok, "flaky": flaky, "wall_ms": [r["wall_ms"] for r in runs],
-            "times": {t: runs[1]["times"].get(t, 0) for t in ok},
-            "coverage": {t: runs[0]["coverage"].get(t, []) for t in ok},
-            "defs": {t: runs[0]["defs"].get(t, "") for t in ok},
-            "load_errors": runs[0]["load_errors"], "timed_out": any(r["timed_out"] for r in runs),
-            "slow": len(both) - len(ok)}
+            "times": {t: second["times"].get(t, 0) for t in ok},
+            "coverage": {t: first["coverage"].get(t, []) for t in ok},
+            "defs": {t: first["defs"].get(t, "") for t in ok},
+            "load_errors": first["load_errors"], "timed_out": any(r["timed_out"] for r in runs),
+            "slow": len(both) - len(ok), "calling": len(calling)}
 
 
 def covering(base_info, functions_hit):
