@@ -36,8 +36,23 @@ MAX_TRACE = 2000
 
 # ---------------------------------------------------------------- the world database
 
+_WORLDS = {}
+
+
 def load_world(path):
-    """Everything a code world holds: meta (dict), files {path: (text, role)}, base files."""
+    """Everything a code world holds: meta (dict), files {path: (text, role)}, base files.
+    A verifier reads the same world for every answer: it is read once for each version of
+    the file (path, inode, size, modification time). Callers must not change what it returns."""
+    st = os.stat(path)
+    key = (path, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _WORLDS:
+        if len(_WORLDS) >= 4:
+            _WORLDS.clear()
+        _WORLDS[key] = _read_world(path)
+    return _WORLDS[key]
+
+
+def _read_world(path):
     con = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
     try:
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
