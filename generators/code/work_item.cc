@@ -165,7 +165,8 @@ GeneratedTask generate_task(uint64_t seed, int level, const CodeOptions& o) {
         one["modules"] = json::array({p.module_json(m)});
         json b = call_or_throw("baseline", {{"spec", one}}, o.generate_timeout);
         if (!b.contains(m.source) || b[m.source]["passing"].empty())
-          throw std::runtime_error("code: no test of " + m.test_module + " passes on the clean tree");
+          throw std::runtime_error("code: no test of " + m.test_module + " that calls " + m.source +
+                                   " passes on the clean tree");
         mine.set_value(b[m.source]);
         g.baseline_ms += code_ms_since(t0);
       } catch (...) {

@@ -182,11 +182,80 @@ TEST(CodeEnv, RejectsMutantsThatFailNothingOrFailUnpredictably) {
   EXPECT_TRUE(v["keep"].get<bool>()) << v.dump();
   EXPECT_EQ(v["fail_to_pass"], json::array({"tests.test_calc.ClampTest.test_inside"})) << v.dump();
 
+  // a mutant that loops ends on its CPU budget, one that sleeps on the wall-time backstop
   std::string hang = clean;
   hang.replace(hang.find("    return sum(xs)"), 4, "    while True:\n        pass\n    ");
   v = judge_mutant(p, p.modules[0], hang, {"mean"});
   EXPECT_FALSE(v["keep"].get<bool>());
   EXPECT_EQ(v["why"], "timeout") << v.dump();
+  std::string sleeps = clean;
+  sleeps.replace(sleeps.find("    return sum(xs)"), 4, "    import time\n    time.sleep(3600)\n    ");
+  v = judge_mutant(p, p.modules[0], sleeps, {"mean"});
+  EXPECT_FALSE(v["keep"].get<bool>());
+  EXPECT_EQ(v["why"], "timeout") << v.dump();
+}
+
+// Test classes that share method names: a bug in area() fails test_square and test_wide of
+// two classes. The failing tests are split into shown and hidden ones by name, so a diff
+// that answers correctly only when a shown test's name is on the call stack fails a hidden
+// test; and a bug whose failing tests share one name is not used at all.
+TEST(CodeEnv, HiddenFailingTestsShareNoNameWithShownOnes) {
+  ScratchDir dir;
+  dir.write("proj/geo/__init__.py", "");
+  dir.write("proj/geo/shapes.py",
+            "def area(w, h):\n    if w < 0 or h < 0:\n        raise ValueError('negative side')\n    return w * h\n\n\n"
+            "def perimeter(w, h):\n    return 2 * (w + h)\n");
+  dir.write("proj/tests/__init__.py", "");
+  dir.write("proj/tests/test_shapes.py",
+            "import unittest\nfrom geo import shapes\n\n\n"
+            "class AreaTest(unittest.TestCase):\n"
+            "    def test_square(self):\n        self.assertEqual(shapes.area(3, 3), 9)\n\n"
+            "    def test_wide(self):\n        self.assertEqual(shapes.area(5, 2), 10)\n\n"
+            "    def test_thin(self):\n        self.assertEqual(shapes.area(7, 1), 7)\n\n\n"
+            "class AreaAgainTest(unittest.TestCase):\n"
+            "    def test_square(self):\n        self.assertEqual(shapes.area(4, 4), 16)\n\n"
+            "    def test_wide(self):\n        self.assertEqual(shapes.area(6, 3), 18)\n\n\n"
+            "class PerimeterTest(unittest.TestCase):\n"
+            "    def test_perimeter_square(self):\n        self.assertEqual(shapes.perimeter(3, 3), 12)\n\n"
+            "    def test_perimeter_wide(self):\n        self.assertEqual(shapes.perimeter(5, 2), 14)\n");
+  const RepoProfile p = profile_from_json(
+      {{"name", "shapes"}, {"root", dir.path + "/proj"},
+       {"modules", json::array({{{"source", "geo/shapes.py"}, {"test_file", "tests/test_shapes.py"},
+                                 {"test_module", "tests.test_shapes"}}})}},
+      "test profile");
+  auto python = sandbox_python_factory({.call_timeout = 120s});
+  int built = 0, special_cased = 0;
+  for (uint64_t index = 0; index < 4; ++index) {
+    CodeOptions o;
+    o.scratch_dir = dir.path;
+    o.profile = p;
+    o.level = 2;
+    StageTimes times;
+    data::WorkItem item;
+    try {
+      item = build_work_item(21, index, *python, o, times);
+    } catch (const std::runtime_error&) {
+      continue;  // no usable bug for this seed: none is better than one with clashing names
+    }
+    ++built;
+    const auto& t = item.tasks.at(0);
+    EXPECT_EQ(t.status, data::TaskStatus::kUsable) << index << ": " << t.reject_reason;
+    auto name = [](const json& id) {
+      const std::string s = id.get<std::string>();
+      return s.substr(s.rfind('.') + 1);
+    };
+    std::set<std::string> shown, hidden;
+    for (const auto& id : t.metadata["shown_failing"]) shown.insert(name(id));
+    for (const auto& q : t.metadata["hidden_tests"]) hidden.insert(name(q));
+    for (const auto& n : shown) EXPECT_FALSE(hidden.count(n)) << index << ": " << n << " is shown and hidden";
+    for (const auto& v : t.validations)
+      if (v.check == "negative:special_case_tests") {
+        ++special_cased;
+        EXPECT_EQ(v.verdict, "fail") << index << ": " << v.reason;
+      }
+  }
+  EXPECT_GE(built, 2) << "the shapes project should give tasks";
+  EXPECT_GE(special_cased, 1) << "no task had a diff special-casing the shown tests";
 }
 
 // A local project added with a profile file gives tasks the same way (its tree is

@@ -9,6 +9,8 @@
 # drops the modules under test, imports them again and runs unittest tests by id.
 import ast
 import difflib
+import importlib._bootstrap_external
+import importlib.util
 import io
 import json
 import os
@@ -34,8 +36,23 @@ MAX_TRACE = 2000
 
 # ---------------------------------------------------------------- the world database
 
+_WORLDS = {}
+
+
 def load_world(path):
-    """Everything a code world holds: meta (dict), files {path: (text, role)}, base files."""
+    """Everything a code world holds: meta (dict), files {path: (text, role)}, base files.
+    A verifier reads the same world for every answer: it is read once for each version of
+    the file (path, inode, size, modification time). Callers must not change what it returns."""
+    st = os.stat(path)
+    key = (path, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _WORLDS:
+        if len(_WORLDS) >= 4:
+            _WORLDS.clear()
+        _WORLDS[key] = _read_world(path)
+    return _WORLDS[key]
+
+
+def _read_world(path):
     con = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
     try:
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
@@ -81,6 +98,52 @@ def write_file(root, rel, text):
     os.makedirs(os.path.dirname(full) or root, exist_ok=True)
     with open(full, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+# ---------------------------------------------------------------- compiled sources
+# A test run imports the files under test from a new directory, so each run would compile
+# them again (tens of milliseconds for a module of a thousand lines, more than its tests
+# take). This interpreter compiles each source text once (the syntax check of an answer
+# and the mutant filter compile it anyway) and writes it beside the file as a checked
+# hash-based .pyc: the import system checks the source's hash against it and loads it,
+# naming the code after the file it was found at, as if it had compiled the file itself.
+
+_CODE, _PYC = {}, {}
+
+
+def compiled(text, filename="<source>"):
+    """The code object of a module's source text (as the import system compiles it);
+    raises SyntaxError (naming `filename`) like compile()."""
+    code = _CODE.get(text)
+    if code is None:
+        code = compile(text.encode("utf-8"), filename, "exec", dont_inherit=True)
+        if len(_CODE) > 64:
+            _CODE.clear()
+        _CODE[text] = code
+    return code
+
+
+def _write_pyc(root, rel, text):
+    if not rel.endswith(".py"):
+        return
+    full = os.path.join(root, rel)
+    pyc = importlib.util.cache_from_source(full)
+    if not pyc.startswith(root.rstrip("/") + "/"):
+        return  # a pycache prefix elsewhere: leave the import system to compile
+    try:
+        code = compiled(text, full)
+    except (SyntaxError, ValueError):
+        return  # the import reports it, as it would have without this
+    data = _PYC.get(text)
+    if data is None:
+        data = importlib._bootstrap_external._code_to_hash_pyc(
+            code, importlib.util.source_hash(text.encode("utf-8")), True)
+        if len(_PYC) > 64:
+            _PYC.clear()
+        _PYC[text] = data
+    os.makedirs(os.path.dirname(pyc), exist_ok=True)
+    with open(pyc, "wb") as f:
+        f.write(data)
 
 
 # ---------------------------------------------------------------- unified diffs
@@ -456,7 +519,7 @@ def _child_run(overlay, base, drop, test_modules, only, trace, coverage, stop_at
     if trace or coverage:
         _start_profile(overlay, trace or [], calls, result, cov if coverage else None)
     suite.run(result)
-    sys.setprofile(None)
+    sys.settrace(None)
     imports = None
     if record:
         new = [n for n in sys.modules if n not in start]
@@ -471,29 +534,36 @@ def _child_run(overlay, base, drop, test_modules, only, trace, coverage, stop_at
 def _start_profile(overlay, targets, calls, result, cov):
     """Records which functions of the overlay files each test calls (`cov`), and the
     arguments and results of the functions named in targets: [[file, qualname]], as
-    reprs, for literal arguments and results only (`calls`)."""
+    reprs, for literal arguments and results only (`calls`). A trace function sees only
+    the calls of Python functions (a profile function would see every call into C too);
+    it follows a frame further only for the targets, and then only to its return."""
     want = {(f, q) for f, q in targets}
     pending = {}
     prefix = overlay.rstrip("/") + "/"
 
-    def prof(frame, event, arg):
+    def returned(frame, event, arg):
+        if event == "return" and id(frame) in pending:
+            a = pending.pop(id(frame))
+            r = _literal_repr(arg) if a is not None and len(calls) < 200 else None
+            if a is not None and r is not None:
+                code = frame.f_code
+                calls.append([code.co_filename[len(prefix):], code.co_qualname, a, r])
+        return returned
+
+    def on_call(frame, event, arg):
         code = frame.f_code
         fn = code.co_filename
         if not fn.startswith(prefix):
-            return
+            return None
         rel = fn[len(prefix):]
-        if cov is not None and event == "call" and result.current:
+        if cov is not None and result.current:
             cov.setdefault(result.current, set()).add(rel + ":" + code.co_qualname)
-        if (rel, code.co_qualname) not in want:
-            return
-        if event == "call":
-            pending[id(frame)] = _args_repr(frame)
-        elif event == "return" and id(frame) in pending:
-            a = pending.pop(id(frame))
-            r = _literal_repr(arg)
-            if a is not None and r is not None and len(calls) < 200:
-                calls.append([rel, code.co_qualname, a, r])
-    sys.setprofile(prof)
+        if (rel, code.co_qualname) not in want or len(calls) >= 200:  # the table is full
+            return None
+        pending[id(frame)] = _args_repr(frame)
+        frame.f_trace_lines = False
+        return returned
+    sys.settrace(on_call)
 
 
 def _args_repr(frame):
@@ -507,8 +577,29 @@ def _args_repr(frame):
     return _literal_repr(vals)
 
 
+_SIZED = (str, bytes, list, tuple, set, frozenset, dict)
+
+
+def _surely_long(v, depth=2):
+    """Whether repr(v) is surely longer than 2000 characters, told without making it: a
+    string of 2000 characters or more, or a built-in container of over 700 items (each
+    item takes a character and a separator at least), or one holding such a value."""
+    t = type(v)
+    if t not in _SIZED:
+        return False
+    if t in (str, bytes):
+        return len(v) >= 2000
+    if len(v) > 700:
+        return True
+    if depth > 0 and t in (list, tuple):
+        return any(_surely_long(x, depth - 1) for x in v)
+    return False
+
+
 def _literal_repr(v):
     try:
+        if _surely_long(v):
+            return None
         r = repr(v)
         if len(r) > 2000 or ast.literal_eval(r) != v:
             return None
@@ -518,15 +609,18 @@ def _literal_repr(v):
 
 
 def run_tests(files, base, drop, test_modules, only=None, timeout=20.0, trace=None, coverage=False,
-              stop_at_failure=False):
-    return run_tests_impl(files, base, drop, test_modules, only, timeout, trace, coverage, stop_at_failure)
+              stop_at_failure=False, cpu_limit=None):
+    return run_tests_impl(files, base, drop, test_modules, only, timeout, trace, coverage, stop_at_failure,
+                          cpu_limit)
 
 
 def run_tests_impl(files, base, drop, test_modules, only=None, timeout=20.0, trace=None, coverage=False,
-                   stop_at_failure=False):
+                   stop_at_failure=False, cpu_limit=None):
     """Runs unittest tests in a fresh fork with `files` ({rel: text}) first on sys.path;
     stop_at_failure: no test runs after the first failure or error (a verdict that needs
-    every test to pass is settled by then).
+    every test to pass is settled by then). cpu_limit: seconds of CPU the run may use
+    before it counts as timed out, as well as `timeout` seconds of wall time (a run that
+    loops forever is told apart as soon as it has used its CPU, however busy the machine).
 
     Returns {"outcomes": {test_id: [state, text]}, "load_errors": {...}, "timed_out": bool,
     "crashed": str, "wall_ms": int}. States: pass, fail, error, skip, xfail."""
@@ -538,6 +632,7 @@ def run_tests_impl(files, base, drop, test_modules, only=None, timeout=20.0, tra
     _mirror_parents(overlay, base, files)
     for rel, text in files.items():
         write_file(overlay, rel, text)
+        _write_pyc(overlay, rel, text)
     rfd, wfd = os.pipe()
     t0 = time.monotonic()
     pid = os.fork()
@@ -546,6 +641,9 @@ def run_tests_impl(files, base, drop, test_modules, only=None, timeout=20.0, tra
         try:
             os.close(rfd)
             os.setpgid(0, 0)
+            if cpu_limit:  # past it the kernel ends the run (SIGPROF's default action)
+                signal.signal(signal.SIGPROF, signal.SIG_DFL)
+                signal.setitimer(signal.ITIMER_PROF, max(float(cpu_limit), 0.01))
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
@@ -580,6 +678,12 @@ def run_tests_impl(files, base, drop, test_modules, only=None, timeout=20.0, tra
             except OSError:
                 pass
     _, status = os.waitpid(pid, 0)
+    if cpu_limit and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGPROF:
+        timed_out = True
+        try:
+            os.kill(-pid, signal.SIGKILL)  # whatever the run started
+        except OSError:
+            pass
     shutil.rmtree(overlay, ignore_errors=True)
     out = {"outcomes": {}, "load_errors": {}, "calls": [], "times": {}, "defs": {}, "coverage": {}, "timed_out": timed_out, "crashed": "",
            "wall_ms": int((time.monotonic() - t0) * 1000)}
@@ -662,8 +766,8 @@ def verify_diff(answer, world, task):
                      "the tests run), so the tests the bug fails still fail")
     for p, t in patched.items():
         try:
-            compile(t, p, "exec")
-        except SyntaxError as e:
+            compiled(t, p)  # the test run loads this code rather than compiling it again
+        except (SyntaxError, ValueError) as e:
             return _fail("syntax", "%s does not compile: %s" % (p, e))
     root = base_root(meta, base)
     f2p, p2p = task["fail_to_pass"], task["pass_to_pass"]

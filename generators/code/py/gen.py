@@ -81,22 +81,35 @@ _TREES = {}
 
 
 def _parsed(src):
-    """ast.parse(src), remembered: the same test file is read for every candidate and task."""
-    if src not in _TREES:
-        if len(_TREES) > 8:
-            _TREES.clear()
-        _TREES[src] = ast.parse(src)
-    return _TREES[src]
+    """ast.parse(src), remembered (the least recently used of 16 trees goes first): the
+    same test file is read for every candidate and task."""
+    tree = _TREES.pop(src, None)
+    if tree is None:
+        tree = ast.parse(src)
+        if len(_TREES) >= 16:
+            del _TREES[next(iter(_TREES))]
+    _TREES[src] = tree
+    return tree
+
+
+_METHODS = {}
 
 
 def _method_source(src, qual):
-    tree = _parsed(src)
-    node = _find_def(tree, qual)
-    if node is None:
-        return None
-    lines = src.splitlines(True)
-    start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-    return "".join(lines[start - 1:node.end_lineno])
+    """The text of one method of a test file (remembered: it is asked for each candidate)."""
+    key = (src, qual)
+    if key not in _METHODS:
+        if len(_METHODS) > 4096:
+            _METHODS.clear()
+        tree = _parsed(src)
+        node = _find_def(tree, qual)
+        if node is None:
+            _METHODS[key] = None
+        else:
+            lines = src.splitlines(True)
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            _METHODS[key] = "".join(lines[start - 1:node.end_lineno])
+    return _METHODS[key]
 
 
 def _find_def(tree, qual):
@@ -113,21 +126,28 @@ def _find_def(tree, qual):
 
 
 def strip_methods(src, quals):
-    """The test file without the methods named in quals (Class.method)."""
+    """The test file without the methods named in quals (Class.method); a class left with
+    no statement keeps a `pass`."""
     tree = _parsed(src)
-    spans = []
+    spans, gone, owners = [], set(), {}
     for q in set(quals):
         node = _find_def(tree, q)
         if node is not None:
             start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            spans.append((start, node.end_lineno, node.col_offset))
+            spans.append([start, node.end_lineno, node.col_offset, ""])
+            gone.add(id(node))
+            owner = _find_def(tree, q.rsplit(".", 1)[0]) if "." in q else None
+            if owner is not None:
+                owners.setdefault(id(owner), (owner, spans[-1]))
+    for owner, span in owners.values():
+        if all(id(n) in gone for n in owner.body):
+            span[3] = " " * span[2] + "pass\n"
     lines = src.splitlines(True)
-    for start, end, col in sorted(spans, reverse=True):
-        lines[start - 1:end] = []
+    for start, end, col, keep in sorted(spans, reverse=True):
+        lines[start - 1:end] = [keep] if keep else []
     out = "".join(lines)
-    # a class left with an empty body gets a pass
     try:
-        ast.parse(out)
+        _parsed(out)  # the workspace's test file is read again for the negatives
     except SyntaxError:
         return None
     return out
@@ -175,11 +195,32 @@ def make_task(spec):
                 break
             stats["tried"] += 1
             hit = [path + ":" + b["function"] for b in bugs if b["file"] == path] + [path + ":" + c["function"]]
-            trial = dict(current)
-            trial[path] = c["source"]
             prev = {t for b in bugs if b["file"] == path for t in b["fail_to_pass"]}
+            test_src = read_test_file(spec, m)
+            is_far = lambda failing: not any(_mentions(test_src, info["defs"].get(t, ""), c["function"])
+                                             for t in failing[:3])
+            # what the covering tests alone already rule out needs no run
+            want_far = plan.get("prefer_far") and stats["tried"] < budget // 2
+            covering = mutate.covering(info, hit)
+            if not covering:
+                stats["rejected"]["no_covering_test"] = stats["rejected"].get("no_covering_test", 0) + 1
+                continue
+            if len(_method_names(info, covering)) < 2:
+                stats["rejected"]["one_failing_name"] = stats["rejected"].get("one_failing_name", 0) + 1
+                continue
+            if want_far and _surely_near(test_src, info, covering, c["function"]):
+                stats["rejected"]["near"] = stats["rejected"].get("near", 0) + 1
+                continue
+
+            def reject_first(failing):
+                if len(_method_names(info, failing)) < 2:
+                    return "one_failing_name"
+                return "near" if want_far and not is_far(failing) else ""
+            if c["source"] is None:  # the mutant does not compile or changes nothing
+                stats["rejected"]["no_change"] = stats["rejected"].get("no_change", 0) + 1
+                continue
             r = mutate.select(current, {path: c["source"]}, base, m["drop"], [m["test_module"]], info, hit,
-                              min_failures=2, known=prev)
+                              min_failures=2, known=prev, reject_first=reject_first)
             stats["runs_ms"] += r["runs_ms"]
             if not r["keep"]:
                 stats["rejected"][r["why"]] = stats["rejected"].get(r["why"], 0) + 1
@@ -190,9 +231,11 @@ def make_task(spec):
             if len(r["fail_to_pass"]) < 2:
                 stats["rejected"]["one_failing_test"] = stats["rejected"].get("one_failing_test", 0) + 1
                 continue
-            test_src = read_test_file(spec, m)
-            far = not any(_mentions(test_src, info["defs"].get(t, ""), c["function"]) for t in r["fail_to_pass"][:3])
-            if plan.get("prefer_far") and not far and stats["tried"] < budget // 2:
+            if len(_method_names(info, r["fail_to_pass"])) < 2:
+                stats["rejected"]["one_failing_name"] = stats["rejected"].get("one_failing_name", 0) + 1
+                continue
+            far = is_far(r["fail_to_pass"])
+            if want_far and not far:
                 stats["rejected"]["near"] = stats["rejected"].get("near", 0) + 1
                 continue
             if c["kind"] == "llm_rewrite":
@@ -200,7 +243,8 @@ def make_task(spec):
             chosen = {"file": path, "function": c["function"], "kind": c["kind"], "line": c["line"],
                       "fail_to_pass": r["fail_to_pass"], "pass_to_pass": r["pass_to_pass"],
                       "failures": r["failures"], "far": far}
-            current = trial
+            current = dict(current)
+            current[path] = c["source"]
             break
         if chosen is None:
             return {"ok": False, "why": "no usable mutant after %d tries" % stats["tried"], "stats": stats}
@@ -261,6 +305,28 @@ def _model_rewrites(spec, clean, stats):
     return out
 
 
+def _method_names(info, tests):
+    """The method names of tests (a task shows some failing tests and hides others, and no
+    hidden one may share its name with a shown one: a bug must fail two names at least)."""
+    return {info["defs"].get(t, "").split(".")[-1] for t in tests} - {""}
+
+
+def _surely_near(test_src, info, selected, function):
+    """Whether a mutant of `function` is near its tests whatever its runs show: a kept
+    mutant fails at least two of the selected tests, and it is far only when none of the
+    first (up to three) failing ones names the function, so with fewer than two selected
+    tests that do not name it, it cannot be far."""
+    if not selected:
+        return False  # no covering test: the selection says so
+    quiet = 0
+    for t in selected:
+        if not _mentions(test_src, info["defs"].get(t, ""), function):
+            quiet += 1
+            if quiet >= 2:
+                return False
+    return True
+
+
 def _constants_last(cands):
     """The candidates in their order, changed constants after every other kind (a constant
     is often named by the test that checks it, so the bug would sit near its test)."""
@@ -284,10 +350,15 @@ def _assemble(spec, level, plan, rng, clean, buggy, bugs, f2p, p2p, base, stats)
     defs = {}
     for path, info in infos.items():
         defs.update(info["defs"])
-    # hide half of the failing tests' methods (at least one) and a third of the rest
+    # hide half of the failing tests' methods (at least one) and a third of the rest. The
+    # failing methods are split by name: a hidden failing test never shares its method's
+    # name with a shown one, so a fix that recognises the shown tests by name (on the call
+    # stack, say) cannot pass the hidden ones too.
     f2p_defs = sorted({defs.get(t, "") for t in f2p} - {""})
-    rng.shuffle(f2p_defs)
-    hidden_f2p = set(f2p_defs[:max(1, len(f2p_defs) // 2)]) if len(f2p_defs) >= 2 else set()
+    f2p_names = sorted({d.split(".")[-1] for d in f2p_defs})
+    rng.shuffle(f2p_names)
+    hidden_names = set(f2p_names[:max(1, len(f2p_names) // 2)]) if len(f2p_names) >= 2 else set()
+    hidden_f2p = {d for d in f2p_defs if d.split(".")[-1] in hidden_names}
     shown = [t for t in f2p if defs.get(t) not in hidden_f2p]
     if not hidden_f2p or not shown:
         return {"ok": False, "why": "the failing tests cannot be split into shown and hidden ones", "stats": stats}

@@ -206,9 +206,11 @@ def apply_site(source, site):
 
 
 def candidates(source, seed, kinds=None, limit=40):
-    """Compilable mutants of `source` that differ in meaning, in a seeded order, one per
-    (function, kind) pair first so that kinds and functions are spread. A generator: each
-    mutant is built and checked only when the caller asks for it (callers try a few)."""
+    """Mutants of `source`, in a seeded order, one per (function, kind) pair first so that
+    kinds and functions are spread. A generator of dicts (kind, function, line, ...) whose
+    "source" (the mutant's text) is built only when asked for: most candidates are ruled
+    out by what they mutate before anything runs. A mutant that does not compile or does
+    not differ in meaning has None as its source."""
     rng = random.Random(seed)
     all_sites = [s for s in _sites_of(source) if kinds is None or s["kind"] in kinds]
     rng.shuffle(all_sites)
@@ -217,25 +219,30 @@ def candidates(source, seed, kinds=None, limit=40):
         key = (s["function"], s["kind"])
         (rest if key in seen_pairs else first).append(s)
         seen_pairs.add(key)
-    base_dump = None
-    made = 0
-    for s in first + rest:
-        try:
-            text = apply_site(source, s)
-            tree = ast.parse(text)
-            compile(tree, "<mutant>", "exec")
-        except Exception:
-            continue
-        if base_dump is None:
-            base_dump = _dump_of(source)
-        if ast.dump(tree) == base_dump:
-            continue
-        s = dict(s)
-        s["source"] = text
-        yield s
-        made += 1
-        if made >= limit:
-            return
+    for s in (first + rest)[:limit]:
+        yield _Mutant(s, source)
+
+
+class _Mutant(dict):
+    def __init__(self, site, original):
+        super().__init__(site)
+        self._original = original
+
+    def __missing__(self, key):
+        if key != "source":
+            raise KeyError(key)
+        self["source"] = _build(self._original, self)
+        return self["source"]
+
+
+def _build(source, site):
+    try:
+        text = apply_site(source, site)
+        tree = ast.parse(text)
+        codebox.compiled(text)  # kept for the mutant's test runs
+    except Exception:
+        return None
+    return None if ast.dump(tree) == _dump_of(source) else text
 
 
 # The sites and the tree dump of a source: the same module is mutated by many tasks of
@@ -344,20 +351,23 @@ def rewrite_candidate(source, qual, reply):
 # ---------------------------------------------------------------- generator entry points
 
 def baseline(files, base, drop, test_modules, timeout=60.0, max_test_ms=200.0):
-    """Runs the clean tree twice (the first time recording which functions each test
-    calls). Candidates are the tests that pass both times, each within max_test_ms."""
-    runs = [codebox.run_tests(files, base, drop, test_modules, timeout=timeout, coverage=(i == 0))
-            for i in range(2)]
-    both = [t for t in runs[0]["outcomes"] if all(codebox.passed(r, t) for r in runs)]
-    ok = sorted(t for t in both if runs[1]["times"].get(t, 1e9) <= max_test_ms)
-    flaky = sorted(t for t in runs[0]["outcomes"]
-                   if codebox.passed(runs[0], t) != codebox.passed(runs[1], t))
+    """Runs the clean tree twice: first every test, recording which functions of the files
+    each one calls; then again the tests that passed and called one (no other test is ever
+    selected for a mutant: a test of a C accelerator, say). Candidates are the tests that
+    call a function and pass both times, each within max_test_ms."""
+    first = codebox.run_tests(files, base, drop, test_modules, timeout=timeout, coverage=True)
+    calling = sorted(t for t in first["outcomes"] if codebox.passed(first, t) and first["coverage"].get(t))
+    second = codebox.run_tests(files, base, drop, test_modules, only=calling, timeout=timeout)
+    runs = [first, second]
+    both = [t for t in calling if codebox.passed(second, t)]
+    ok = sorted(t for t in both if second["times"].get(t, 1e9) <= max_test_ms)
+    flaky = sorted(t for t in calling if not codebox.passed(second, t))
     return {"passing": ok, "flaky": flaky, "wall_ms": [r["wall_ms"] for r in runs],
-            "times": {t: runs[1]["times"].get(t, 0) for t in ok},
-            "coverage": {t: runs[0]["coverage"].get(t, []) for t in ok},
-            "defs": {t: runs[0]["defs"].get(t, "") for t in ok},
-            "load_errors": runs[0]["load_errors"], "timed_out": any(r["timed_out"] for r in runs),
-            "slow": len(both) - len(ok)}
+            "times": {t: second["times"].get(t, 0) for t in ok},
+            "coverage": {t: first["coverage"].get(t, []) for t in ok},
+            "defs": {t: first["defs"].get(t, "") for t in ok},
+            "load_errors": first["load_errors"], "timed_out": any(r["timed_out"] for r in runs),
+            "slow": len(both) - len(ok), "calling": len(calling)}
 
 
 def covering(base_info, functions_hit):
@@ -367,33 +377,50 @@ def covering(base_info, functions_hit):
 
 
 def run_timeout(base_info, tests):
+    """Wall seconds a selection run may take: only a backstop for a mutant that hangs
+    without using CPU (one that loops is ended by run_cpu_limit first)."""
     return max(2.0, 10.0 * sum(base_info["times"].get(t, 0) for t in tests) / 1000.0 + 1.5)
 
 
-def select(files, mutated, base, drop, test_modules, base_info, functions_hit, min_failures=1, known=()):
+def run_cpu_limit(base_info, tests):
+    """CPU seconds a selection run may use: the imports (well under 0.2 s once the warm
+    interpreter holds what the tests import), and three times what the tests took on the
+    clean tree (their wall time then, at least their CPU time). CPU time, not
+    wall time, so that a mutant is judged alike on an idle machine and on a busy one."""
+    return 0.4 + 3.0 * sum(base_info["times"].get(t, 0) for t in tests) / 1000.0
+
+
+def select(files, mutated, base, drop, test_modules, base_info, functions_hit, min_failures=1, known=(),
+           reject_first=None):
     """Decides one mutant. The selected tests are the clean tree's candidates that call a
     mutated function; they run twice on the mutant. Kept only when at least one fails
     (fail-to-pass), every outcome repeats and every other selected test passes both
     times (pass-to-pass). A mutant whose first run already rules it out (fewer than
-    min_failures failing tests, or none beyond the `known` ones) is not run again."""
+    min_failures failing tests, none beyond the `known` ones, or a reason the caller's
+    reject_first(failing tests, in selection order) gives) is not run again: a second
+    run either repeats the first (the same verdict) or differs (unstable)."""
     selected = covering(base_info, functions_hit)
     if not selected:
         return {"keep": False, "why": "no_covering_test", "runs_ms": []}
+    if len(selected) < min_failures:  # it cannot fail enough tests
+        return {"keep": False, "why": "one_failing_test", "runs_ms": []}
     tree = dict(files)
     tree.update(mutated)
     timeout = run_timeout(base_info, selected)
+    cpu = run_cpu_limit(base_info, selected)
     runs = []
     for _ in range(2):
-        r = codebox.run_tests(tree, base, drop, test_modules, only=selected, timeout=timeout)
+        r = codebox.run_tests(tree, base, drop, test_modules, only=selected, timeout=timeout, cpu_limit=cpu)
         runs.append(r)
         why = ("timeout" if r["timed_out"] else "crash" if r["crashed"] else
                "import_error" if r["load_errors"] else
                "incomplete" if any(t not in r["outcomes"] for t in selected) else "")
         if not why and len(runs) == 1:
-            failing = {t for t in selected if not codebox.passed(r, t)}
+            failing = [t for t in selected if not codebox.passed(r, t)]
             why = ("fails_nothing" if not failing else
-                   "adds_no_failure" if failing <= set(known) else
-                   "one_failing_test" if len(failing) < min_failures else "")
+                   "adds_no_failure" if set(failing) <= set(known) else
+                   "one_failing_test" if len(failing) < min_failures else
+                   reject_first(failing) if reject_first else "")
         if why:
             return {"keep": False, "why": why, "runs_ms": [x["wall_ms"] for x in runs]}
     f2p, p2p, unstable = [], [], []
