@@ -4,7 +4,11 @@
 // statements are cached by address and bind text without copying it; ids are
 // assembled canonical text.
 #include <algorithm>
+#include <string>
+#include <string_view>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "data/content_id.h"
 #include "data/corpus.h"
@@ -31,33 +35,67 @@ bool key_exists(Connection& c, const std::string& key) {
   return s->step();
 }
 
-// A repeated (check, attempt) of one task is a generator bug: the UNIQUE
-// constraint fails and the whole work item is refused.
-//
-// One row per INSERT: a multi-row INSERT into a table with constraints that
-// are checked per statement (UNIQUE, the foreign key to tasks) keeps a
-// statement journal, a copy of every page it changes, so that it alone can be
-// undone; past 64 KiB that copy goes to a temporary file, and it was three
-// quarters of the bytes a bulk write wrote (bench/corpus_bench).
+// A task's validations go in many rows per INSERT: one statement run for a
+// task's dozen rows instead of one each (binding, opening and closing the
+// table's and indexes' cursors, halting), a third of a work item's cost.
+constexpr size_t kValidationRowsPerInsert = 32;
+constexpr int kValidationColumns = 12;
+
+// The INSERT of `rows` validation rows (1..kValidationRowsPerInsert). The
+// texts live as long as the process, so Connection::cached finds each by its
+// address. OR ROLLBACK, not the default ABORT: a multi-row statement that may
+// abort alone keeps a statement journal (a copy of every page it changes);
+// a conflict (impossible: the rows are checked first and the task row is new)
+// would end the whole transaction instead.
+const char* validations_insert_sql(size_t rows) {
+  static const std::vector<std::string> texts = [] {
+    std::vector<std::string> all;
+    std::string sql =
+        "INSERT OR ROLLBACK INTO validations(task_row, check_name, attempt, input_digest, expected_pass, "
+        "verdict, score, reason, as_expected, started_at_ms, wall_ms, output_digest) VALUES ";
+    for (size_t n = 1; n <= kValidationRowsPerInsert; ++n) {
+      sql += n == 1 ? "(?,?,?,?,?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?,?,?,?,?)";
+      all.push_back(sql);
+    }
+    return all;
+  }();
+  return texts.at(rows - 1).c_str();
+}
+
+// A repeated (check, attempt) of one task is a generator bug: the whole work
+// item is refused.
+void check_validations_unique(const Connection& c, const std::string& task_id,
+                              const std::vector<ValidationRecord>& all) {
+  std::vector<std::pair<std::string_view, int>> keys;
+  keys.reserve(all.size());
+  for (const ValidationRecord& v : all) keys.emplace_back(v.check, v.attempt);
+  std::sort(keys.begin(), keys.end());
+  auto repeated = std::adjacent_find(keys.begin(), keys.end());
+  if (repeated != keys.end())
+    throw CorpusError("corpus " + c.path() + ": task " + task_id + " has two validations of check '" +
+                      std::string(repeated->first) + "' attempt " + std::to_string(repeated->second));
+}
+
 void write_validations(Connection& c, int64_t task_row, const std::vector<ValidationRecord>& all) {
-  Statement& insert = c.cached(
-      "INSERT INTO validations(task_row, check_name, attempt, input_digest, expected_pass, "
-      "verdict, score, reason, as_expected, started_at_ms, wall_ms, output_digest) "
-      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
-  for (const ValidationRecord& v : all) {
-    RebindScope s(insert);
-    s->bind(1, task_row);
-    s->bind_static(2, v.check);
-    s->bind(3, int64_t{v.attempt});
-    s->bind_static(4, v.input_digest);
-    s->bind(5, int64_t{v.expected_pass});
-    s->bind_static(6, v.verdict);
-    s->bind(7, v.score);
-    s->bind_static(8, v.reason);
-    s->bind(9, int64_t{v.as_expected});
-    s->bind(10, v.started_at_ms);
-    s->bind(11, v.wall_ms);
-    s->bind_static(12, v.output_digest);
+  for (size_t from = 0; from < all.size(); from += kValidationRowsPerInsert) {
+    size_t rows = std::min(kValidationRowsPerInsert, all.size() - from);
+    RebindScope s(c.cached(validations_insert_sql(rows)));
+    for (size_t i = 0; i < rows; ++i) {
+      const ValidationRecord& v = all[from + i];
+      const int at = static_cast<int>(i) * kValidationColumns;
+      s->bind(at + 1, task_row);
+      s->bind_static(at + 2, v.check);
+      s->bind(at + 3, int64_t{v.attempt});
+      s->bind_static(at + 4, v.input_digest);
+      s->bind(at + 5, int64_t{v.expected_pass});
+      s->bind_static(at + 6, v.verdict);
+      s->bind(at + 7, v.score);
+      s->bind_static(at + 8, v.reason);
+      s->bind(at + 9, int64_t{v.as_expected});
+      s->bind(at + 10, v.started_at_ms);
+      s->bind(at + 11, v.wall_ms);
+      s->bind_static(at + 12, v.output_digest);
+    }
     s->run();
   }
 }
@@ -115,6 +153,7 @@ void write_task(Connection& c, const std::string& env_id, const std::string& cat
   // validations and rollouts.
   if (sqlite3_changes(c.raw()) == 0) return;
   int64_t row = sqlite3_last_insert_rowid(c.raw());
+  check_validations_unique(c, id, t.validations);
   write_validations(c, row, t.validations);
   for (size_t i = 0; i < t.rollouts.size(); ++i) write_rollout(c, row, t.rollouts[i], p.rollouts[i]);
 }
@@ -142,11 +181,24 @@ void write_environment(Connection& c, const EnvironmentRecord& e, const Prepared
   s->run();
 }
 
+// The run a work item names must be recorded (looked up once per run and batch).
+void check_run_known(Connection& c, const WorkItem& item, std::string& known_run) {
+  if (item.run_id.empty() || item.run_id == known_run) return;
+  StatementScope s(c.cached("SELECT 1 FROM runs WHERE id = ?"));
+  s->bind(1, item.run_id);
+  if (!s->step())
+    throw CorpusError("corpus " + c.path() + ": work item " + item.key + " names run " + item.run_id +
+                      ", which is not recorded (Corpus::begin_run makes it)");
+  known_run = item.run_id;
+}
+
 // Writes item i inside the caller's transaction; false if already recorded.
-bool write_item(Corpus::Impl& impl, ItemPreparer& prep, size_t i, const WorkItem& item) {
+bool write_item(Corpus::Impl& impl, ItemPreparer& prep, size_t i, const WorkItem& item,
+                std::string& known_run) {
   Connection& c = *impl.conn;
   if (item.key.empty()) throw CorpusError("corpus " + c.path() + ": work item without a key");
   if (key_exists(c, item.key)) return false;
+  check_run_known(c, item, known_run);
   const PreparedItem& p = prep.get(i);
   write_environment(c, item.environment, p);
   const std::string& env_id = p.env_id;
@@ -227,7 +279,8 @@ size_t Corpus::record_work_items(std::span<const WorkItem> items) {
     // Canonical texts and ids of the next items are computed on a second
     // thread while this one writes (the preparer is stopped on any error).
     ItemPreparer prep(items, impl_->code_digests);
-    for (size_t i = 0; i < items.size(); ++i) added += write_item(*impl_, prep, i, items[i]) ? 1 : 0;
+    std::string known_run;
+    for (size_t i = 0; i < items.size(); ++i) added += write_item(*impl_, prep, i, items[i], known_run) ? 1 : 0;
   } catch (const std::invalid_argument& e) {  // e.g. JSON that has no canonical form
     throw CorpusError("corpus " + c.path() + ": work item rejected: " + e.what());
   }
@@ -242,6 +295,16 @@ void Corpus::record_audit(const AuditRecord& audit) {
   if (!a.created_at_ms) a.created_at_ms = now_ms();
   Connection& c = *impl_->conn;
   WriteTransaction tx(c);
+  auto known = [&](const char* sql, const std::string& id) {
+    if (id.empty()) return true;
+    StatementScope q(c.cached(sql));
+    q->bind(1, id);
+    return q->step();
+  };
+  if (!known("SELECT 1 FROM tasks WHERE id = ?", a.task_id))
+    throw CorpusError("corpus " + c.path() + ": audit of unknown task '" + a.task_id + "'");
+  if (!known("SELECT 1 FROM environments WHERE id = ?", a.environment_id))
+    throw CorpusError("corpus " + c.path() + ": audit of unknown environment '" + a.environment_id + "'");
   StatementScope s(c.cached(
       "INSERT OR IGNORE INTO audits(id, task_id, environment_id, who, verdict, notes, "
       "created_at_ms) VALUES (?,?,?,?,?,?,?)"));

@@ -1,6 +1,10 @@
 // Writing work items, runs and audits: round trips, idempotency, atomicity.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <tuple>
+#include <vector>
+
 #include "data/content_id.h"
 #include "data/corpus.h"
 #include "tests/data/sample_items.h"
@@ -120,6 +124,105 @@ TEST(CorpusWrite, BadItemInABatchWritesNothing) {
   EXPECT_THROW(c.record_work_item(WorkItem{}), CorpusError);  // no key
   // The corpus is still usable afterwards.
   EXPECT_TRUE(c.record_work_item(sample::make_work_item(6)));
+}
+
+// Validations go in many rows per statement: any count round-trips whole, field
+// by field, across the statement's row limit.
+TEST(CorpusWrite, EveryValidationFieldRoundTripsWhateverTheirCount) {
+  TempDir dir;
+  Corpus c = Corpus::open(dir.file("c.db"));
+  const std::vector<size_t> counts = {0, 1, 31, 32, 33, 70};
+  auto item = sample::make_work_item(3);
+  item.tasks.resize(counts.size(), item.tasks[0]);
+  for (size_t t = 0; t < counts.size(); ++t) {
+    item.tasks[t].prompt = "task " + std::to_string(t);
+    item.tasks[t].validations.clear();
+    for (size_t i = 0; i < counts[t]; ++i) {
+      ValidationRecord v;
+      v.check = i % 3 ? "negative:case_" + std::to_string(i % 5) : "reference";
+      v.attempt = static_cast<int>(i);
+      v.input_digest = std::string(64, static_cast<char>('a' + i % 6));
+      v.expected_pass = i % 2 == 0;
+      v.verdict = i % 4 ? "fail" : "pass";
+      v.score = 0.25 * static_cast<double>(i % 5);
+      v.reason = i % 7 ? "reason " + std::to_string(i) : "";
+      v.as_expected = i % 11 != 0;
+      v.started_at_ms = 1700000000000 + static_cast<int64_t>(i);
+      v.wall_ms = static_cast<int64_t>(i * 3);
+      v.output_digest = std::string(64, static_cast<char>('0' + i % 10));
+      item.tasks[t].validations.push_back(v);
+    }
+  }
+  ASSERT_TRUE(c.record_work_item(item));
+  std::string env_id = environment_id(item.environment);
+  for (size_t t = 0; t < counts.size(); ++t) {
+    SCOPED_TRACE(counts[t]);
+    auto back = c.task(task_id(env_id, item.tasks[t]));
+    ASSERT_TRUE(back.has_value());
+    ASSERT_EQ(back->validations.size(), counts[t]);
+    std::vector<ValidationRecord> wanted = item.tasks[t].validations;  // read back by check, attempt
+    std::sort(wanted.begin(), wanted.end(), [](const ValidationRecord& a, const ValidationRecord& b) {
+      return std::tie(a.check, a.attempt) < std::tie(b.check, b.attempt);
+    });
+    for (size_t i = 0; i < counts[t]; ++i) {
+      const ValidationRecord& want = wanted[i];
+      const ValidationRecord& got = back->validations[i];
+      EXPECT_EQ(got.check, want.check);
+      EXPECT_EQ(got.attempt, want.attempt);
+      EXPECT_EQ(got.input_digest, want.input_digest);
+      EXPECT_EQ(got.expected_pass, want.expected_pass);
+      EXPECT_EQ(got.verdict, want.verdict);
+      EXPECT_EQ(got.score, want.score);
+      EXPECT_EQ(got.reason, want.reason);
+      EXPECT_EQ(got.as_expected, want.as_expected);
+      EXPECT_EQ(got.started_at_ms, want.started_at_ms);
+      EXPECT_EQ(got.wall_ms, want.wall_ms);
+      EXPECT_EQ(got.output_digest, want.output_digest);
+    }
+  }
+  EXPECT_EQ(query_int(dir.file("c.db"), "SELECT count(*) FROM validations"), 0 + 1 + 31 + 32 + 33 + 70);
+  // A repeated (check, attempt) past the first statement's rows refuses the item whole.
+  auto twice = sample::make_work_item(4);
+  twice.tasks[1].validations = item.tasks[5].validations;
+  twice.tasks[1].validations.push_back(item.tasks[5].validations[40]);
+  try {
+    c.record_work_item(twice);
+    ADD_FAILURE() << "a repeated validation was recorded";
+  } catch (const CorpusError& e) {
+    EXPECT_NE(std::string(e.what()).find("two validations"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(c.has_work_item(twice.key));
+  EXPECT_EQ(query_int(dir.file("c.db"), "SELECT count(*) FROM validations"), 0 + 1 + 31 + 32 + 33 + 70);
+}
+
+// References a caller names are checked by the corpus itself: a work item of a
+// run that was never begun, an audit of an unknown task or environment, are
+// refused whole; what the corpus writes refers only to rows that exist.
+TEST(CorpusWrite, UnknownReferencesAreRefusedAndNothingDangles) {
+  TempDir dir;
+  std::string path = dir.file("c.db");
+  Corpus c = Corpus::open(path);
+  std::vector<WorkItem> batch = {sample::make_work_item(1), sample::make_work_item(2)};
+  batch[1].run_id = std::string(64, 'f');
+  try {
+    c.record_work_items(batch);
+    ADD_FAILURE() << "a work item of an unknown run was recorded";
+  } catch (const CorpusError& e) {
+    EXPECT_NE(std::string(e.what()).find("not recorded"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(c.has_work_item(batch[0].key));
+  EXPECT_EQ(query_int(path, "SELECT count(*) FROM tasks"), 0);
+  RunRecord run;
+  run.command = "synth";
+  batch[1].run_id = c.begin_run(run);
+  EXPECT_EQ(c.record_work_items(batch), 2u);
+  EXPECT_THROW(c.record_audit({.id = "", .task_id = "", .environment_id = std::string(64, '7'),
+                               .who = "r", .verdict = "ok", .notes = "", .created_at_ms = 1}),
+               CorpusError);
+  c.record_audit({.id = "", .task_id = "", .environment_id = environment_id(batch[0].environment),
+                  .who = "r", .verdict = "ok", .notes = "", .created_at_ms = 1});
+  EXPECT_EQ(query_int(path, "SELECT count(*) FROM audits"), 1);
+  EXPECT_EQ(testing::query(path, "PRAGMA foreign_key_check").size(), 0u);
 }
 
 TEST(CorpusWrite, RunsRecordProvenance) {
