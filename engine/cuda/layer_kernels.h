@@ -120,6 +120,7 @@ struct RouterArgs {
   float route_scale = 1.f;
   int32_t* ids = nullptr;   // [n][K] chosen experts, best first
   float* weights = nullptr; // [n][K]
+  float* scores = nullptr;  // [n][E] scratch: the raw scores
 };
 // Scores s = sigmoid(x W^T) (or softmax); selection by s + bias, group-limited: the topk_group
 // groups with the best sum of their two best biased scores; ties to the lower index.

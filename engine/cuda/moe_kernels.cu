@@ -10,6 +10,7 @@
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/layer_kernels.h"
 #include "engine/cuda/mma_ptx.cuh"
+#include "engine/cuda/warp_scan.cuh"
 
 namespace envforge::engine::gpu {
 
@@ -24,72 +25,106 @@ __device__ inline bool better(float va, int a, float vb, int b) {
   return va != vb ? va > vb : a < b;
 }
 
-__global__ void __launch_bounds__(256) route_kernel(RouterArgs p) {
+// Router scores: one warp per (expert, token), so that the gate matrix (E x d f32, megabytes)
+// is read by many blocks at once; one block per token was latency-bound.
+constexpr int kScoreWarps = 8;
+__global__ void __launch_bounds__(32 * kScoreWarps) route_scores_kernel(RouterArgs p) {
+  const int e = blockIdx.x * kScoreWarps + (threadIdx.x >> 5), t = blockIdx.y, lane = threadIdx.x & 31;
+  if (e >= p.E) return;
+  const float* x = p.x + size_t(t) * p.d;
+  const float* w = p.gate_w + size_t(e) * p.d;
+  float s = 0.f;
+  if (p.d % 4 == 0) {
+    const float4* x4 = reinterpret_cast<const float4*>(x);
+    const float4* w4 = reinterpret_cast<const float4*>(w);
+#pragma unroll 4
+    for (int j = lane; j < p.d / 4; j += 32) {
+      const float4 a = __ldg(x4 + j), b = __ldg(w4 + j);
+      s += a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
+    }
+  } else {
+    for (int j = lane; j < p.d; j += 32) s += x[j] * w[j];
+  }
+  for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+  if (lane == 0) p.scores[size_t(t) * p.E + e] = s;
+}
+
+// The better of two (value, index) candidates across the warp: higher value, ties to the
+// lower index (the CPU reference's order).
+__device__ inline void warp_best(float& v, int& i) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, v, o);
+    const int oi = __shfl_xor_sync(0xffffffffu, i, o);
+    if (oi >= 0 && (i < 0 || better(ov, oi, v, i))) v = ov, i = oi;
+  }
+}
+
+// Selection, one warp per token: lane l holds experts l, l + 32, ...; group scores (sum of a
+// group's two best biased scores), the kept groups, then K rounds of a warp-wide arg-max.
+__global__ void __launch_bounds__(32) route_select_kernel(RouterArgs p) {
   extern __shared__ float sm[];
   float* score = sm;            // [E]
   float* biased = sm + p.E;     // [E]
-  float* gscore = sm + 2 * p.E; // [n_group]
-  const int t = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const float* x = p.x + size_t(t) * p.d;
-  for (int e = warp; e < p.E; e += blockDim.x / 32) {
-    const float* w = p.gate_w + size_t(e) * p.d;
-    float s = 0.f;
-    for (int j = lane; j < p.d; j += 32) s += x[j] * w[j];
-    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-    if (lane == 0) score[e] = s;
-  }
-  __syncthreads();
-  if (threadIdx.x != 0) return;
-  // The selection is a few hundred comparisons: one thread, in the CPU reference's order.
+  const int t = blockIdx.x, lane = threadIdx.x;
   const int E = p.E, G = p.n_group, per_group = E / G, K = p.K;
+  const float* raw = p.scores + size_t(t) * E;
   if (p.softmax) {
-    float mx = -INFINITY, sum = 0.f;
-    for (int e = 0; e < E; ++e) mx = fmaxf(mx, score[e]);
-    for (int e = 0; e < E; ++e) sum += (score[e] = expf(score[e] - mx));
-    for (int e = 0; e < E; ++e) score[e] /= sum;
+    float mx = -INFINITY;
+    for (int e = lane; e < E; e += 32) mx = fmaxf(mx, raw[e]);
+    for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+    float sum = 0.f;
+    for (int e = lane; e < E; e += 32) sum += (score[e] = expf(raw[e] - mx));
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    for (int e = lane; e < E; e += 32) score[e] /= sum;
   } else {
-    for (int e = 0; e < E; ++e) score[e] = 1.f / (1.f + expf(-score[e]));
+    for (int e = lane; e < E; e += 32) score[e] = 1.f / (1.f + expf(-raw[e]));
   }
-  for (int e = 0; e < E; ++e) biased[e] = score[e] + (p.bias ? p.bias[e] : 0.f);
+  for (int e = lane; e < E; e += 32) biased[e] = score[e] + (p.bias ? p.bias[e] : 0.f);
+  __syncwarp();
   if (G > 1) {
-    for (int g = 0; g < G; ++g) {
+    // lane g (and g + 32, ...) scores group g; a group is dropped when topk_group others beat it
+    float* gscore = sm + 2 * E;  // [G]
+    for (int g = lane; g < G; g += 32) {
       float a = -INFINITY, b = -INFINITY;
       for (int e = g * per_group; e < (g + 1) * per_group; ++e) {
-        if (biased[e] > a) {
-          b = a;
-          a = biased[e];
-        } else if (biased[e] > b) {
-          b = biased[e];
-        }
+        const float v = biased[e];
+        if (v > a) b = a, a = v;
+        else if (v > b) b = v;
       }
       gscore[g] = a + b;
     }
-    // keep the topk_group best groups: a group is dropped when topk_group others beat it
-    for (int g = 0; g < G; ++g) {
+    __syncwarp();
+    for (int g = lane; g < G; g += 32) {
       int beaten_by = 0;
       for (int o = 0; o < G; ++o)
         if (o != g && better(gscore[o], o, gscore[g], g)) ++beaten_by;
       if (beaten_by >= p.topk_group)
         for (int e = g * per_group; e < (g + 1) * per_group; ++e) biased[e] = -INFINITY;
     }
+    __syncwarp();
   }
-  int32_t* ids = p.ids + size_t(t) * K;
-  float* wts = p.weights + size_t(t) * K;
+  int* chosen = reinterpret_cast<int*>(sm + 2 * E + G);  // [K]
   float sum = 0.f;
-  for (int i = 0; i < K; ++i) {
+  for (int k = 0; k < K; ++k) {
+    float v = -INFINITY;
     int best = -1;
-    for (int e = 0; e < E; ++e) {
+    for (int e = lane; e < E; e += 32) {
       bool taken = false;
-      for (int j = 0; j < i; ++j) taken |= ids[j] == e;
-      if (!taken && (best < 0 || better(biased[e], e, biased[best], best))) best = e;
+      for (int j = 0; j < k; ++j) taken |= chosen[j] == e;
+      if (!taken && (best < 0 || better(biased[e], e, v, best))) v = biased[e], best = e;
     }
-    ids[i] = best;
+    warp_best(v, best);
+    if (lane == 0) chosen[k] = best;
+    __syncwarp();
     sum += score[best];
   }
-  for (int i = 0; i < K; ++i) {
-    float w = score[ids[i]];
-    if (p.normalize) w /= sum;
-    wts[i] = w * p.route_scale;
+  if (lane == 0) {
+    for (int k = 0; k < K; ++k) {
+      float w = score[chosen[k]];
+      if (p.normalize) w /= sum;
+      p.ids[size_t(t) * K + k] = chosen[k];
+      p.weights[size_t(t) * K + k] = w * p.route_scale;
+    }
   }
 }
 
@@ -104,9 +139,18 @@ __global__ void __launch_bounds__(1024) dispatch_kernel(const int32_t* ids, int 
   __syncthreads();
   for (int a = threadIdx.x; a < A; a += blockDim.x) atomicAdd(&counts[ids[a]], 1);
   __syncthreads();
-  if (threadIdx.x == 0) {
-    int off = 0, nt = 0;
-    for (int e = 0; e < d.E; ++e) {
+  if (threadIdx.x < 32) {
+    // lane l lays out experts [l * per, (l + 1) * per): its rows and tiles start after those
+    // of the lanes before it
+    const int lane = threadIdx.x, per = (d.E + 31) / 32;
+    const int e0 = min(lane * per, d.E), e1 = min(e0 + per, d.E);
+    int rows = 0, tiles = 0;
+    for (int e = e0; e < e1; ++e) {
+      rows += counts[e];
+      tiles += (counts[e] + kMoeTileRows - 1) / kMoeTileRows;
+    }
+    int off = warp_inclusive_sum(rows) - rows, nt = warp_inclusive_sum(tiles) - tiles;
+    for (int e = e0; e < e1; ++e) {
       start[e] = d.offsets[e] = off;
       for (int r = 0; r < counts[e]; r += kMoeTileRows) {
         d.tiles[2 * nt] = e;
@@ -115,8 +159,10 @@ __global__ void __launch_bounds__(1024) dispatch_kernel(const int32_t* ids, int 
       }
       off += counts[e];
     }
-    d.offsets[d.E] = off;
-    *d.num_tiles = nt;
+    if (lane == 31) {
+      d.offsets[d.E] = off;
+      *d.num_tiles = nt;
+    }
   }
   __syncthreads();
   // Row order inside a group does not change any value: each row is computed on its own.
@@ -295,8 +341,12 @@ void route(const RouterArgs& p, cudaStream_t stream) {
           "the kept groups hold fewer than K experts");
   if (p.n == 0) return;
   require(p.x && p.gate_w && p.ids && p.weights, "route", "x, gate_w, ids, weights must be set");
-  const size_t smem = (2 * size_t(p.E) + p.n_group) * sizeof(float);
-  route_kernel<<<p.n, 256, smem, stream>>>(p);
+  require(p.scores, "route", "scores (n x E scratch) must be set");
+  route_scores_kernel<<<dim3((p.E + kScoreWarps - 1) / kScoreWarps, p.n), 32 * kScoreWarps, 0,
+                        stream>>>(p);
+  ENVFORGE_CUDA_CHECK_LAUNCH();
+  const size_t smem = (2 * size_t(p.E) + p.n_group) * sizeof(float) + p.K * sizeof(int);
+  route_select_kernel<<<p.n, 32, smem, stream>>>(p);
   ENVFORGE_CUDA_CHECK_LAUNCH();
 }
 

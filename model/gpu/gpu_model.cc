@@ -147,6 +147,7 @@ void GpuModel::Impl::init(const ModelWeights& host_w) {
     const size_t A = Ts * K;
     moe_ids = DeviceArray<int32_t>(A);
     moe_w = DeviceArray<float>(A);
+    router_scores = DeviceArray<float>(size_t(T) * E);
     xs = DeviceArray<__nv_bfloat16>(A * d);
     gu_e = DeviceArray<float>(A * 2 * mi);
     act_e = DeviceArray<__nv_bfloat16>(A * mi);

@@ -76,7 +76,7 @@ struct GpuModel::Impl {
   DeviceArray<int32_t> idx;
   // MoE
   DeviceArray<int32_t> moe_ids;
-  DeviceArray<float> moe_w, gu_e, ye;
+  DeviceArray<float> moe_w, router_scores, gu_e, ye;
   DeviceArray<__nv_bfloat16> xs, act_e;
   DeviceArray<char> dispatch_buf;
   engine::gpu::MoeDispatch dispatch;

@@ -177,6 +177,7 @@ void GpuModel::Impl::enqueue_feed_forward(int li, const StepShape& s) {
   ra.route_scale = static_cast<float>(cfg.routed_scaling_factor);
   ra.ids = moe_ids.get();
   ra.weights = moe_w.get();
+  ra.scores = router_scores.get();
   eg::route(ra, stream);
   const int assign = n * K;
   eg::moe_dispatch(moe_ids.get(), n, K, dispatch, stream);

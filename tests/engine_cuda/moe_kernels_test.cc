@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numeric>
 #include <set>
+#include <tuple>
 
 #include "engine/cuda/layer_kernels.h"
 #include "tests/engine_cuda/gpu_test_util.h"
@@ -72,15 +73,19 @@ TEST_F(MoeKernels, RouterMatchesCpu) {
   std::mt19937 rng(21);
   struct Case { int n, d, E, K, G, TG; bool softmax; };
   for (const Case& c : {Case{9, 64, 8, 2, 4, 2, false}, Case{64, 7168, 256, 8, 8, 4, false},
-                        Case{17, 160, 4, 2, 1, 1, false}, Case{33, 512, 64, 6, 1, 1, true}}) {
+                        Case{1, 7168, 256, 8, 8, 4, false}, Case{17, 160, 4, 2, 1, 1, false},
+                        Case{33, 512, 64, 6, 1, 1, true}, Case{5, 98, 40, 6, 1, 1, false},
+                        Case{12, 256, 160, 6, 5, 2, false}}) {
     const auto x = random_normal(rng, size_t(c.n) * c.d);
     const auto gate = random_normal(rng, size_t(c.E) * c.d, 1.f / std::sqrt(float(c.d)));
     const auto bias = random_normal(rng, c.E, 0.1f);
     DeviceBuffer<float> dx(x), dg(gate), db(bias), dw(size_t(c.n) * c.K);
     DeviceBuffer<int32_t> di(size_t(c.n) * c.K);
+    DeviceBuffer<float> scratch(size_t(c.n) * c.E);
     di.poison();
     dw.poison();
     RouterArgs a;
+    a.scores = scratch.get();
     a.x = dx.get(), a.gate_w = dg.get(), a.bias = db.get();
     a.n = c.n, a.d = c.d, a.E = c.E, a.K = c.K, a.n_group = c.G, a.topk_group = c.TG;
     a.softmax = c.softmax, a.normalize = true, a.route_scale = 2.5f;
@@ -181,6 +186,55 @@ TEST_F(MoeKernels, ExpertBlockMatchesCpu) {
     int bad = 0;
     EXPECT_LT(rel_l2(got, want, &bad), 2e-3) << "n=" << c.n << " d=" << c.d;
     EXPECT_EQ(bad, 0);
+  }
+}
+
+// The dispatch against a plain layout: groups in expert order, row tiles of at most
+// kMoeTileRows, every assignment in its expert's group exactly once.
+TEST_F(MoeKernels, DispatchLaysOutEveryAssignmentOnce) {
+  std::mt19937 rng(3);
+  for (const auto [n, K, E] : {std::tuple{700, 3, 300}, std::tuple{1, 8, 256}, std::tuple{64, 8, 256},
+                               std::tuple{5, 2, 7}}) {
+    std::vector<int32_t> ids(size_t(n) * K);
+    // skewed: a few experts get most rows, so that some groups span several tiles
+    std::uniform_int_distribution<int> any(0, E - 1), few(0, std::min(E, 4) - 1);
+    for (int t = 0; t < n; ++t) {
+      std::set<int> picked;
+      while (int(picked.size()) < K) picked.insert(rng() % 2 ? few(rng) : any(rng));
+      int k = 0;
+      for (int e : picked) ids[size_t(t) * K + k++] = e;
+    }
+    const int A = n * K;
+    DeviceBuffer<int32_t> di(ids);
+    DeviceBuffer<char> buf(moe_dispatch_bytes(A, E));
+    const MoeDispatch d = moe_dispatch_view(buf.get(), A, E);
+    moe_dispatch(di.get(), n, K, d, nullptr);
+    auto get = [](const int32_t* p, size_t count) {
+      std::vector<int32_t> v(count);
+      ENVFORGE_CUDA_CHECK(cudaMemcpy(v.data(), p, count * 4, cudaMemcpyDeviceToHost));
+      return v;
+    };
+    const auto offsets = get(d.offsets, E + 1), perm = get(d.perm_token, A), slot = get(d.slot_of, A);
+    const int num_tiles = get(d.num_tiles, 1)[0];
+    const auto tiles = get(d.tiles, 2 * size_t(num_tiles));
+    std::vector<int32_t> want_tiles;
+    int off = 0;
+    for (int e = 0; e < E; ++e) {
+      const int count = int(std::count(ids.begin(), ids.end(), e));
+      ASSERT_EQ(offsets[e], off) << "E=" << E << " expert " << e;
+      for (int r = 0; r < count; r += kMoeTileRows) want_tiles.insert(want_tiles.end(), {e, off + r});
+      off += count;
+    }
+    EXPECT_EQ(offsets[E], A);
+    EXPECT_EQ(tiles, want_tiles) << "E=" << E;
+    std::vector<int> seen(A, 0);
+    for (int a = 0; a < A; ++a) {
+      const int s = slot[a], e = ids[a];
+      ASSERT_TRUE(s >= offsets[e] && s < offsets[e + 1]) << "assignment " << a;
+      EXPECT_EQ(perm[s], a / K);
+      ++seen[s];
+    }
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), A);
   }
 }
 
