@@ -11,7 +11,8 @@
 #   scripts/gpu_serving_bench.sh [--bin-dir DIR] [--layers N] [--ckpt-dir DIR]
 #
 # Without --bin-dir it configures and builds build-gpu/ (ENVFORGE_CUDA=ON) for the two targets;
-# with it, DIR holds ready-built engine_cuda_tests, serving_bench and moe_gemm_bench. --layers overrides the
+# with it, DIR holds ready-built engine_cuda_tests, serving_bench and moe_gemm_bench (a machine
+# without the libraries they link, e.g. spdlog and fmt, needs copies of them on LD_LIBRARY_PATH). --layers overrides the
 # layer count (default: one dense layer and as many MoE layers as fit the card's memory).
 # ENVFORGE_COMMIT names the source commit when the tree is not a git checkout.
 set -euo pipefail
