@@ -5,7 +5,8 @@
 
 namespace envforge::generators::code {
 
-std::string_view codebox_py();      // shared: diffs, test runs in forks, verification
+std::string_view codebox_py();      // shared: world files, test runs in forks, verification
+std::string_view diffs_py();        // shared: unified diffs (joined after codebox_py)
 std::string_view mutate_py();       // AST mutations and mutant selection
 std::string_view gen_py();          // one task: bugs, workspace, issue, negatives
 std::string_view verify_tail_py();  // verify() over codebox

@@ -46,9 +46,12 @@ std::string baseline_key(const RepoProfile& p, const ProfileModule& m) {
          code_file_digest(p.root + "/" + m.test_file);
 }
 
+// codebox.py with its diff handling: the module the generator, the tools and the verifier share.
+std::string codebox_module() { return std::string(codebox_py()) + std::string(diffs_py()); }
+
 verifiers::PythonOptions generator_box() {
   verifiers::PythonOptions o;
-  o.files = {{"codebox.py", std::string(codebox_py())}, {"mutate.py", std::string(mutate_py())},
+  o.files = {{"codebox.py", codebox_module()}, {"mutate.py", std::string(mutate_py())},
              {"gen.py", std::string(gen_py())}};
   o.isolate_calls = false;
   o.limits.wall_ms = 30 * 60 * 1000;
@@ -113,8 +116,8 @@ int level_of(uint64_t index, const CodeOptions& o) {
   return o.level > 0 ? o.level : 1 + static_cast<int>(index % kLevels);
 }
 
-std::string verify_py() { return std::string(codebox_py()) + std::string(verify_tail_py()); }
-std::string tools_py() { return std::string(codebox_py()) + std::string(tools_tail_py()); }
+std::string verify_py() { return codebox_module() + std::string(verify_tail_py()); }
+std::string tools_py() { return codebox_module() + std::string(tools_tail_py()); }
 
 GeneratedTask generate_task(uint64_t seed, int level, const CodeOptions& o) {
   if (level < 1 || level > kLevels)

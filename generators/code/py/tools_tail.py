@@ -4,6 +4,7 @@
 # The workspace lives in /tmp/efws, unpacked from the world database on first use, so it
 # persists across tool calls of one episode (each call may run in a fresh process).
 import fnmatch as _fnmatch
+import re
 import subprocess as _subprocess
 
 WS = os.environ.get("ENVFORGE_CODE_WS", "/tmp/efws")
