@@ -277,7 +277,12 @@ inline HttpResult http_call(uint16_t port, http::verb verb, const std::string& t
     req.body() = body;
   }
   req.prepare_payload();
-  http::write(stream, req);
+  // A server may answer (413) and close before a huge body is all sent: the write then ends
+  // in a broken pipe or a reset, and the answer is still read below.
+  beast::error_code wec;
+  http::write(stream, req, wec);
+  if (wec && wec != asio::error::broken_pipe && wec != asio::error::connection_reset)
+    throw beast::system_error(wec);
   beast::flat_buffer buf;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 << 20);
