@@ -7,6 +7,7 @@
 #include "data/content_id.h"
 #include "data/corpus.h"
 #include "data/sqlite_handle.h"
+#include "data/wal_checkpointer.h"
 
 namespace envforge::data {
 
@@ -16,6 +17,7 @@ struct Corpus::Impl {
   int version = 0;
   std::unique_ptr<Connection> conn;
   DigestMemo code_digests;   // tools.py / verify.py digests shared across work items
+  std::unique_ptr<WalCheckpointer> checkpointer;  // writable corpora; stopped before conn closes
 };
 
 int64_t now_ms();

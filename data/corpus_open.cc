@@ -131,14 +131,14 @@ void configure(Connection& conn, const OpenOptions& options, bool writable) {
   // returns, so a process killed at any moment (SIGKILL) loses nothing that
   // was committed; only a power failure may lose the last commits.
   conn.exec("PRAGMA synchronous = NORMAL");
-  // Checkpoint once the WAL holds 64 MiB instead of SQLite's default of 1000
-  // pages: a batch of work items dirties most leaves of the random-keyed (content
-  // id) indexes, and the same leaves, rewritten by several batches, are then
-  // copied to the database (and fsynced) once instead of once per batch.
-  int64_t page_size = conn.query_int("PRAGMA page_size");
-  conn.exec("PRAGMA wal_autocheckpoint = " +
-            std::to_string((int64_t{64} << 20) / (page_size > 0 ? page_size : 4096)));
 }
+
+// The WAL is checkpointed by a WalCheckpointer, off the writer's path, and
+// started over once it holds 64 MiB instead of SQLite's default of 1000
+// pages: a batch of work items dirties most leaves of the random-keyed
+// (content id) indexes, and the same leaves, rewritten by several batches,
+// are then copied to the database (and fsynced) once instead of once per batch.
+constexpr int64_t kWalRestartBytes = int64_t{64} << 20;
 
 void migrate(Connection& conn, int* version) {
   // Re-read the version inside the write lock: another process may have
@@ -183,8 +183,10 @@ Corpus Corpus::open(const std::string& path, const OpenOptions& options) {
   configure(*impl->conn, options, !options.read_only);
   if (options.read_only)
     impl->version = inspection.version;
-  else
+  else {
     migrate(*impl->conn, &impl->version);
+    impl->checkpointer = std::make_unique<WalCheckpointer>(*impl->conn, kWalRestartBytes);
+  }
   return Corpus(std::move(impl));
 }
 
