@@ -174,6 +174,16 @@ int main(int argc, char** argv) {
   std::printf("    input checks %.2f CPU-s; per shard: %s; building indexes and finishing %.2f s (%.2f CPU-s)\n",
               marks.empty() ? 0.0 : marks[0] - cpu0, phases.c_str(), first.index_seconds,
               marks.size() > first.shards.size() + 1 ? marks.back() - marks[first.shards.size()] : 0.0);
+  // The floor for this machine, from this run: input checks as measured, and
+  // every shard copied page by page at the rate the first shard's page copy
+  // (no record decoded, no index touched) reached.
+  if (mo.check_integrity && !first.shards.empty() && first.shards[0].seconds > 0) {
+    double copy_rate = static_cast<double>(std::filesystem::file_size(paths[0])) / first.shards[0].seconds;
+    double floor_s = first.check_seconds + static_cast<double>(bytes) / copy_rate;
+    std::printf("    floor (input checks + every shard at the first shard's page-copy rate, %.0f MB/s): "
+                "%.1f s, %.0f tasks/s; this merge at %.2fx the floor\n",
+                copy_rate / 1e6, floor_s, added / floor_s, merge_s / floor_s);
+  }
   marks.clear();
   mo.on_shard = nullptr;
   mo.before_indexes = nullptr;

@@ -259,7 +259,8 @@ class ShardMerger {
   }
 
   // Validations and rollouts of the tasks this shard added (a task already in
-  // the output kept the children it came with). When most tasks were added,
+  // the output kept the children it came with). When all were added, every
+  // child is copied; when most were,
   // the shard's children are read front to back, each kept if its task came;
   // when few were, they are looked up from the added tasks (a merge again).
   void merge_children() {
@@ -268,6 +269,8 @@ class ShardMerger {
     // Rollouts come in the shard's order of their rows, validations as they lie.
     auto from = [&](const std::string& table) {
       bool by_row = table == "rollouts";
+      // Every task of the shard came: so do all its children, unlooked-up.
+      if (stats_.tasks_present == 0) return " FROM shard." + table + " ch" + (by_row ? " ORDER BY ch.row" : "");
       if (stats_.tasks_added >= stats_.tasks_present)
         return " FROM shard." + table + " ch WHERE EXISTS (SELECT 1 FROM main.tasks m WHERE m.row = " +
                task_row + ")" + (by_row ? " ORDER BY ch.row" : "");
@@ -314,6 +317,22 @@ class ShardMerger {
   std::string row_offset_;  // shard task row + offset = output task row
 };
 
+// Task rows are moved by an offset and the next shard's tasks come after
+// the last one: a child whose task row lies past the shard's last task would
+// end up under another shard's task. (Quick_check does not look at references;
+// the corpus's write paths never leave such a row.)
+void check_children_have_tasks(const std::string& shard) {
+  Connection c(shard, SQLITE_OPEN_READONLY, sqlite_read_only_uri(shard));
+  int64_t last_task = c.query_int("SELECT coalesce(max(row), 0) FROM tasks");
+  for (const char* table : {"validations", "rollouts"}) {
+    int64_t last_child = c.query_int(std::string("SELECT coalesce(max(task_row), 0) FROM ") + table);
+    if (last_child > last_task)
+      throw CorpusError("corpus " + shard + ": " + table + " refer to task row " + std::to_string(last_child) +
+                        ", past its last task (row " + std::to_string(last_task) +
+                        "); a damaged corpus is not merged");
+  }
+}
+
 // Every input and the output, checked before anything is written, as
 // Corpus::open checks a file (without opening it for use). Returns the shards
 // to merge (a file named twice is merged once).
@@ -341,6 +360,7 @@ std::vector<std::string> check_merge_inputs(const std::string& out, const std::v
       throw CorpusError("corpus " + shard + ": schema version " + std::to_string(shard_file.version) +
                         " needs migrating to " + std::to_string(kSchemaVersion) +
                         "; open it for writing once (envforge audit --corpus " + shard + " does)");
+    check_children_have_tasks(shard);
     unique.push_back(shard);
   }
   // An output of an older schema is migrated when it is opened for writing.

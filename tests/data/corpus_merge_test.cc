@@ -331,6 +331,23 @@ TEST(CorpusMerge, GarbageTruncatedAndCorruptShardsAreRefused) {
   expect_merge_refused({dir.file("other.db")}, dir.file("out.db"), "another application");
 }
 
+// A child past the shard's last task would end up under the next shard's
+// task of that row: such a shard is refused, whether it comes first (a page
+// copy) or later, and whichever child table it is in.
+TEST(CorpusMerge, ShardWithChildrenOfNoTaskIsRefused) {
+  TempDir dir;
+  make_merge_shard(dir.file("a.db"), 0, 2);
+  make_merge_shard(dir.file("v.db"), 2, 4);
+  make_merge_shard(dir.file("r.db"), 4, 6);
+  merge_tamper(dir.file("v.db"), "UPDATE validations SET task_row = task_row + 1000 "
+                                 "WHERE rowid = (SELECT max(rowid) FROM validations)");
+  merge_tamper(dir.file("r.db"), "UPDATE rollouts SET task_row = 99 WHERE row = 1");
+  expect_merge_refused({dir.file("v.db"), dir.file("a.db")}, dir.file("out.db"), "v.db: validations refer to task row");
+  expect_merge_refused({dir.file("a.db"), dir.file("r.db")}, dir.file("out.db"), "r.db: rollouts refer to task row 99");
+  make_merge_shard(dir.file("existing.db"), 10, 12);
+  expect_merge_refused({dir.file("a.db"), dir.file("v.db")}, dir.file("existing.db"), "past its last task");
+}
+
 TEST(CorpusMerge, OutputAmongTheInputsIsRefused) {
   TempDir dir;
   make_merge_shard(dir.file("a.db"), 0, 2);
