@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bench/gpu_bench_util.cuh"
+#include "engine/cuda/cublas_api.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/fp8_gemm.h"
 #include "engine/cuda/gemm.h"
@@ -72,7 +73,7 @@ int main() {
   ENVFORGE_CUDA_CHECK_LAUNCH();
   cudaDeviceProp prop{};
   ENVFORGE_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
-  std::printf("cuBLASLt %zu\n", cublasLtGetVersion());
+  std::printf("cuBLASLt %zu\n", envforge::engine::gpu::cublas_api().cublasLtGetVersion());
   std::printf("device %s\n\n%-16s %-6s %-6s %-6s %-9s %-9s %-9s %-8s %-9s %-9s %-8s %s\n", prop.name,
               "shape", "m", "k", "n", "bf16 ms", "fp8 ms", "gemm ms", "speedup", "bf16 TF/s",
               "fp8 TF/s", "w GB/s", "cuBLASLt path");

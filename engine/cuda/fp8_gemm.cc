@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "engine/cuda/cublas_api.h"
 #include "engine/cuda/cuda_check.h"
 
 namespace envforge::engine::gpu {
@@ -13,12 +14,12 @@ namespace {
 void check_lt(cublasStatus_t st, const char* what) {
   if (st != CUBLAS_STATUS_SUCCESS)
     throw std::runtime_error(std::string("cuBLASLt error: ") + what + ": " +
-                             cublasGetStatusString(st));
+                             cublas_api().cublasGetStatusString(st));
 }
 
 template <class T>
 void set_attr(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t a, const T& v) {
-  check_lt(cublasLtMatmulDescSetAttribute(d, a, &v, sizeof(v)), "cublasLtMatmulDescSetAttribute");
+  check_lt(cublas_api().cublasLtMatmulDescSetAttribute(d, a, &v, sizeof(v)), "cublasLtMatmulDescSetAttribute");
 }
 
 }  // namespace
@@ -45,7 +46,7 @@ int alignment_of(const void* p) {
 Fp8Gemm::Fp8Gemm(cudaStream_t stream, int max_n, int max_k, size_t workspace_bytes)
     : stream_(stream), workspace_bytes_(workspace_bytes), max_n_(max_n), max_k_(max_k) {
   if (max_n <= 0 || max_k <= 0) throw std::invalid_argument("Fp8Gemm: max_n and max_k must be > 0");
-  check_lt(cublasLtCreate(&handle_), "cublasLtCreate");
+  check_lt(cublas_api().cublasLtCreate(&handle_), "cublasLtCreate");
   try {
     const size_t kp = size_t(fp8_padded_k(max_k)), n4 = size_t(max_n + 3) / 4 * 4;
     ENVFORGE_CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes));
@@ -54,23 +55,23 @@ Fp8Gemm::Fp8Gemm(cudaStream_t stream, int max_n, int max_k, size_t workspace_byt
   } catch (...) {
     cudaFree(workspace_);
     cudaFree(act_q_);
-    cublasLtDestroy(handle_);
+    cublas_api().cublasLtDestroy(handle_);
     throw;
   }
 }
 
 Fp8Gemm::~Fp8Gemm() {
   for (auto& [key, p] : plans_) {
-    if (p.a) cublasLtMatrixLayoutDestroy(p.a);
-    if (p.b) cublasLtMatrixLayoutDestroy(p.b);
-    if (p.c) cublasLtMatrixLayoutDestroy(p.c);
-    if (p.desc) cublasLtMatmulDescDestroy(p.desc);
+    if (p.a) cublas_api().cublasLtMatrixLayoutDestroy(p.a);
+    if (p.b) cublas_api().cublasLtMatrixLayoutDestroy(p.b);
+    if (p.c) cublas_api().cublasLtMatrixLayoutDestroy(p.c);
+    if (p.desc) cublas_api().cublasLtMatmulDescDestroy(p.desc);
   }
   cudaFree(scratch_);
   cudaFree(act_s_);
   cudaFree(act_q_);
   cudaFree(workspace_);
-  cublasLtDestroy(handle_);
+  cublas_api().cublasLtDestroy(handle_);
 }
 
 // The product in cuBLASLt's column-major terms, TN (the FP8 layout Hopper requires): A = weight
@@ -89,7 +90,7 @@ Fp8Gemm::Plan& Fp8Gemm::plan(int m, int n, int k_pad, OutType y_type, int ld_y, 
   Plan p;
   p.direct = direct;
   p.name = direct ? "into y" : "f32 scratch, then written into y";
-  check_lt(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F),
+  check_lt(cublas_api().cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F),
            "cublasLtMatmulDescCreate");
   set_attr(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, CUBLAS_OP_T);
   set_attr(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
@@ -103,26 +104,26 @@ Fp8Gemm::Plan& Fp8Gemm::plan(int m, int n, int k_pad, OutType y_type, int ld_y, 
   set_attr(p.desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, any_scale);
   set_attr(p.desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, any_scale);
   const cudaDataType_t dt = !direct || y_type == OutType::kF32 ? CUDA_R_32F : CUDA_R_16BF;
-  check_lt(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_8F_E4M3, k_pad, m, k_pad), "layout A");
-  check_lt(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_8F_E4M3, k_pad, n4, k_pad), "layout B");
-  check_lt(cublasLtMatrixLayoutCreate(&p.c, dt, m, n4, direct ? ld_y : m), "layout C");
+  check_lt(cublas_api().cublasLtMatrixLayoutCreate(&p.a, CUDA_R_8F_E4M3, k_pad, m, k_pad), "layout A");
+  check_lt(cublas_api().cublasLtMatrixLayoutCreate(&p.b, CUDA_R_8F_E4M3, k_pad, n4, k_pad), "layout B");
+  check_lt(cublas_api().cublasLtMatrixLayoutCreate(&p.c, dt, m, n4, direct ? ld_y : m), "layout C");
   cublasLtMatmulPreference_t pref = nullptr;
-  check_lt(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
-  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+  check_lt(cublas_api().cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
+  cublas_api().cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                        &workspace_bytes_, sizeof(workspace_bytes_));
   const uint32_t align = direct ? uint32_t(y_align) : 256u;
-  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align,
+  cublas_api().cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align,
                                        sizeof(align));
-  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align,
+  cublas_api().cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align,
                                        sizeof(align));
   cublasLtMatmulHeuristicResult_t res{};
   int found = 0;
   const cublasStatus_t st =
-      cublasLtMatmulAlgoGetHeuristic(handle_, p.desc, p.a, p.b, p.c, p.c, pref, 1, &res, &found);
-  cublasLtMatmulPreferenceDestroy(pref);
+      cublas_api().cublasLtMatmulAlgoGetHeuristic(handle_, p.desc, p.a, p.b, p.c, p.c, pref, 1, &res, &found);
+  cublas_api().cublasLtMatmulPreferenceDestroy(pref);
   p.ok = st == CUBLAS_STATUS_SUCCESS && found > 0;
   if (p.ok) p.algo = res.algo;
-  p.tried = std::string(cublasGetStatusName(st)) + "/" + std::to_string(found);
+  p.tried = std::string(cublas_api().cublasGetStatusName(st)) + "/" + std::to_string(found);
   return plans_.emplace(key, p).first->second;
 }
 
@@ -185,7 +186,7 @@ void Fp8Gemm::linear_quantized(const uint8_t* q, const float* s, int n, const Fp
     ensure_scratch(size_t(n4) * w.rows * sizeof(float));
     d = scratch_;
   }
-  check_lt(cublasLtMatmul(handle_, p.desc, &alpha, w.codes, p.a, q, p.b, &zero, d, p.c, d, p.c,
+  check_lt(cublas_api().cublasLtMatmul(handle_, p.desc, &alpha, w.codes, p.a, q, p.b, &zero, d, p.c, d, p.c,
                           &p.algo, workspace_, workspace_bytes_, stream_),
            "cublasLtMatmul (fp8 linear)");
   if (!p.direct)

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "engine/cuda/cublas_api.h"
 #include "engine/cuda/cuda_check.h"
 
 namespace envforge::engine::gpu {
@@ -12,7 +13,7 @@ namespace {
 void check_blas(cublasStatus_t st, const char* what) {
   if (st != CUBLAS_STATUS_SUCCESS)
     throw std::runtime_error(std::string("cuBLAS error: ") + what + ": " +
-                             cublasGetStatusString(st));
+                             cublas_api().cublasGetStatusString(st));
 }
 
 cudaDataType_t data_type(OutType t) { return t == OutType::kF32 ? CUDA_R_32F : CUDA_R_16BF; }
@@ -20,22 +21,22 @@ cudaDataType_t data_type(OutType t) { return t == OutType::kF32 ? CUDA_R_32F : C
 }  // namespace
 
 Blas::Blas(cudaStream_t stream, size_t workspace_bytes) : stream_(stream) {
-  check_blas(cublasCreate(&handle_), "cublasCreate");
+  check_blas(cublas_api().cublasCreate(&handle_), "cublasCreate");
   try {
-    check_blas(cublasSetStream(handle_, stream), "cublasSetStream");
+    check_blas(cublas_api().cublasSetStream(handle_, stream), "cublasSetStream");
     ENVFORGE_CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes));
-    check_blas(cublasSetWorkspace(handle_, workspace_, workspace_bytes), "cublasSetWorkspace");
+    check_blas(cublas_api().cublasSetWorkspace(handle_, workspace_, workspace_bytes), "cublasSetWorkspace");
     // Reproducible results between eager runs and graph replays.
-    check_blas(cublasSetMathMode(handle_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    check_blas(cublas_api().cublasSetMathMode(handle_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
   } catch (...) {
     if (workspace_) cudaFree(workspace_);
-    cublasDestroy(handle_);
+    cublas_api().cublasDestroy(handle_);
     throw;
   }
 }
 
 Blas::~Blas() {
-  cublasDestroy(handle_);
+  cublas_api().cublasDestroy(handle_);
   if (workspace_) cudaFree(workspace_);
 }
 
@@ -47,7 +48,7 @@ void Blas::linear(const __nv_bfloat16* x, int ld_x, const __nv_bfloat16* w, int 
   if (n == 0) return;
   // Column-major view: y^T [m x n] = w^T... i.e. C = op(A) B with A = w stored [k x m].
   const float alpha = 1.f;
-  check_blas(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, w, CUDA_R_16BF, k,
+  check_blas(cublas_api().cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, w, CUDA_R_16BF, k,
                           x, CUDA_R_16BF, ld_x, &beta, y, data_type(y_type), ld_y,
                           CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
              "cublasGemmEx (linear)");
@@ -60,7 +61,7 @@ void Blas::batched(bool trans_a, bool trans_b, int m, int n, int k, const __nv_b
     throw std::invalid_argument("Blas::batched: bad shape");
   if (n == 0 || batch == 0) return;
   const float alpha = 1.f;
-  check_blas(cublasGemmStridedBatchedEx(
+  check_blas(cublas_api().cublasGemmStridedBatchedEx(
                  handle_, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                  m, n, k, &alpha, a, CUDA_R_16BF, lda, stride_a, b, CUDA_R_16BF, ldb, stride_b,
                  &beta, c, data_type(c_type), ldc, stride_c, batch, CUBLAS_COMPUTE_32F,
