@@ -21,7 +21,7 @@
 namespace envforge::data {
 
 // The schema version this build writes (PRAGMA user_version).
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 // PRAGMA application_id of envforge corpora ("EFRG").
 inline constexpr int32_t kApplicationId = 0x45465247;
 

@@ -48,9 +48,9 @@ std::string stored_digest(const std::string& path) {
         "SELECT row, id, environment_id, content_hash, difficulty, prompt, answer_schema, "
         "reference_solution, verifier_sha256, metadata, status, reject_reason, category "
         "FROM tasks ORDER BY row",
-        "SELECT rowid, task_row, check_name, attempt, input_digest, expected_pass, verdict, "
+        "SELECT task_row, check_name, attempt, input_digest, expected_pass, verdict, "
         "score, reason, as_expected, started_at_ms, wall_ms, output_digest FROM validations "
-        "ORDER BY rowid",
+        "ORDER BY task_row, check_name, attempt",
         "SELECT row, id, task_row, model, attempt, trajectory, reward, passed, prompt_tokens, "
         "completion_tokens, started_at_ms, wall_ms FROM rollouts ORDER BY row",
         "SELECT sha256, hex(bytes) FROM blobs ORDER BY sha256"}) {
@@ -88,7 +88,7 @@ TEST(CorpusGolden, StoredRowsEqualTheGoldenCorpus) {
     EXPECT_TRUE(c.record_work_item(twin));
     EXPECT_EQ(c.record_work_items(items), 1u);  // only item 4 is new
   }
-  EXPECT_EQ(stored_digest(path), "4e8c5f3580eb160030e66579928483a602e2a0540e4fff710974dac1f855534d");
+  EXPECT_EQ(stored_digest(path), "6df95099ffd729160fceb194f461a13506f66af87aa7e2cd454a584e6f36efa8");
 }
 
 }  // namespace

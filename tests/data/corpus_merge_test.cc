@@ -340,7 +340,7 @@ TEST(CorpusMerge, ShardWithChildrenOfNoTaskIsRefused) {
   make_merge_shard(dir.file("v.db"), 2, 4);
   make_merge_shard(dir.file("r.db"), 4, 6);
   merge_tamper(dir.file("v.db"), "UPDATE validations SET task_row = task_row + 1000 "
-                                 "WHERE rowid = (SELECT max(rowid) FROM validations)");
+                                 "WHERE task_row = (SELECT max(task_row) FROM validations)");
   merge_tamper(dir.file("r.db"), "UPDATE rollouts SET task_row = 99 WHERE row = 1");
   expect_merge_refused({dir.file("v.db"), dir.file("a.db")}, dir.file("out.db"), "v.db: validations refer to task row");
   expect_merge_refused({dir.file("a.db"), dir.file("r.db")}, dir.file("out.db"), "r.db: rollouts refer to task row 99");

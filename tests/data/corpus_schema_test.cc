@@ -79,13 +79,18 @@ void make_old_corpus(const std::string& path, int version) {
       INSERT INTO blobs VALUES ('aa', x'00'), ('bb', 'def verify(): pass');
       INSERT INTO environments VALUES ('env1', 'trip', 7, 'trip', '0.9', 'sys', '{}',
         '[{"name":"list_cities","schema":{}}]', 'aa', 'aa', 1);
-      INSERT INTO tasks VALUES (1, 'task1', 'env1', 'hash1', 2, 'Plan a trip', '{}', '{"days":1}',
-        'bb', '{}', 'usable', '');
+      INSERT INTO tasks(row, id, environment_id, content_hash, difficulty, prompt, answer_schema,
+        reference_solution, verifier_sha256, metadata, status, reject_reason)
+        VALUES (1, 'task1', 'env1', 'hash1', 2, 'Plan a trip', '{}', '{"days":1}', 'bb', '{}',
+        'usable', '');
       INSERT INTO validations VALUES (1, 'reference', 0, 'd', 1, 'pass', 1.0, '', 1, 1, 5, 'o');
       INSERT INTO work_items VALUES ('key1', 'env1', NULL, 1, 1);
     )sql";
     char* err = nullptr;
     ASSERT_EQ(sqlite3_exec(db, rows, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    // Since version 3 a task carries its environment's category.
+    if (version >= 3)
+      ASSERT_EQ(sqlite3_exec(db, "UPDATE tasks SET category = 'trip'", nullptr, nullptr, nullptr), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
   }
   sqlite3_close(db);
@@ -138,9 +143,8 @@ TEST(CorpusSchema, FailedMigrationLeavesTheOldVersion) {
   // A stray object that the next migration also creates makes it fail midway.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  // (tasks_category is created by the last migration.)
-  ASSERT_EQ(sqlite3_exec(db, "CREATE INDEX tasks_category ON tasks(difficulty)", nullptr, nullptr,
-                         nullptr), SQLITE_OK);
+  // (validations_by_key is created by the last migration.)
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE validations_by_key(x)", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   try {
     Corpus::open(path);
@@ -150,6 +154,7 @@ TEST(CorpusSchema, FailedMigrationLeavesTheOldVersion) {
   }
   EXPECT_EQ(query_int(path, "PRAGMA user_version"), kSchemaVersion - 1);
   EXPECT_EQ(query_int(path, "SELECT count(*) FROM tasks"), 1);
+  EXPECT_EQ(query_int(path, "SELECT count(*) FROM validations"), 1);
 }
 
 }  // namespace
