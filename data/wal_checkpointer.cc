@@ -42,11 +42,13 @@ int WalCheckpointer::on_commit(void* self, sqlite3*, const char*, int frames) {
 
 void WalCheckpointer::after_commit(int frames) {
   if (frames < last_frames_) last_frames_ = signalled_at_ = 0;  // the WAL started over
-  largest_commit_ = std::max(largest_commit_, frames - last_frames_);
+  // An eighth of a large commit is forgotten with each commit after it, so
+  // one huge batch does not leave the WAL allowed to grow for good.
+  largest_commit_ = std::max(frames - last_frames_, largest_commit_ - largest_commit_ / 8);
   last_frames_ = frames;
   // The writer finishes a checkpoint at the restart size, or at four of its
-  // largest commits: on a large corpus one commit may dirty more index pages
-  // than the restart size holds, and the thread would never get to copy any.
+  // recent largest commits: on a large corpus one commit may dirty more index
+  // pages than the restart size holds, and the thread would never get to copy any.
   if (frames >= std::max(restart_frames_, 4 * largest_commit_)) {
     // The thread's pass ends first (most frames are copied by then); the
     // writer's own checkpoint copies the rest, and its next transaction can

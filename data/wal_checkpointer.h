@@ -6,7 +6,7 @@
 // long as writing the rows did. Here a thread with its own connection copies
 // committed frames (PASSIVE checkpoints, fsyncs included) while the writer
 // goes on; once the WAL passes its restart size (or four of the writer's
-// largest commits) the writer checkpoints the frames left itself, so that its
+// recent largest commits) the writer checkpoints the frames left itself, so that its
 // next transaction starts the WAL over.
 // Durability is unchanged: frames reach the database only through a
 // checkpoint that synced them first, as with synchronous = NORMAL.
@@ -49,7 +49,7 @@ class WalCheckpointer {
   int step_frames_ = 0;     // the thread is woken every this many new frames
   int signalled_at_ = 0;    // WAL frames when the thread was last woken
   int last_frames_ = 0;     // WAL frames after the previous commit
-  int largest_commit_ = 0;  // frames of the largest commit seen
+  int largest_commit_ = 0;  // frames of the largest recent commit (decaying)
 
   mutable std::mutex mu_;
   std::condition_variable wake_;

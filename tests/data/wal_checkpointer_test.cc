@@ -105,5 +105,30 @@ TEST(WalCheckpointer, AReaderKeepsItsSnapshotAndOnlyDelaysTheRestart) {
   EXPECT_EQ(reader.query_int("SELECT count(*) FROM t"), 500 + 2 * 60 * 100);
 }
 
+// One huge batch raises the size the WAL may reach before the writer finishes
+// a checkpoint; small commits after it bring that size down again.
+TEST(WalCheckpointer, AHugeCommitIsForgottenByLaterSmallOnes) {
+  testing::TempDir dir;
+  const std::string path = dir.file("c.db");
+  Connection writer(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  open_for_writing(writer);
+  // A reader holding a snapshot across each commit keeps the thread from
+  // copying the newest frames, so the WAL is not started over by the thread
+  // alone and the writer's own checkpoints are what the test sees.
+  Connection reader(path, SQLITE_OPEN_READONLY);
+  std::mt19937_64 rng(5);
+  WalCheckpointer checkpointer(writer, kRestartBytes);
+  write_rows(writer, rng, 20000);  // ~8 MB: thirty times the restart size
+  const int64_t after_huge = checkpointer.writer_checkpoints();
+  for (int tx = 0; tx < 60; ++tx) {
+    reader.exec("BEGIN");
+    reader.query_int("SELECT count(*) FROM t");
+    write_rows(writer, rng, 20);
+    reader.exec("COMMIT");
+  }
+  EXPECT_GT(checkpointer.writer_checkpoints(), after_huge) << "the huge commit's size still rules";
+  EXPECT_EQ(reader.query_int("SELECT count(*) FROM t"), 20000 + 60 * 20);
+}
+
 }  // namespace
 }  // namespace envforge::data
