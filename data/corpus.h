@@ -132,8 +132,9 @@ class Corpus {
   // Writes a whole work item atomically. Returns false (and writes nothing)
   // when an item with the same key is already recorded. Ids are filled in.
   bool record_work_item(const WorkItem& item);
-  // Several work items in one transaction (all or none); returns how many were new.
-  size_t record_work_items(std::span<const WorkItem> items);
+  // Several work items in one transaction (all or none); returns how many were
+  // new. `added`, when given, gets one flag per item: whether it was new.
+  size_t record_work_items(std::span<const WorkItem> items, std::vector<bool>* added = nullptr);
 
   void record_audit(const AuditRecord& audit);
   // Rollouts of tasks already in the corpus (e.g. episodes played through `envforge serve`),

@@ -271,21 +271,23 @@ bool Corpus::record_work_item(const WorkItem& item) {
   return record_work_items(std::span<const WorkItem>(&item, 1)) == 1;
 }
 
-size_t Corpus::record_work_items(std::span<const WorkItem> items) {
+size_t Corpus::record_work_items(std::span<const WorkItem> items, std::vector<bool>* added) {
   Connection& c = *impl_->conn;
-  size_t added = 0;
+  std::vector<bool> is_new(items.size(), false);
   WriteTransaction tx(c);
   try {
     // Canonical texts and ids of the next items are computed on a second
     // thread while this one writes (the preparer is stopped on any error).
     ItemPreparer prep(items, impl_->code_digests);
     std::string known_run;
-    for (size_t i = 0; i < items.size(); ++i) added += write_item(*impl_, prep, i, items[i], known_run) ? 1 : 0;
+    for (size_t i = 0; i < items.size(); ++i) is_new[i] = write_item(*impl_, prep, i, items[i], known_run);
   } catch (const std::invalid_argument& e) {  // e.g. JSON that has no canonical form
     throw CorpusError("corpus " + c.path() + ": work item rejected: " + e.what());
   }
   tx.commit();
-  return added;
+  size_t count = static_cast<size_t>(std::count(is_new.begin(), is_new.end(), true));
+  if (added) *added = std::move(is_new);
+  return count;
 }
 
 void Corpus::record_audit(const AuditRecord& audit) {

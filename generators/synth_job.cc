@@ -5,6 +5,8 @@
 #include <exception>
 #include <mutex>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -87,6 +89,91 @@ SynthSummary run_synth(const SynthOptions& o, data::Corpus& corpus, PythonExecut
   std::exception_ptr fatal;   // a corpus error stops the job
   std::atomic<bool> stop{false};
 
+  // A built work item waiting to be recorded; it lives on its worker's stack,
+  // and the worker waits on `mu` until the item is marked done.
+  struct Finished {
+    data::WorkItem item;
+    ItemOutcome out;
+    StageTimes times;
+    RolloutStageStats rollouts;
+    bool done = false;  // under `mu`
+  };
+  std::mutex queue_mu;             // guards queue
+  std::vector<Finished*> queue;
+  // Under `mu`: the summary's share of one recorded (or found recorded) item.
+  auto account = [&](Finished& f, bool recorded, double record_ms) {
+    ItemOutcome& out = f.out;
+    f.times.add("record", record_ms);
+    out.recorded = recorded;
+    if (recorded) {
+      ++sum.environments;
+      for (const auto& t : f.item.tasks) {
+        const bool ok = t.status == data::TaskStatus::kUsable;
+        ++sum.tasks;
+        ++sum.tasks_per_level[t.difficulty];
+        sum.usable += ok;
+        sum.usable_per_level[t.difficulty] += ok;
+        out.usable += ok;
+        for (const auto& v : t.validations) {
+          ++sum.validations;
+          sum.validations_as_expected += v.as_expected;
+        }
+      }
+      out.tasks = f.item.tasks.size();
+      out.rollouts = f.rollouts.attempts;
+      out.passes = f.rollouts.passes;
+      out.filtered = f.rollouts.filtered;
+      sum.rollouts += f.rollouts;
+    } else {
+      ++sum.skipped;  // another writer recorded it first
+      out.skipped = true;
+    }
+    sum.times += f.times;
+    if (on_item) on_item(out);
+  };
+  // Under `mu`: records every item waiting. A batch that fails is recorded
+  // again item by item, so that only the bad item is lost; its error stops
+  // the job.
+  auto record_waiting = [&] {
+    std::vector<Finished*> batch;
+    {
+      std::lock_guard q(queue_mu);
+      batch.swap(queue);
+    }
+    std::vector<data::WorkItem> items;
+    items.reserve(batch.size());
+    for (Finished* f : batch) items.push_back(std::move(f->item));
+    std::vector<bool> added;
+    const auto t0 = Clock::now();
+    try {
+      corpus.record_work_items(items, &added);
+    } catch (...) {
+      if (batch.size() == 1 && !fatal) fatal = std::current_exception();
+      added.clear();
+    }
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Finished& f = *batch[i];
+      f.item = std::move(items[i]);
+      f.done = true;
+      if (!added.empty()) {
+        account(f, added[i], ms / static_cast<double>(batch.size()));
+        continue;
+      }
+      if (batch.size() > 1) {
+        const auto t1 = Clock::now();
+        try {
+          const bool recorded = corpus.record_work_item(f.item);
+          account(f, recorded, std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
+          continue;
+        } catch (...) {
+          if (!fatal) fatal = std::current_exception();
+        }
+      }
+      stop = true;  // not recorded: the job ends with the corpus error
+    }
+  };
+
   auto work = [&](uint64_t index) {
     if (stop) return;
     ItemOutcome out;
@@ -129,46 +216,24 @@ SynthSummary run_synth(const SynthOptions& o, data::Corpus& corpus, PythonExecut
         out.error = "work item " + std::to_string(index) + ": rollouts: " + e.what();
       }
     }
-    std::lock_guard lock(mu);
-    if (out.error.empty()) {
-      const auto t0 = Clock::now();
-      try {
-        out.recorded = corpus.record_work_item(item);
-      } catch (...) {
-        if (!fatal) fatal = std::current_exception();
-        stop = true;
-        return;
-      }
-      times.add("record", std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-      if (out.recorded) {
-        ++sum.environments;
-        for (const auto& t : item.tasks) {
-          const bool ok = t.status == data::TaskStatus::kUsable;
-          ++sum.tasks;
-          ++sum.tasks_per_level[t.difficulty];
-          sum.usable += ok;
-          sum.usable_per_level[t.difficulty] += ok;
-          out.usable += ok;
-          for (const auto& v : t.validations) {
-            ++sum.validations;
-            sum.validations_as_expected += v.as_expected;
-          }
-        }
-        out.tasks = item.tasks.size();
-        out.rollouts = rollouts.attempts;
-        out.passes = rollouts.passes;
-        out.filtered = rollouts.filtered;
-        sum.rollouts += rollouts;
-      } else {
-        ++sum.skipped;  // another writer recorded it first
-        out.skipped = true;
-      }
-    } else {
+    if (!out.error.empty()) {
+      std::lock_guard lock(mu);
       ++sum.failed;
       sum.errors.push_back(out.error);
+      sum.times += times;
+      if (on_item) on_item(out);
+      return;
     }
-    sum.times += times;
-    if (on_item) on_item(out);
+    // Group commit: the item waits in `queue`; whoever holds the corpus next
+    // records everything waiting in one transaction, so many workers cost
+    // one commit instead of one each.
+    Finished mine{std::move(item), out, times, rollouts};
+    {
+      std::lock_guard q(queue_mu);
+      queue.push_back(&mine);
+    }
+    std::lock_guard lock(mu);
+    if (!mine.done) record_waiting();
   };
 
   boost::asio::thread_pool pool(static_cast<size_t>(o.jobs));
