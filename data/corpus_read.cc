@@ -112,9 +112,7 @@ void load_children(Connection& c, TaskRecord& t) {
 }  // namespace
 
 bool Corpus::has_work_item(const std::string& key) const {
-  StatementScope s(impl_->conn->cached("SELECT 1 FROM work_items WHERE key = ?"));
-  s->bind(1, key);
-  return s->step();
+  return impl_->conn->has_row("SELECT 1 FROM work_items WHERE key = ?", key);
 }
 
 std::optional<std::string> Corpus::work_item_run(const std::string& key) const {

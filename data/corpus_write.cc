@@ -29,12 +29,6 @@ void put_blob(Connection& c, std::string_view bytes, const std::string& digest) 
   s->run();
 }
 
-bool key_exists(Connection& c, const std::string& key) {
-  StatementScope s(c.cached("SELECT 1 FROM work_items WHERE key = ?"));
-  s->bind(1, key);
-  return s->step();
-}
-
 // A task's validations go in many rows per INSERT: one statement run for a
 // task's dozen rows instead of one each (binding, opening and closing the
 // table's and indexes' cursors, halting), a third of a work item's cost.
@@ -184,9 +178,7 @@ void write_environment(Connection& c, const EnvironmentRecord& e, const Prepared
 // The run a work item names must be recorded (looked up once per run and batch).
 void check_run_known(Connection& c, const WorkItem& item, std::string& known_run) {
   if (item.run_id.empty() || item.run_id == known_run) return;
-  StatementScope s(c.cached("SELECT 1 FROM runs WHERE id = ?"));
-  s->bind(1, item.run_id);
-  if (!s->step())
+  if (!c.has_row("SELECT 1 FROM runs WHERE id = ?", item.run_id))
     throw CorpusError("corpus " + c.path() + ": work item " + item.key + " names run " + item.run_id +
                       ", which is not recorded (Corpus::begin_run makes it)");
   known_run = item.run_id;
@@ -197,7 +189,7 @@ bool write_item(Corpus::Impl& impl, ItemPreparer& prep, size_t i, const WorkItem
                 std::string& known_run) {
   Connection& c = *impl.conn;
   if (item.key.empty()) throw CorpusError("corpus " + c.path() + ": work item without a key");
-  if (key_exists(c, item.key)) return false;
+  if (c.has_row("SELECT 1 FROM work_items WHERE key = ?", item.key)) return false;
   check_run_known(c, item, known_run);
   const PreparedItem& p = prep.get(i);
   write_environment(c, item.environment, p);
@@ -297,15 +289,9 @@ void Corpus::record_audit(const AuditRecord& audit) {
   if (!a.created_at_ms) a.created_at_ms = now_ms();
   Connection& c = *impl_->conn;
   WriteTransaction tx(c);
-  auto known = [&](const char* sql, const std::string& id) {
-    if (id.empty()) return true;
-    StatementScope q(c.cached(sql));
-    q->bind(1, id);
-    return q->step();
-  };
-  if (!known("SELECT 1 FROM tasks WHERE id = ?", a.task_id))
+  if (!a.task_id.empty() && !c.has_row("SELECT 1 FROM tasks WHERE id = ?", a.task_id))
     throw CorpusError("corpus " + c.path() + ": audit of unknown task '" + a.task_id + "'");
-  if (!known("SELECT 1 FROM environments WHERE id = ?", a.environment_id))
+  if (!a.environment_id.empty() && !c.has_row("SELECT 1 FROM environments WHERE id = ?", a.environment_id))
     throw CorpusError("corpus " + c.path() + ": audit of unknown environment '" + a.environment_id + "'");
   StatementScope s(c.cached(
       "INSERT OR IGNORE INTO audits(id, task_id, environment_id, who, verdict, notes, "

@@ -163,6 +163,12 @@ Statement& Connection::cached(const char* sql) {
   return *stmt;
 }
 
+bool Connection::has_row(const char* sql, std::string_view key) {
+  StatementScope s(cached(sql));
+  s->bind(1, key);
+  return s->step();
+}
+
 int64_t Connection::query_int(const std::string& sql) {
   Statement s(db_, sql, path_);
   return s.step() ? s.int_at(0) : 0;

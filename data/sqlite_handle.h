@@ -92,6 +92,9 @@ class Connection {
   // address first (statements are string literals or static strings), so a
   // hot statement costs no string copy or long comparison per call.
   Statement& cached(const char* sql);
+  // Whether the cached query `sql`, with `key` bound to its one parameter,
+  // finds a row (e.g. "SELECT 1 FROM runs WHERE id = ?").
+  bool has_row(const char* sql, std::string_view key);
   // The single value of a one-row, one-column query.
   int64_t query_int(const std::string& sql);
   std::string query_text(const std::string& sql);
