@@ -101,13 +101,13 @@ SynthSummary run_synth(const SynthOptions& o, data::Corpus& corpus, PythonExecut
   std::mutex queue_mu;             // guards queue
   std::vector<Finished*> queue;
   // Under `mu`: the summary's share of one recorded (or found recorded) item.
-  auto account = [&](Finished& f, bool recorded, double record_ms) {
+  auto account = [&](Finished& f, const data::WorkItem& item, bool recorded, double record_ms) {
     ItemOutcome& out = f.out;
     f.times.add("record", record_ms);
     out.recorded = recorded;
     if (recorded) {
       ++sum.environments;
-      for (const auto& t : f.item.tasks) {
+      for (const auto& t : item.tasks) {
         const bool ok = t.status == data::TaskStatus::kUsable;
         ++sum.tasks;
         ++sum.tasks_per_level[t.difficulty];
@@ -119,7 +119,7 @@ SynthSummary run_synth(const SynthOptions& o, data::Corpus& corpus, PythonExecut
           sum.validations_as_expected += v.as_expected;
         }
       }
-      out.tasks = f.item.tasks.size();
+      out.tasks = item.tasks.size();
       out.rollouts = f.rollouts.attempts;
       out.passes = f.rollouts.passes;
       out.filtered = f.rollouts.filtered;
@@ -154,17 +154,16 @@ SynthSummary run_synth(const SynthOptions& o, data::Corpus& corpus, PythonExecut
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     for (size_t i = 0; i < batch.size(); ++i) {
       Finished& f = *batch[i];
-      f.item = std::move(items[i]);
       f.done = true;
       if (!added.empty()) {
-        account(f, added[i], ms / static_cast<double>(batch.size()));
+        account(f, items[i], added[i], ms / static_cast<double>(batch.size()));
         continue;
       }
       if (batch.size() > 1) {
         const auto t1 = Clock::now();
         try {
-          const bool recorded = corpus.record_work_item(f.item);
-          account(f, recorded, std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
+          const bool recorded = corpus.record_work_item(items[i]);
+          account(f, items[i], recorded, std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
           continue;
         } catch (...) {
           if (!fatal) fatal = std::current_exception();
