@@ -17,12 +17,18 @@ namespace {
 
 constexpr int64_t kRestartBytes = 256 << 10;
 
-void open_for_writing(Connection& c) {
-  c.exec("PRAGMA page_size = 4096");
-  c.exec("PRAGMA journal_mode = WAL");
-  c.exec("PRAGMA synchronous = NORMAL");
-  c.exec("CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v BLOB NOT NULL)");
-}
+// A new WAL-mode database with one table, and the connection that writes it.
+struct WalFile {
+  testing::TempDir dir;
+  const std::string path = dir.file("c.db");
+  Connection writer{path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE};
+  WalFile() {
+    writer.exec("PRAGMA page_size = 4096");
+    writer.exec("PRAGMA journal_mode = WAL");
+    writer.exec("PRAGMA synchronous = NORMAL");
+    writer.exec("CREATE TABLE t (k TEXT PRIMARY KEY, v BLOB NOT NULL)");
+  }
+};
 
 // One transaction of `rows` rows with random keys (each dirties index pages
 // all over the file, as content ids do).
@@ -48,10 +54,9 @@ int64_t file_size(const std::string& path) {
 }
 
 TEST(WalCheckpointer, KeepsTheWalBoundedWhileTheWriterGoesOn) {
-  testing::TempDir dir;
-  const std::string path = dir.file("c.db");
-  Connection writer(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  open_for_writing(writer);
+  WalFile file;
+  const std::string& path = file.path;
+  Connection& writer = file.writer;
   std::mt19937_64 rng(7);
   int64_t largest_wal = 0;
   int64_t background = 0;
@@ -78,10 +83,9 @@ TEST(WalCheckpointer, KeepsTheWalBoundedWhileTheWriterGoesOn) {
 }
 
 TEST(WalCheckpointer, AReaderKeepsItsSnapshotAndOnlyDelaysTheRestart) {
-  testing::TempDir dir;
-  const std::string path = dir.file("c.db");
-  Connection writer(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  open_for_writing(writer);
+  WalFile file;
+  const std::string& path = file.path;
+  Connection& writer = file.writer;
   std::mt19937_64 rng(11);
   WalCheckpointer checkpointer(writer, kRestartBytes);
   write_rows(writer, rng, 500);
@@ -108,10 +112,9 @@ TEST(WalCheckpointer, AReaderKeepsItsSnapshotAndOnlyDelaysTheRestart) {
 // One huge batch raises the size the WAL may reach before the writer finishes
 // a checkpoint; small commits after it bring that size down again.
 TEST(WalCheckpointer, AHugeCommitIsForgottenByLaterSmallOnes) {
-  testing::TempDir dir;
-  const std::string path = dir.file("c.db");
-  Connection writer(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  open_for_writing(writer);
+  WalFile file;
+  const std::string& path = file.path;
+  Connection& writer = file.writer;
   // A reader holding a snapshot across each commit keeps the thread from
   // copying the newest frames, so the WAL is not started over by the thread
   // alone and the writer's own checkpoints are what the test sees.
