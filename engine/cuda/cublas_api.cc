@@ -12,16 +12,6 @@ namespace {
 #define ENVFORGE_CUBLAS_STR2(x) #x
 #define ENVFORGE_CUBLAS_STR(x) ENVFORGE_CUBLAS_STR2(x)
 
-void* open_library(const char* soname) {
-  if (void* h = dlopen(soname, RTLD_NOW | RTLD_LOCAL)) return h;
-  std::string first = dlerror();
-  const std::string in_toolkit = std::string(ENVFORGE_CUDA_LIBRARY_DIR) + "/" + soname;
-  if (void* h = dlopen(in_toolkit.c_str(), RTLD_NOW | RTLD_LOCAL)) return h;
-  throw std::runtime_error(std::string("cannot load ") + soname +
-                           ", which GPU GEMMs need (put the CUDA toolkit's library directory on "
-                           "LD_LIBRARY_PATH): " + first);
-}
-
 template <class Fn>
 void resolve(void* library, const char* soname, const char* symbol, Fn& fn) {
   fn = reinterpret_cast<Fn>(dlsym(library, symbol));
@@ -30,8 +20,8 @@ void resolve(void* library, const char* soname, const char* symbol, Fn& fn) {
 
 CublasApi load() {
   CublasApi api;
-  void* lt = open_library(ENVFORGE_CUBLASLT_SONAME);
-  void* blas = open_library(ENVFORGE_CUBLAS_SONAME);
+  void* lt = open_cuda_library(ENVFORGE_CUBLASLT_SONAME);
+  void* blas = open_cuda_library(ENVFORGE_CUBLAS_SONAME);
 #define ENVFORGE_CUBLAS_RESOLVE(name) resolve(blas, ENVFORGE_CUBLAS_SONAME, ENVFORGE_CUBLAS_STR(name), api.name);
 #define ENVFORGE_CUBLASLT_RESOLVE(name) resolve(lt, ENVFORGE_CUBLASLT_SONAME, ENVFORGE_CUBLAS_STR(name), api.name);
   ENVFORGE_CUBLAS_FUNCTIONS(ENVFORGE_CUBLAS_RESOLVE)
@@ -44,6 +34,16 @@ CublasApi load() {
 }
 
 }  // namespace
+
+void* open_cuda_library(const char* soname) {
+  if (void* h = dlopen(soname, RTLD_NOW | RTLD_LOCAL)) return h;
+  std::string first = dlerror();
+  const std::string in_toolkit = std::string(ENVFORGE_CUDA_LIBRARY_DIR) + "/" + soname;
+  if (void* h = dlopen(in_toolkit.c_str(), RTLD_NOW | RTLD_LOCAL)) return h;
+  throw std::runtime_error(std::string("cannot load ") + soname +
+                           ", which GPU GEMMs need (put the CUDA toolkit's library directory on "
+                           "LD_LIBRARY_PATH): " + first);
+}
 
 const CublasApi& cublas_api() {
   static const CublasApi api = load();  // a failed load throws and is tried again next call

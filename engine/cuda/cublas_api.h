@@ -63,4 +63,8 @@ struct CublasApi {
 // std::runtime_error naming the library or symbol when one cannot be loaded.
 const CublasApi& cublas_api();
 
+// Opens one shared library as the loader does (the library path, then the
+// toolkit's directory); throws std::runtime_error naming it when neither has it.
+void* open_cuda_library(const char* soname);
+
 }  // namespace envforge::engine::gpu

@@ -7,6 +7,7 @@
 #include <link.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,19 @@ TEST(CublasApi, EveryFunctionResolvesWithoutAGpu) {
   EXPECT_STREQ(api.cublasGetStatusName(CUBLAS_STATUS_NOT_INITIALIZED), "CUBLAS_STATUS_NOT_INITIALIZED");
   // The same table on every call.
   EXPECT_EQ(&cublas_api(), &api);
+}
+
+// A library that is nowhere to be found: the error names it and says where
+// it was looked for, instead of a crash on the first GEMM.
+TEST(CublasApi, AMissingLibraryIsAnErrorNamingIt) {
+  try {
+    open_cuda_library("libenvforge-no-such-blas.so.1");
+    FAIL() << "a missing library was opened";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("cannot load libenvforge-no-such-blas.so.1"), std::string::npos) << what;
+    EXPECT_NE(what.find("LD_LIBRARY_PATH"), std::string::npos) << what;
+  }
 }
 
 // Not a dependency of the program (its DT_NEEDED entries): only a process
