@@ -14,6 +14,7 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -25,29 +26,11 @@
 
 namespace {
 
-using envforge::bench::mixed_bits;
+using envforge::bench::Buf;
+using envforge::bench::copy_bandwidth;
+using envforge::bench::fill_bf16_unit;
 using envforge::bench::time_ms;
 namespace eg = envforge::engine::gpu;
-
-__global__ void fill_bf16_random(__nv_bfloat16* p, size_t n, uint32_t seed) {
-  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
-    p[i] = __float2bfloat16((mixed_bits(i, seed) & 0xFFFF) / 32768.f - 1.f);
-}
-
-template <class T>
-struct Buf {
-  T* p = nullptr;
-  explicit Buf(size_t n) { ENVFORGE_CUDA_CHECK(cudaMalloc(&p, n * sizeof(T))); }
-  ~Buf() { cudaFree(p); }
-};
-
-double copy_bandwidth() {
-  const size_t n = size_t(1) << 30;
-  Buf<char> a(n), b(n);
-  ENVFORGE_CUDA_CHECK(cudaMemset(a.p, 1, n));
-  const double ms = time_ms([&](int) { ENVFORGE_CUDA_CHECK(cudaMemcpyAsync(b.p, a.p, n, cudaMemcpyDeviceToDevice)); }, 4, 7);
-  return 2.0 * n / (ms * 1e-3);
-}
 
 }  // namespace
 
@@ -58,12 +41,8 @@ int main(int argc, char** argv) {
     const std::string k = argv[i];
     if (k == "--tokens" && i + 1 < argc) {
       token_counts.clear();
-      std::string v = argv[++i];
-      for (size_t at = 0; at <= v.size();) {
-        const size_t comma = std::min(v.find(',', at), v.size());
-        token_counts.push_back(std::stoi(v.substr(at, comma - at)));
-        at = comma + 1;
-      }
+      std::stringstream list(argv[++i]);
+      for (std::string part; std::getline(list, part, ',');) token_counts.push_back(std::stoi(part));
     } else if (k == "--json" && i + 1 < argc) {
       json_path = argv[++i];
     } else {
@@ -76,7 +55,10 @@ int main(int argc, char** argv) {
   const int max_assign = max_tokens * K;
   cudaDeviceProp prop{};
   ENVFORGE_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
-  const double bw = copy_bandwidth();
+  cudaStream_t bw_stream;
+  ENVFORGE_CUDA_CHECK(cudaStreamCreate(&bw_stream));
+  const double bw = copy_bandwidth(bw_stream, prop.multiProcessorCount);
+  ENVFORGE_CUDA_CHECK(cudaStreamDestroy(bw_stream));
   std::printf("%s, device-to-device copy %.0f GB/s (read + write)\n", prop.name, bw / 1e9);
 
   Buf<__nv_bfloat16> w_gu(size_t(E) * 2 * mi * d), w_dn(size_t(E) * d * mi);
@@ -86,10 +68,10 @@ int main(int argc, char** argv) {
   Buf<int32_t> ids(max_assign);
   Buf<char> disp_buf(eg::moe_dispatch_bytes(max_assign, E));
   const eg::MoeDispatch disp = eg::moe_dispatch_view(disp_buf.p, max_assign, E);
-  fill_bf16_random<<<4096, 256>>>(w_gu.p, size_t(E) * 2 * mi * d, 1);
-  fill_bf16_random<<<4096, 256>>>(w_dn.p, size_t(E) * d * mi, 2);
-  fill_bf16_random<<<1024, 256>>>(xs.p, size_t(max_assign) * d, 3);
-  fill_bf16_random<<<1024, 256>>>(act.p, size_t(max_assign) * mi, 4);
+  fill_bf16_unit<<<4096, 256>>>(w_gu.p, size_t(E) * 2 * mi * d, 1);
+  fill_bf16_unit<<<4096, 256>>>(w_dn.p, size_t(E) * d * mi, 2);
+  fill_bf16_unit<<<1024, 256>>>(xs.p, size_t(max_assign) * d, 3);
+  fill_bf16_unit<<<1024, 256>>>(act.p, size_t(max_assign) * mi, 4);
   ENVFORGE_CUDA_CHECK_LAUNCH();
 
   std::mt19937 rng(5);

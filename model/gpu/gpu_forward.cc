@@ -26,7 +26,7 @@ int bucket(int v, int cap) {
 
 std::vector<float> GpuModel::forward(const GpuBatchItem* items, size_t count, bool all_logits) {
   const HostLogits v = forward_view(items, count, all_logits);
-  return std::vector<float>(v.data, v.data + v.size());
+  return std::vector<float>(v.data, v.data + v.size);
 }
 
 HostLogits GpuModel::forward_view(const GpuBatchItem* items, size_t count, bool all_logits) {
@@ -131,7 +131,7 @@ HostLogits GpuModel::forward_view(const GpuBatchItem* items, size_t count, bool 
     }
     while (b < batch.size() && done[b] == batch[b].tokens.size()) ++b;
   }
-  return {m.logits_host, out_at, size_t(V)};
+  return {m.logits_host, out_at * size_t(V)};
 }
 
 }  // namespace envforge::model::gpu

@@ -290,8 +290,8 @@ const ModelConfig& GpuModel::config() const { return impl_->cfg; }
 const GpuModelOptions& GpuModel::options() const { return impl_->opt; }
 const GpuModelStats& GpuModel::stats() const { return impl_->stats; }
 size_t GpuModel::weight_bytes() const { return impl_->w.device_bytes; }
-std::vector<std::pair<std::string, PhaseTime>> GpuModel::phase_times() const {
-  return impl_->phases ? impl_->phases->totals() : std::vector<std::pair<std::string, PhaseTime>>{};
+std::vector<std::pair<std::string, double>> GpuModel::phase_times() const {
+  return impl_->phases ? impl_->phases->totals() : std::vector<std::pair<std::string, double>>{};
 }
 void GpuModel::set_phase_timing(bool on) {
   impl_->phases = on ? std::make_unique<PhaseTimer>() : nullptr;

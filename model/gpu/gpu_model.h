@@ -48,17 +48,11 @@ class TokenView {
   size_t size_ = 0;
 };
 
-// Device time of one phase of a step, summed over the steps timed (set_phase_timing).
-struct PhaseTime {
-  double ms = 0;
-  long count = 0;
-};
-
-// Logits rows in host memory owned by the model.
+// Logits rows in host memory owned by the model: a span, for the C++17 (CUDA) files that
+// include this header.
 struct HostLogits {
   const float* data = nullptr;
-  size_t rows = 0, vocab = 0;
-  size_t size() const { return rows * vocab; }
+  size_t size = 0;  // floats: rows x vocabulary
 };
 
 struct GpuBatchItem {
@@ -120,10 +114,10 @@ class GpuModel {
   HostLogits forward_view(const GpuBatchItem* items, size_t n, bool all_logits = false);
 
   // Profiling: while on, every step times its phases with device events (and runs eagerly,
-  // without graphs); phase_times() are the sums since it was turned on, in the order the
-  // phases first ran.
+  // without graphs); phase_times() are each phase's device milliseconds summed since it was
+  // turned on, in the order the phases first ran.
   void set_phase_timing(bool on);
-  std::vector<std::pair<std::string, PhaseTime>> phase_times() const;
+  std::vector<std::pair<std::string, double>> phase_times() const;
 
   const GpuModelStats& stats() const;
   size_t weight_bytes() const;

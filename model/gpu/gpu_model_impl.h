@@ -85,7 +85,7 @@ struct GpuModel::Impl {
   // logits of the last forward in pinned host memory (grown on demand)
   float* logits_host = nullptr;
   size_t logits_host_floats = 0;
-  std::unique_ptr<PhaseTimer> phases;  // with opt.time_phases
+  std::unique_ptr<PhaseTimer> phases;  // while set_phase_timing(true)
   void phase(const char* name) {
     if (phases) phases->mark(name, stream);
   }

@@ -1,5 +1,7 @@
 #include "model/gpu/gpu_phase_timer.h"
 
+#include <algorithm>
+
 #include "engine/cuda/cuda_check.h"
 
 namespace envforge::model::gpu {
@@ -23,19 +25,12 @@ void PhaseTimer::collect() {
     if (names_[i].empty()) continue;
     float ms = 0;
     ENVFORGE_CUDA_CHECK(cudaEventElapsedTime(&ms, pool_[i], pool_[i + 1]));
-    auto [it, added] = totals_.try_emplace(names_[i]);
-    if (added) order_.push_back(names_[i]);
-    it->second.ms += ms;
-    ++it->second.count;
+    auto it = std::find_if(totals_.begin(), totals_.end(), [&](const auto& t) { return t.first == names_[i]; });
+    if (it == totals_.end()) it = totals_.insert(it, {names_[i], 0.0});
+    it->second += ms;
   }
   used_ = 0;
   names_.clear();
-}
-
-std::vector<std::pair<std::string, PhaseTime>> PhaseTimer::totals() const {
-  std::vector<std::pair<std::string, PhaseTime>> out;
-  for (const std::string& n : order_) out.emplace_back(n, totals_.at(n));
-  return out;
 }
 
 }  // namespace envforge::model::gpu

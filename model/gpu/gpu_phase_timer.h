@@ -7,7 +7,6 @@
 
 #include <cuda_runtime.h>
 
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,15 +25,14 @@ class PhaseTimer {
   void mark(const char* name, cudaStream_t stream);
   // After the stream has finished the step: adds its phases to the totals.
   void collect();
-  // Totals in the order phases were first seen.
-  std::vector<std::pair<std::string, PhaseTime>> totals() const;
+  // Milliseconds per phase, in the order phases were first seen.
+  const std::vector<std::pair<std::string, double>>& totals() const { return totals_; }
 
  private:
   std::vector<cudaEvent_t> pool_;
   std::vector<std::string> names_;  // names_[i] runs from event i to event i + 1
   size_t used_ = 0;
-  std::map<std::string, PhaseTime> totals_;
-  std::vector<std::string> order_;
+  std::vector<std::pair<std::string, double>> totals_;  // a step has a dozen phases
 };
 
 }  // namespace envforge::model::gpu

@@ -58,7 +58,7 @@ std::span<const float> GpuRunner::forward(std::span<const RunnerItem> items) {
   batch.reserve(items.size());
   for (const RunnerItem& it : items) batch.push_back({it.seq, TokenView(it.tokens.data(), it.tokens.size())});
   const HostLogits v = model_->forward_view(batch.data(), batch.size());
-  return {v.data, v.size()};
+  return {v.data, v.size};
 }
 
 }  // namespace envforge::model::gpu

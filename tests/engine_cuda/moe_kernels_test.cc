@@ -296,6 +296,15 @@ TEST_F(MoeKernels, BadShapesAreRejected) {
   EXPECT_THROW(route(a, nullptr), std::invalid_argument);
   a.K = 2, a.n_group = 3;
   EXPECT_THROW(route(a, nullptr), std::invalid_argument);
+  // A valid shape with every buffer but the scores' scratch: refused before any launch.
+  DeviceBuffer<float> x(std::vector<float>(8, 0.f)), w(std::vector<float>(64, 0.f)), weights(2), scores(8);
+  DeviceBuffer<int32_t> ids(2);
+  a.n_group = 1;
+  a.x = x.get(), a.gate_w = w.get(), a.ids = ids.get(), a.weights = weights.get();
+  EXPECT_THROW(route(a, nullptr), std::invalid_argument);
+  a.scores = scores.get();
+  EXPECT_NO_THROW(route(a, nullptr));
+  ENVFORGE_CUDA_CHECK(cudaDeviceSynchronize());
   MoeDispatch d;
   d.max_assign = 4, d.E = 2;
   EXPECT_THROW(moe_dispatch(nullptr, 3, 2, d, nullptr), std::invalid_argument);
