@@ -13,6 +13,7 @@
 
 #include "server/audit_web/audit_web.h"
 #include "server/bearer_token.h"
+#include "server/lingering_close.h"
 #include "server/mcp.h"
 #include "server/routes.h"
 
@@ -255,10 +256,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     });
   }
 
-  void close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  }
+  void close() { lingering_close(stream_, shared_from_this()); }
 
   beast::tcp_stream stream_;
   std::shared_ptr<ConnectionContext> ctx_;

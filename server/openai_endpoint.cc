@@ -30,6 +30,7 @@
 #include "agents/embedded_stream.h"
 #include "model/batch_engine.h"
 #include "server/bearer_token.h"
+#include "server/lingering_close.h"
 #include "server/openai_endpoint_reply.h"
 #include "server/server.h"
 
@@ -439,23 +440,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (next == Next::kClose) close();
   }
 
-  // Ends the connection the way HTTP servers do: our side first, then whatever the client still
-  // sends is read and dropped for a while, so that it reads our last reply (a 413, say) instead
-  // of a reset.
   void close() {
     closed_ = true;
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    drain();
-  }
-
-  void drain() {
-    if (draining_bytes_ > (1 << 20)) return;
-    stream_.expires_after(std::chrono::seconds(5));
-    stream_.async_read_some(asio::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-      self->draining_bytes_ += n;
-      if (!ec) self->drain();
-    });
+    lingering_close(stream_, shared_from_this());
   }
 
   const asio::any_io_executor strand_;  // the connection's strand (engine threads post to it)
@@ -471,8 +458,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool watching_ = false;
   bool closed_ = false;
   Next after_writes_ = Next::kNothing;
-  std::array<char, 4096> scratch_{};
-  std::size_t draining_bytes_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
