@@ -35,20 +35,20 @@ MAX_TRACE = 2000
 
 # ---------------------------------------------------------------- the world database
 
-_WORLDS = {}
+_WORLD = (None, None)  # (version of the file, what it holds): a verifier reads one world
 
 
 def load_world(path):
     """Everything a code world holds: meta (dict), files {path: (text, role)}, base files.
     A verifier reads the same world for every answer: it is read once for each version of
-    the file (path, inode, size, modification time). Callers must not change what it returns."""
+    the file (path, device, inode, size, modification time). Callers must not change what
+    it returns."""
+    global _WORLD
     st = os.stat(path)
-    key = (path, st.st_ino, st.st_size, st.st_mtime_ns)
-    if key not in _WORLDS:
-        if len(_WORLDS) >= 4:
-            _WORLDS.clear()
-        _WORLDS[key] = _read_world(path)
-    return _WORLDS[key]
+    key = (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if _WORLD[0] != key:
+        _WORLD = (key, _read_world(path))
+    return _WORLD[1]
 
 
 def _read_world(path):

@@ -358,16 +358,15 @@ def baseline(files, base, drop, test_modules, timeout=60.0, max_test_ms=200.0):
     first = codebox.run_tests(files, base, drop, test_modules, timeout=timeout, coverage=True)
     calling = sorted(t for t in first["outcomes"] if codebox.passed(first, t) and first["coverage"].get(t))
     second = codebox.run_tests(files, base, drop, test_modules, only=calling, timeout=timeout)
-    runs = [first, second]
     both = [t for t in calling if codebox.passed(second, t)]
     ok = sorted(t for t in both if second["times"].get(t, 1e9) <= max_test_ms)
-    flaky = sorted(t for t in calling if not codebox.passed(second, t))
-    return {"passing": ok, "flaky": flaky, "wall_ms": [r["wall_ms"] for r in runs],
+    flaky = sorted(set(calling) - set(both))
+    return {"passing": ok, "flaky": flaky, "wall_ms": [first["wall_ms"], second["wall_ms"]],
             "times": {t: second["times"].get(t, 0) for t in ok},
             "coverage": {t: first["coverage"].get(t, []) for t in ok},
             "defs": {t: first["defs"].get(t, "") for t in ok},
-            "load_errors": first["load_errors"], "timed_out": any(r["timed_out"] for r in runs),
-            "slow": len(both) - len(ok), "calling": len(calling)}
+            "load_errors": first["load_errors"], "timed_out": first["timed_out"] or second["timed_out"],
+            "slow": len(both) - len(ok)}
 
 
 def covering(base_info, functions_hit):
